@@ -1,0 +1,102 @@
+// A scenario: what one run does (cluster, network, workload, faults, limits, expectations).
+// The JSON format is a public contract documented in docs/scenario-format.md.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocol/config.h"
+#include "sim/network.h"
+#include "sim/virtual_time.h"
+
+namespace harness {
+
+using protocol::ReplicaId;
+
+enum class FaultKind : std::uint8_t {
+  Silence, Crash, Equivocate, Withhold, Corrupt, Forge, Replay, BadViewChange,
+  Delay, Drop, Partition, TimerSkew,
+};
+const char* fault_kind_name(FaultKind kind);  // the JSON spelling: "bad_view_change", ...
+// True for kinds whose replicas are Byzantine or crashed (the run's faulty set); false for
+// network faults and timer skew, which model asynchrony and leave replicas correct.
+bool fault_kind_is_faulty(FaultKind kind);
+
+struct FaultSpec {
+  FaultKind kind = FaultKind::Silence;
+  std::vector<ReplicaId> replicas;  // resolved ids; empty when replicas_is_primary
+  bool replicas_is_primary = false; // "replicas": "primary", resolved when the fault starts
+  sim::TimeNs from_ns = 0;
+  std::optional<sim::TimeNs> until_ns;    // default: end of run
+  std::optional<sim::TimeNs> restart_ns;  // crash: come back empty at this time
+  std::vector<std::vector<ReplicaId>> split;  // equivocate: recipient groups (default halves)
+  std::vector<ReplicaId> colluders;           // equivocate: faulty voters for each side
+  std::vector<ReplicaId> to;                  // withhold: the only recipients
+  double probability = 1.0;                   // corrupt, drop
+  double rate_per_s = 10.0;                   // replay
+  double extra_ms = 0.0;                      // delay: constant extra latency
+  std::optional<sim::LatencyModel> extra_latency;  // delay: or a distribution
+  std::vector<std::vector<ReplicaId>> groups; // partition
+  double factor = 1.0;                        // timer_skew: timers run this much faster
+  std::string json_path;                      // "/faults/2", for messages
+};
+
+struct WorkloadSpec {
+  std::uint32_t clients = 4;
+  std::uint32_t requests_per_client = 100;
+  std::uint32_t outstanding = 1;      // requests each client keeps in flight
+  std::uint32_t keys = 16;            // key space per client
+  double start_ms = 0.0;              // when clients begin
+  double think_ms = 0.0;              // pause between a completion and the next request
+};
+
+enum class Expect : std::uint8_t { Holds, Violated, Any };
+const char* expect_name(Expect e);
+
+struct Expectation {
+  Expect safety = Expect::Holds;
+  Expect liveness = Expect::Holds;
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string source_path;  // the file it came from ("" when parsed from a string)
+  std::uint64_t seed = 1;
+  protocol::PbftConfig cluster;
+  sim::NetworkConfig network;
+  WorkloadSpec workload;
+  std::vector<FaultSpec> faults;
+  sim::TimeNs duration_ns = sim::seconds(60);
+  // Liveness: every request must complete within this much virtual time after the last
+  // fault ends (or after the start when there is no fault that ends).
+  sim::DurationNs liveness_bound_ns = sim::seconds(30);
+  std::uint64_t max_events = 50'000'000;  // event budget
+  Expectation expect;
+};
+
+// A problem with user input: where it is and what was expected.
+struct ScenarioError {
+  std::string file;       // path as given, or "<string>"
+  std::string json_path;  // JSON pointer, e.g. "/faults/2/until_ms"; "" for syntax errors
+  std::string message;    // "expected a number >= 0, got \"abc\""
+  int line = 0;           // syntax errors: 1-based line and column, else 0
+  int column = 0;
+  std::string to_string() const;  // "file: /faults/2/until_ms: message"
+};
+
+using ScenarioResult = std::variant<Scenario, ScenarioError>;
+
+// Parses and validates a scenario. Never throws; every problem is a ScenarioError.
+ScenarioResult parse_scenario(std::string_view text, std::string_view file_name);
+ScenarioResult load_scenario_file(const std::string& path);
+
+// Expands a list of files and directories (directories: every *.json directly inside, in
+// byte order of the name) into scenario file paths. Missing paths are errors.
+std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(
+    const std::vector<std::string>& paths);
+
+}  // namespace harness

@@ -1,0 +1,193 @@
+// PBFT messages and their canonical binary encoding.
+//
+// Wire format of every message (all integers little-endian, fixed width):
+//   u8  kind            (MessageKind)
+//   u32 sender          (NodeId of the node that authenticates it)
+//   ... body            (per kind, below)
+//   u8  auth scheme     (0 none, 1 MAC authenticator, 2 Ed25519 signature)
+//   ... auth trailer    (none: nothing; MAC: u16 count, then count x {u32 receiver, 32-byte
+//                        HMAC-SHA256}, receivers strictly ascending; signature: 64 bytes)
+// The *content* is everything before the auth scheme byte; authentication covers it.
+// Variable-length fields are a u32 length followed by the bytes. Nested messages
+// (requests in a batch, certificates in VIEW-CHANGE, ...) are whole wire messages, auth
+// trailer included, so a third replica can check them.
+//
+// Decoding rejects unknown kinds or schemes, lengths that run past the end, counts above
+// the named bounds below, and trailing bytes. Decoding never throws.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/types.h"
+
+namespace protocol {
+
+enum class MessageKind : std::uint8_t {
+  Request = 1,
+  PrePrepare = 2,
+  Prepare = 3,
+  Commit = 4,
+  Reply = 5,
+  Checkpoint = 6,
+  ViewChange = 7,
+  NewView = 8,
+  FetchState = 9,
+  StateReply = 10,
+};
+constexpr std::uint8_t kMessageKindMax = 10;
+const char* message_kind_name(MessageKind kind);  // "PRE-PREPARE", ...
+
+enum class AuthScheme : std::uint8_t { None = 0, Mac = 1, Signature = 2 };
+
+// Named bounds: anything larger is malformed.
+constexpr std::uint32_t kOperationBytesMax = 64 * 1024;
+constexpr std::uint32_t kResultBytesMax = 64 * 1024;
+constexpr std::uint32_t kBatchRequestsMax = 4096;
+constexpr std::uint32_t kMacEntriesMax = 4096;
+constexpr std::uint32_t kCertificateEntriesMax = 4096;
+constexpr std::uint32_t kStateBytesMax = 256 * 1024 * 1024;
+constexpr std::size_t kMessageBytesMax = 512 * 1024 * 1024;
+constexpr std::size_t kMacBytes = 32;
+constexpr std::size_t kSignatureBytes = 64;
+
+// Errors are values: `error` is empty on success, else a static description.
+template <class T>
+struct Decoded {
+  T value{};
+  std::string_view error;
+  bool ok() const { return error.empty(); }
+};
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+// The framing of one wire message, pointing into the caller's buffer.
+struct Envelope {
+  MessageKind kind = MessageKind::Request;
+  NodeId sender = 0;
+  ByteView content;  // kind + sender + body: what authentication covers
+  ByteView body;     // the kind-specific part
+  AuthScheme scheme = AuthScheme::None;
+  ByteView auth;     // the trailer after the scheme byte
+};
+
+// Splits a wire message into its parts and checks the trailer's shape (not its validity).
+Decoded<Envelope> parse_envelope(ByteView wire);
+
+// ---- bodies -------------------------------------------------------------------------------
+
+// REQUEST <o, t, c>: sender is the client.
+struct Request {
+  ClientId client = 0;
+  Timestamp timestamp = 0;
+  Bytes operation;
+};
+
+// A batch of requests as carried by PRE-PREPARE: each element is a whole REQUEST wire
+// message (with the client's authenticator). An empty batch is the null request.
+struct ConsensusBatch {
+  std::vector<Bytes> requests;
+};
+
+// A request as the replica handles it once decoded and checked.
+struct ConsensusRequest {
+  ClientId client = 0;
+  Timestamp timestamp = 0;
+  Bytes operation;
+  MessageDigest digest;  // request_digest() of it
+};
+
+struct PrePrepare {
+  ViewNumber view = 0;
+  SequenceNumber seq = 0;
+  MessageDigest digest;  // batch_digest() of the batch
+  ConsensusBatch batch;
+};
+
+// PREPARE and COMMIT share a shape; the sender is the replica voting.
+struct Vote {
+  ViewNumber view = 0;
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+};
+
+struct Reply {
+  ViewNumber view = 0;
+  Timestamp timestamp = 0;
+  ClientId client = 0;
+  Bytes result;
+};
+
+struct Checkpoint {
+  SequenceNumber seq = 0;
+  MessageDigest state_digest;
+};
+
+// One prepared certificate: the PRE-PREPARE and the PREPAREs that prepared it (wire form).
+struct PreparedProof {
+  Bytes pre_prepare;
+  std::vector<Bytes> prepares;
+};
+
+struct ViewChange {
+  ViewNumber new_view = 0;
+  SequenceNumber stable_seq = 0;           // n: the last stable checkpoint
+  MessageDigest stable_digest;             // its state digest
+  std::vector<Bytes> checkpoint_proof;     // C: CHECKPOINT wire messages (a quorum)
+  std::vector<PreparedProof> prepared;     // P: one per prepared seq above stable_seq
+};
+
+struct NewView {
+  ViewNumber view = 0;
+  std::vector<Bytes> view_changes;  // V: VIEW-CHANGE wire messages (a quorum)
+  std::vector<Bytes> pre_prepares;  // O: PRE-PREPARE wire messages for view, in seq order
+};
+
+struct FetchState {
+  SequenceNumber seq = 0;        // the stable checkpoint wanted
+  MessageDigest state_digest;    // its certified digest
+};
+
+struct StateReply {
+  SequenceNumber seq = 0;
+  MessageDigest state_digest;  // what the sender claims the snapshot hashes to
+  Bytes snapshot;              // service state + client reply table (see replica)
+};
+
+// ---- encoding: returns the content (kind, sender, body); seal it with an Authenticator ----
+Bytes encode_request(NodeId sender, const Request& m);
+Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m);
+Bytes encode_vote(MessageKind kind, NodeId sender, const Vote& m);  // Prepare or Commit
+Bytes encode_reply(NodeId sender, const Reply& m);
+Bytes encode_checkpoint(NodeId sender, const Checkpoint& m);
+Bytes encode_view_change(NodeId sender, const ViewChange& m);
+Bytes encode_new_view(NodeId sender, const NewView& m);
+Bytes encode_fetch_state(NodeId sender, const FetchState& m);
+Bytes encode_state_reply(NodeId sender, const StateReply& m);
+
+// ---- decoding of bodies (from Envelope::body) ----
+Decoded<Request> decode_request(ByteView body);
+Decoded<PrePrepare> decode_pre_prepare(ByteView body);
+Decoded<Vote> decode_vote(ByteView body);
+Decoded<Reply> decode_reply(ByteView body);
+Decoded<Checkpoint> decode_checkpoint(ByteView body);
+Decoded<ViewChange> decode_view_change(ByteView body);
+Decoded<NewView> decode_new_view(ByteView body);
+Decoded<FetchState> decode_fetch_state(ByteView body);
+Decoded<StateReply> decode_state_reply(ByteView body);
+
+// ---- digests ----
+// SHA-256 over the REQUEST's content (kind, client, timestamp, operation), not its trailer.
+MessageDigest request_digest(ByteView request_content);
+// SHA-256 over "pbftsim/batch/v1" || u32 count || the request digests in order. The null
+// request (empty batch) has its own fixed digest, null_batch_digest().
+MessageDigest batch_digest(std::span<const MessageDigest> request_digests);
+MessageDigest null_batch_digest();
+
+// A one-line human summary for traces: "PREPARE v=0 n=12 d=ab12cd34ef56".
+std::string summarize(ByteView wire);
+
+}  // namespace protocol

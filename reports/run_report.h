@@ -1,0 +1,79 @@
+// What one run found: the input of every report writer (JSON, text, JUnit, HTML).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reports {
+
+struct Violation {
+  std::string invariant;   // "agreement", "validity", "integrity", "client_consistency",
+                           // "liveness", "certificate"
+  std::int64_t time_ns = 0;
+  std::string detail;      // one readable sentence
+  std::vector<std::uint32_t> replicas;      // correct replicas involved
+  std::optional<std::uint64_t> seq;         // sequence number, when it has one
+  std::string value_a;                      // the two conflicting values, when there are two
+  std::string value_b;
+  std::vector<std::uint32_t> culprits;      // faulty replicas that signed conflicting messages
+};
+
+struct LatencyPercentiles {
+  std::int64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+};
+
+struct RunStats {
+  std::uint64_t events = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_delivered = 0;
+  std::uint64_t messages_dropped = 0;
+  std::uint64_t messages_rejected = 0;
+  std::uint64_t view_changes = 0;
+  std::uint64_t final_view = 0;
+  std::uint64_t executed_seq = 0;        // highest seq executed by every correct replica
+  std::uint64_t stable_checkpoint = 0;   // highest stable checkpoint among correct replicas
+  std::int64_t virtual_time_ns = 0;
+  LatencyPercentiles latency;
+  std::map<std::string, std::uint64_t> sent_by_kind;        // "PREPARE" -> count
+  std::map<std::string, std::uint64_t> rejected_by_reason;  // "bad_mac" -> count
+};
+
+// A point in a replica's life for the timeline: entered a view, a checkpoint became stable.
+struct TimelineMark {
+  std::int64_t time_ns = 0;
+  std::uint32_t replica = 0;
+  std::string kind;  // "view", "stable_checkpoint", "state_transfer", "crash", "restart"
+  std::uint64_t value = 0;
+};
+
+struct Completion {
+  std::int64_t time_ns = 0;     // when the client accepted the result
+  std::int64_t latency_ns = 0;  // since it first sent the request
+};
+
+struct RunReport {
+  std::string scenario;         // name
+  std::string scenario_path;    // file
+  std::uint64_t seed = 0;
+  std::string fingerprint;      // 16 hex digits
+  std::string outcome;          // "pass" | "fail" | "error"
+  std::string harness_error;    // non-empty when the run threw or blew its event budget
+  std::string stop_reason;      // "completed", "time_limit", "event_budget"
+  std::uint32_t n = 0, f = 0, clients = 0;
+  std::vector<std::uint32_t> faulty_replicas;
+  std::string expect_safety, expect_liveness;  // "holds" | "violated" | "any"
+  bool safety_holds = true;
+  std::vector<Violation> violations;            // safety violations
+  bool liveness_holds = true;
+  std::uint64_t submitted = 0, completed = 0;
+  std::string liveness_detail;
+  RunStats stats;
+  std::vector<TimelineMark> timeline;
+  std::vector<Completion> completions;
+  std::vector<std::string> trace_lines;  // JSON lines, when the trace was recorded
+  std::string replay_command;            // "pbftsim run FILE --seed N"
+};
+
+}  // namespace reports

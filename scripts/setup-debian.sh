@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages pbftsim needs, only those that are missing.
+# Idempotent: a second run finds nothing missing and does nothing. Must run as root.
+set -euo pipefail
+packages=(meson ninja-build g++ pkg-config libboost-dev nlohmann-json3-dev libcli11-dev
+          doctest-dev libssl-dev python3)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-debian.sh: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 2
+fi
+echo "setup-debian.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,75 @@
+// The event queue: a binary min-heap ordered by (time_ns, sequence). The sequence number is
+// the order of insertion, so events due at the same virtual time come out in the order they
+// were scheduled, identically on every run.
+//
+// cancel() removes a pending event in O(log n) (an indexed heap: each pending event sits in
+// a slot that knows its heap position; slots are reused, so memory is bounded by the number
+// of pending events, not by the number ever scheduled). A cancelled event never comes out.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "sim/virtual_time.h"
+
+namespace sim {
+
+// What an event is about is the host's business; the queue only orders them. `kind`,
+// `target`, `a` and `b` are opaque to it.
+struct Event {
+  TimeNs time_ns = 0;
+  std::uint64_t sequence = 0;  // set by the queue
+  std::uint32_t kind = 0;
+  std::uint32_t target = 0;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+};
+
+// Names one scheduled event. Stale handles (event fired or cancelled) are recognised by
+// their generation and ignored.
+struct EventHandle {
+  std::uint32_t slot = UINT32_MAX;
+  std::uint32_t generation = 0;
+  bool valid() const { return slot != UINT32_MAX; }
+};
+
+class EventQueue {
+ public:
+  // Schedules `event` at event.time_ns and returns its handle.
+  // REQUIRES: event.time_ns >= the time of the last popped event (no scheduling in the past).
+  EventHandle schedule(Event event);
+
+  // Marks the event as cancelled. Cancelling an event that already fired, or twice, is a
+  // no-op. Returns true if the event was pending and is now cancelled.
+  bool cancel(EventHandle handle);
+
+  // Removes and returns the earliest live event, or nullopt when none is left.
+  std::optional<Event> pop();
+
+  // Time of the earliest pending event, or nullopt.
+  std::optional<TimeNs> peek_time() const;
+
+  std::size_t size() const { return heap_.size(); }
+  bool empty() const { return heap_.empty(); }
+  TimeNs now_ns() const { return now_ns_; }  // time of the last popped event
+  std::uint64_t scheduled_total() const { return next_sequence_; }
+
+ private:
+  struct Slot {
+    Event event;
+    std::uint32_t heap_index = 0;
+    std::uint32_t generation = 0;
+    bool pending = false;
+  };
+  bool less(std::uint32_t slot_a, std::uint32_t slot_b) const;
+  void sift_up(std::uint32_t heap_index);
+  void sift_down(std::uint32_t heap_index);
+  void remove_at(std::uint32_t heap_index);
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> heap_;  // slot indices, min-heap by (time_ns, sequence)
+  std::uint64_t next_sequence_ = 0;
+  TimeNs now_ns_ = 0;
+};
+
+}  // namespace sim
