@@ -11,6 +11,7 @@
 // Byzantine replica (faults/) signs what it likes as itself but cannot produce a valid MAC
 // or signature for another node.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -23,6 +24,8 @@
 namespace protocol {
 
 MessageDigest sha256(ByteView data);
+// HMAC-SHA256 (RFC 2104), one-shot; the hot path uses NodeCrypto's precomputed contexts.
+std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data);
 
 // Counts of the cryptographic operations a node performed and the bytes they covered, so
 // the benchmark can replay exactly the same work to time the crypto floor.
@@ -84,6 +87,9 @@ class NodeCrypto {
 
   const CryptoCounters& counters() const { return counters_; }
   MessageDigest digest(ByteView data);  // sha256 that counts itself
+  // The MAC this node puts in an authenticator entry for `receiver` over `digest` (the
+  // same fast path seal() uses; the benchmark times it for the crypto floor).
+  std::array<std::uint8_t, 32> mac_to(NodeId receiver, const MessageDigest& digest);
 
  private:
   struct Impl;

@@ -1,1 +1,383 @@
-// placeholder: being written
+// The canonical binary encoding of PBFT messages (see message.h for the format).
+#include "protocol/message.h"
+
+#include <cstdio>
+
+#include "protocol/crypto.h"
+#include "protocol/wire_io.h"
+
+namespace protocol {
+
+namespace {
+
+constexpr std::size_t kHeaderBytes = 1 + 4 + 4;
+
+void put_digest(WireWriter& w, const MessageDigest& d) { w.raw(d.bytes); }
+
+MessageDigest get_digest(WireReader& r) {
+  MessageDigest d;
+  auto b = r.raw(32);
+  if (b.size() == 32) std::copy(b.begin(), b.end(), d.bytes.begin());
+  return d;
+}
+
+Bytes to_bytes(ByteView v) { return Bytes(v.begin(), v.end()); }
+
+// Writes the header around a body built by `body`.
+template <class F>
+Bytes framed(MessageKind kind, NodeId sender, F&& body) {
+  WireWriter b;
+  body(b);
+  Bytes payload = b.take();
+  WireWriter w;
+  w.u8(static_cast<std::uint8_t>(kind));
+  w.u32(sender);
+  w.u32(static_cast<std::uint32_t>(payload.size()));
+  w.raw(payload);
+  return w.take();
+}
+
+// A u32 count no larger than `max` and no larger than what the rest could hold.
+std::uint32_t get_count(WireReader& r, std::uint32_t max, std::size_t remaining) {
+  const std::uint32_t n = r.u32();
+  if (n > max || n > remaining / 4) {
+    r.fail();  // checked before anything is reserved
+    return 0;
+  }
+  return n;
+}
+
+template <class T>
+Decoded<T> finish(WireReader& r, T&& value) {
+  if (!r.ok()) return {T{}, "truncated or bad length"};
+  if (!r.at_end()) return {T{}, "trailing bytes"};
+  return {std::move(value), {}};
+}
+
+std::vector<Bytes> get_list(WireReader& r, std::uint32_t max, std::size_t size) {
+  const std::uint32_t n = get_count(r, max, size);
+  std::vector<Bytes> out;
+  out.reserve(n);
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) out.push_back(to_bytes(r.bytes(kStateBytesMax)));
+  return out;
+}
+
+void put_list(WireWriter& w, const std::vector<Bytes>& list) {
+  w.u32(static_cast<std::uint32_t>(list.size()));
+  for (const auto& b : list) w.bytes(b);
+}
+
+}  // namespace
+
+const char* message_kind_name(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::Request: return "REQUEST";
+    case MessageKind::PrePrepare: return "PRE-PREPARE";
+    case MessageKind::Prepare: return "PREPARE";
+    case MessageKind::Commit: return "COMMIT";
+    case MessageKind::Reply: return "REPLY";
+    case MessageKind::Checkpoint: return "CHECKPOINT";
+    case MessageKind::ViewChange: return "VIEW-CHANGE";
+    case MessageKind::NewView: return "NEW-VIEW";
+    case MessageKind::FetchState: return "FETCH-STATE";
+    case MessageKind::StateReply: return "STATE-REPLY";
+  }
+  return "UNKNOWN";
+}
+
+Decoded<Envelope> parse_envelope(ByteView wire) {
+  if (wire.size() < kHeaderBytes + 1) return {{}, "too short"};
+  if (wire.size() > kMessageBytesMax) return {{}, "too long"};
+  WireReader r(wire);
+  Envelope e;
+  const std::uint8_t kind = r.u8();
+  if (kind < 1 || kind > kMessageKindMax) return {{}, "unknown kind"};
+  e.kind = static_cast<MessageKind>(kind);
+  e.sender = r.u32();
+  const std::uint32_t body_length = r.u32();
+  e.body = r.raw(body_length);
+  if (!r.ok()) return {{}, "bad body length"};
+  e.content = wire.subspan(0, kHeaderBytes + body_length);
+  const std::uint8_t scheme = r.u8();
+  if (!r.ok() || scheme > 2) return {{}, "unknown auth scheme"};
+  e.scheme = static_cast<AuthScheme>(scheme);
+  e.auth = wire.subspan(kHeaderBytes + body_length + 1);
+  e.wire = wire;
+  if (e.scheme == AuthScheme::None && !e.auth.empty()) return {{}, "trailing bytes"};
+  if (e.scheme == AuthScheme::Signature && e.auth.size() != kSignatureBytes) return {{}, "bad signature length"};
+  if (e.scheme == AuthScheme::Mac) {
+    WireReader t(e.auth);
+    const std::uint32_t count = t.u8() | (std::uint32_t{t.u8()} << 8);
+    if (!t.ok() || count > kMacEntriesMax || e.auth.size() != 2 + count * (4 + kMacBytes)) {
+      return {{}, "bad authenticator length"};
+    }
+    std::int64_t previous = -1;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::uint32_t receiver = t.u32();
+      t.raw(kMacBytes);
+      if (static_cast<std::int64_t>(receiver) <= previous) return {{}, "authenticator not sorted"};
+      previous = receiver;
+    }
+  }
+  return {e, {}};
+}
+
+Bytes encode_request(NodeId sender, const Request& m) {
+  return framed(MessageKind::Request, sender, [&](WireWriter& w) {
+    w.u32(m.client);
+    w.u64(m.timestamp);
+    w.bytes(m.operation);
+  });
+}
+
+Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m) {
+  return framed(MessageKind::PrePrepare, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    w.u64(m.seq);
+    put_digest(w, m.digest);
+    put_list(w, m.batch.requests);
+  });
+}
+
+Bytes encode_vote(MessageKind kind, NodeId sender, const Vote& m) {
+  return framed(kind, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    w.u64(m.seq);
+    put_digest(w, m.digest);
+  });
+}
+
+Bytes encode_reply(NodeId sender, const Reply& m) {
+  return framed(MessageKind::Reply, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    w.u64(m.timestamp);
+    w.u32(m.client);
+    w.bytes(m.result);
+  });
+}
+
+Bytes encode_checkpoint(NodeId sender, const Checkpoint& m) {
+  return framed(MessageKind::Checkpoint, sender, [&](WireWriter& w) {
+    w.u64(m.seq);
+    put_digest(w, m.state_digest);
+  });
+}
+
+Bytes encode_view_change(NodeId sender, const ViewChange& m) {
+  return framed(MessageKind::ViewChange, sender, [&](WireWriter& w) {
+    w.u64(m.new_view);
+    w.u64(m.stable_seq);
+    put_digest(w, m.stable_digest);
+    put_list(w, m.checkpoint_proof);
+    w.u32(static_cast<std::uint32_t>(m.prepared.size()));
+    for (const auto& p : m.prepared) {
+      w.bytes(p.pre_prepare);
+      put_list(w, p.prepares);
+    }
+  });
+}
+
+Bytes encode_new_view(NodeId sender, const NewView& m) {
+  return framed(MessageKind::NewView, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    put_list(w, m.view_changes);
+    put_list(w, m.pre_prepares);
+  });
+}
+
+Bytes encode_fetch_state(NodeId sender, const FetchState& m) {
+  return framed(MessageKind::FetchState, sender, [&](WireWriter& w) {
+    w.u64(m.seq);
+    put_digest(w, m.state_digest);
+  });
+}
+
+Bytes encode_state_reply(NodeId sender, const StateReply& m) {
+  return framed(MessageKind::StateReply, sender, [&](WireWriter& w) {
+    w.u64(m.seq);
+    put_digest(w, m.state_digest);
+    w.bytes(m.snapshot);
+  });
+}
+
+Decoded<Request> decode_request(ByteView body) {
+  WireReader r(body);
+  Request m;
+  m.client = r.u32();
+  m.timestamp = r.u64();
+  m.operation = to_bytes(r.bytes(kOperationBytesMax));
+  return finish(r, std::move(m));
+}
+
+Decoded<PrePrepare> decode_pre_prepare(ByteView body) {
+  WireReader r(body);
+  PrePrepare m;
+  m.view = r.u64();
+  m.seq = r.u64();
+  m.digest = get_digest(r);
+  m.batch.requests = get_list(r, kBatchRequestsMax, body.size());
+  return finish(r, std::move(m));
+}
+
+Decoded<Vote> decode_vote(ByteView body) {
+  WireReader r(body);
+  Vote m;
+  m.view = r.u64();
+  m.seq = r.u64();
+  m.digest = get_digest(r);
+  return finish(r, std::move(m));
+}
+
+Decoded<Reply> decode_reply(ByteView body) {
+  WireReader r(body);
+  Reply m;
+  m.view = r.u64();
+  m.timestamp = r.u64();
+  m.client = r.u32();
+  m.result = to_bytes(r.bytes(kResultBytesMax));
+  return finish(r, std::move(m));
+}
+
+Decoded<Checkpoint> decode_checkpoint(ByteView body) {
+  WireReader r(body);
+  Checkpoint m;
+  m.seq = r.u64();
+  m.state_digest = get_digest(r);
+  return finish(r, std::move(m));
+}
+
+Decoded<ViewChange> decode_view_change(ByteView body) {
+  WireReader r(body);
+  ViewChange m;
+  m.new_view = r.u64();
+  m.stable_seq = r.u64();
+  m.stable_digest = get_digest(r);
+  m.checkpoint_proof = get_list(r, kCertificateEntriesMax, body.size());
+  const std::uint32_t n = get_count(r, kCertificateEntriesMax, body.size());
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    PreparedProof p;
+    p.pre_prepare = to_bytes(r.bytes(kStateBytesMax));
+    p.prepares = get_list(r, kCertificateEntriesMax, body.size());
+    m.prepared.push_back(std::move(p));
+  }
+  return finish(r, std::move(m));
+}
+
+Decoded<NewView> decode_new_view(ByteView body) {
+  WireReader r(body);
+  NewView m;
+  m.view = r.u64();
+  m.view_changes = get_list(r, kCertificateEntriesMax, body.size());
+  m.pre_prepares = get_list(r, kCertificateEntriesMax, body.size());
+  return finish(r, std::move(m));
+}
+
+Decoded<FetchState> decode_fetch_state(ByteView body) {
+  WireReader r(body);
+  FetchState m;
+  m.seq = r.u64();
+  m.state_digest = get_digest(r);
+  return finish(r, std::move(m));
+}
+
+Decoded<StateReply> decode_state_reply(ByteView body) {
+  WireReader r(body);
+  StateReply m;
+  m.seq = r.u64();
+  m.state_digest = get_digest(r);
+  m.snapshot = to_bytes(r.bytes(kStateBytesMax));
+  return finish(r, std::move(m));
+}
+
+MessageDigest request_digest(ByteView request_content) { return sha256(request_content); }
+
+MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
+  WireWriter w;
+  static constexpr std::string_view kTag = "pbftsim/batch/v1";
+  w.raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
+  w.u32(static_cast<std::uint32_t>(request_digests.size()));
+  for (const auto& d : request_digests) w.raw(d.bytes);
+  return sha256(w.take());
+}
+
+MessageDigest null_batch_digest() {
+  static const MessageDigest kNull = batch_digest({});
+  return kNull;
+}
+
+std::string summarize(ByteView wire) {
+  auto env = parse_envelope(wire);
+  if (!env.ok()) return "MALFORMED (" + std::string(env.error) + ")";
+  const Envelope& e = env.value;
+  char buf[160];
+  const char* name = message_kind_name(e.kind);
+  auto malformed = [&](std::string_view why) { return "MALFORMED (" + std::string(why) + ")"; };
+  switch (e.kind) {
+    case MessageKind::Request: {
+      auto m = decode_request(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u client=%u t=%llu", name, e.sender, m.value.client,
+                    static_cast<unsigned long long>(m.value.timestamp));
+      return buf;
+    }
+    case MessageKind::PrePrepare: {
+      auto m = decode_pre_prepare(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu n=%llu d=%s reqs=%zu", name, e.sender,
+                    static_cast<unsigned long long>(m.value.view), static_cast<unsigned long long>(m.value.seq),
+                    m.value.digest.short_hex().c_str(), m.value.batch.requests.size());
+      return buf;
+    }
+    case MessageKind::Prepare:
+    case MessageKind::Commit: {
+      auto m = decode_vote(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu n=%llu d=%s", name, e.sender,
+                    static_cast<unsigned long long>(m.value.view), static_cast<unsigned long long>(m.value.seq),
+                    m.value.digest.short_hex().c_str());
+      return buf;
+    }
+    case MessageKind::Reply: {
+      auto m = decode_reply(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u client=%u t=%llu v=%llu", name, e.sender, m.value.client,
+                    static_cast<unsigned long long>(m.value.timestamp), static_cast<unsigned long long>(m.value.view));
+      return buf;
+    }
+    case MessageKind::Checkpoint:
+    case MessageKind::FetchState: {
+      auto m = decode_checkpoint(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u n=%llu d=%s", name, e.sender,
+                    static_cast<unsigned long long>(m.value.seq), m.value.state_digest.short_hex().c_str());
+      return buf;
+    }
+    case MessageKind::ViewChange: {
+      auto m = decode_view_change(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu stable=%llu |C|=%zu |P|=%zu", name, e.sender,
+                    static_cast<unsigned long long>(m.value.new_view), static_cast<unsigned long long>(m.value.stable_seq),
+                    m.value.checkpoint_proof.size(), m.value.prepared.size());
+      return buf;
+    }
+    case MessageKind::NewView: {
+      auto m = decode_new_view(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu |V|=%zu |O|=%zu", name, e.sender,
+                    static_cast<unsigned long long>(m.value.view), m.value.view_changes.size(),
+                    m.value.pre_prepares.size());
+      return buf;
+    }
+    case MessageKind::StateReply: {
+      auto m = decode_state_reply(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u n=%llu d=%s bytes=%zu", name, e.sender,
+                    static_cast<unsigned long long>(m.value.seq), m.value.state_digest.short_hex().c_str(),
+                    m.value.snapshot.size());
+      return buf;
+    }
+  }
+  return malformed("unknown kind");
+}
+
+}  // namespace protocol

@@ -3,11 +3,17 @@
 // Wire format of every message (all integers little-endian, fixed width):
 //   u8  kind            (MessageKind)
 //   u32 sender          (NodeId of the node that authenticates it)
+//   u32 body length
 //   ... body            (per kind, below)
 //   u8  auth scheme     (0 none, 1 MAC authenticator, 2 Ed25519 signature)
 //   ... auth trailer    (none: nothing; MAC: u16 count, then count x {u32 receiver, 32-byte
 //                        HMAC-SHA256}, receivers strictly ascending; signature: 64 bytes)
 // The *content* is everything before the auth scheme byte; authentication covers it.
+// Bodies: REQUEST u32 client, u64 t, bytes op | PRE-PREPARE u64 v, u64 n, digest, u32 count,
+// count x bytes(REQUEST) | PREPARE/COMMIT u64 v, u64 n, digest | REPLY u64 v, u64 t, u32 client,
+// bytes result | CHECKPOINT u64 n, digest | VIEW-CHANGE u64 v+1, u64 n, digest, u32 |C|, bytes...,
+// u32 |P|, per proof bytes(PRE-PREPARE), u32 count, bytes(PREPARE)... | NEW-VIEW u64 v, u32 |V|,
+// bytes..., u32 |O|, bytes... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes.
 // Variable-length fields are a u32 length followed by the bytes. Nested messages
 // (requests in a batch, certificates in VIEW-CHANGE, ...) are whole wire messages, auth
 // trailer included, so a third replica can check them.
@@ -68,6 +74,7 @@ using ByteView = std::span<const std::uint8_t>;
 struct Envelope {
   MessageKind kind = MessageKind::Request;
   NodeId sender = 0;
+  ByteView wire;     // the whole message, trailer included
   ByteView content;  // kind + sender + body: what authentication covers
   ByteView body;     // the kind-specific part
   AuthScheme scheme = AuthScheme::None;

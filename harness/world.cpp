@@ -1,0 +1,691 @@
+// The simulation host. See world.h.
+#include "harness/world.h"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "faults/behaviour.h"
+#include "faults/network_faults.h"
+#include "harness/workload.h"
+#include "oracles/checker.h"
+#include "protocol/client.h"
+#include "protocol/replica.h"
+#include "sim/event_queue.h"
+#include "sim/network.h"
+#include "sim/payload_pool.h"
+#include "sim/trace.h"
+
+namespace harness {
+namespace {
+
+using protocol::MessageKind;
+using protocol::NodeId;
+using sim::TimeNs;
+
+enum EventKind : std::uint32_t {
+  kDeliver = 1,   // target = receiver, a = payload, b = sender
+  kTimer,         // target = node, a = timer kind
+  kClientStart,   // target = client node
+  kFaultStart,    // a = fault index
+  kFaultEnd,      // a = fault index
+  kRestart,       // target = replica, a = fault index
+  kTick,          // target = replica, a = fault index
+};
+
+// Latency percentiles from a log-bucketed histogram (1 % resolution): memory stays fixed
+// however many requests a run completes.
+class LatencyHistogram {
+ public:
+  void add(std::int64_t ns) {
+    const auto bucket = static_cast<std::size_t>(std::log(std::max<double>(ns, 1.0)) / kLogStep);
+    if (bucket >= counts_.size()) counts_.resize(bucket + 1, 0);
+    counts_[bucket]++;
+    total_++;
+    max_ = std::max(max_, ns);
+  }
+  std::int64_t percentile(double p) const {
+    if (total_ == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(total_)));
+    std::uint64_t seen = 0;
+    for (std::size_t b = 0; b < counts_.size(); ++b) {
+      seen += counts_[b];
+      if (seen >= std::max<std::uint64_t>(rank, 1)) {
+        return std::min(max_, static_cast<std::int64_t>(std::exp((b + 1) * kLogStep)));
+      }
+    }
+    return max_;
+  }
+  std::int64_t max() const { return max_; }
+
+ private:
+  static constexpr double kLogStep = 0.00995;  // ln(1.01)
+  std::vector<std::uint64_t> counts_;
+  std::uint64_t total_ = 0;
+  std::int64_t max_ = 0;
+};
+
+struct FaultRuntime {
+  FaultSpec spec;
+  std::vector<protocol::ReplicaId> replicas;  // resolved when it starts
+  bool active = false;
+  std::shared_ptr<faults::Coalition> coalition;
+  std::vector<std::pair<protocol::ReplicaId, std::unique_ptr<faults::Behaviour>>> behaviours;
+  sim::RngEngine rng;
+};
+
+class World {
+ public:
+  World(const Scenario& scenario, const RunOptions& options);
+  reports::RunReport run();
+
+ private:
+  // events
+  void handle(const sim::Event& ev);
+  void deliver(NodeId to, NodeId from, sim::PayloadId payload);
+  void fire_timer(NodeId node, protocol::TimerKind kind);
+  void client_submit(NodeId node);
+  void fault_start(std::uint32_t index);
+  void fault_end(std::uint32_t index);
+  void restart(protocol::ReplicaId replica);
+  void tick(protocol::ReplicaId replica, std::uint32_t index);
+  // node output
+  void drain(NodeId node);
+  void drain_replica_notes(protocol::ReplicaId r);
+  void send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg);
+  void dispatch(NodeId from, protocol::OutMessage&& msg);
+  void route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind);
+  void set_timer(NodeId node, const protocol::TimerCommand& cmd);
+  void cancel_timers(NodeId node);
+  void note_faulty_votes(protocol::ReplicaId r, const protocol::OutMessage& msg);
+  void trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash,
+             std::uint64_t a, std::uint64_t b, protocol::ByteView wire = {});
+  void trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b);
+  faults::ByzantineContext context(protocol::ReplicaId r, FaultRuntime& f);
+  bool all_clients_done() const { return completed_ == workload_.total(); }
+  std::vector<protocol::ReplicaId> resolve(const FaultSpec& spec) const;
+  void mark_faulty(protocol::ReplicaId r);
+  reports::RunReport build_report(const std::string& stop_reason);
+  void judge_liveness(reports::RunReport& report) const;
+
+  const Scenario& scenario_;
+  RunOptions options_;
+  protocol::PbftConfig config_;
+  WorkloadLayout workload_;
+  std::uint32_t nodes_;
+  protocol::KeyRing keys_;
+  std::vector<std::unique_ptr<protocol::Replica>> replicas_;
+  std::vector<std::unique_ptr<protocol::Client>> clients_;
+  std::vector<std::uint64_t> issued_;
+  std::vector<TimeNs> sent_at_ns_;
+  std::vector<std::unique_ptr<protocol::NodeCrypto>> byzantine_crypto_;
+  std::vector<bool> crashed_;
+  std::vector<double> timer_skew_;
+  std::set<protocol::ReplicaId> faulty_;
+  std::vector<FaultRuntime> faults_;
+  sim::EventQueue queue_;
+  sim::PayloadPool pool_;
+  sim::Network network_;
+  faults::NetworkFaults network_faults_;
+  bool has_network_faults_ = false;
+  sim::Trace trace_;
+  oracles::Checker checker_;
+  std::vector<sim::EventHandle> timers_;
+  protocol::Outbox outbox_;
+  std::vector<protocol::OutMessage> staged_;
+  // statistics
+  std::uint64_t completed_ = 0;
+  TimeNs last_completion_ns_ = 0;
+  LatencyHistogram latency_;
+  std::array<std::uint64_t, protocol::kMessageKindMax + 1> sent_by_kind_{};
+  std::array<std::uint64_t, protocol::kRejectReasons> rejected_by_reason_{};
+  std::uint64_t sent_ = 0, delivered_ = 0, dropped_ = 0, rejected_ = 0;
+  std::set<protocol::ViewNumber> views_entered_;
+  std::vector<reports::TimelineMark> timeline_;
+  std::vector<reports::Completion> completions_;
+};
+
+World::World(const Scenario& scenario, const RunOptions& options)
+    : scenario_(scenario),
+      options_(options),
+      config_(scenario.cluster),
+      workload_(layout_workload(scenario)),
+      nodes_(config_.n + workload_.protocol_clients),
+      keys_(options.seed, config_.auth, nodes_),
+      issued_(workload_.protocol_clients, 0),
+      sent_at_ns_(workload_.protocol_clients, 0),
+      byzantine_crypto_(config_.n),
+      crashed_(config_.n, false),
+      timer_skew_(config_.n, 1.0),
+      network_(scenario.network, sim::make_stream(options.seed, "network")),
+      network_faults_(scenario.faults, options.seed, scenario.duration_ns),
+      trace_(options.record_trace),
+      checker_(config_,
+               [this](protocol::ClientId c, protocol::Timestamp t, protocol::Bytes& op) {
+                 if (c < workload_.first_node || c >= nodes_) return false;
+                 if (t == 0 || t > issued_[c - workload_.first_node]) return false;
+                 op = workload_operation(options_.seed, c, t, scenario_.workload.keys);
+                 return true;
+               }),
+      timers_(std::size_t{nodes_} * protocol::kTimerKinds) {
+  for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
+    replicas_.push_back(std::make_unique<protocol::Replica>(config_, r, keys_, false));
+  }
+  for (std::uint32_t c = 0; c < workload_.protocol_clients; ++c) {
+    clients_.push_back(std::make_unique<protocol::Client>(config_, workload_.first_node + c, keys_));
+  }
+  for (std::uint32_t i = 0; i < scenario.faults.size(); ++i) {
+    const FaultSpec& spec = scenario.faults[i];
+    faults_.push_back(FaultRuntime{spec, {}, false, nullptr, {},
+                                   sim::make_stream(options.seed, "fault/" + std::to_string(i))});
+    const auto k = spec.kind;
+    has_network_faults_ |= k == FaultKind::Delay || k == FaultKind::Drop || k == FaultKind::Partition;
+  }
+}
+
+reports::RunReport World::run() {
+  const TimeNs start_ns = sim::from_ms(scenario_.workload.start_ms);
+  for (std::uint32_t c = 0; c < workload_.protocol_clients; ++c) {
+    queue_.schedule(sim::Event{start_ns, 0, kClientStart, workload_.first_node + c, 0, 0});
+  }
+  for (std::uint32_t i = 0; i < faults_.size(); ++i) {
+    const FaultSpec& spec = faults_[i].spec;
+    queue_.schedule(sim::Event{spec.from_ns, 0, kFaultStart, 0, i, 0});
+    if (spec.until_ns) queue_.schedule(sim::Event{*spec.until_ns, 0, kFaultEnd, 0, i, 0});
+  }
+  std::string stop = "quiescent";
+  while (true) {
+    if (all_clients_done()) { stop = "completed"; break; }
+    const auto next = queue_.peek_time();
+    if (!next) break;
+    if (*next > scenario_.duration_ns) { stop = "time_limit"; break; }
+    if (trace_.events() >= scenario_.max_events) { stop = "event_budget"; break; }
+    handle(*queue_.pop());
+  }
+  return build_report(stop);
+}
+
+void World::handle(const sim::Event& ev) {
+  switch (ev.kind) {
+    case kDeliver: deliver(ev.target, static_cast<NodeId>(ev.b), static_cast<sim::PayloadId>(ev.a)); return;
+    case kTimer: fire_timer(ev.target, static_cast<protocol::TimerKind>(ev.a)); return;
+    case kClientStart: client_submit(ev.target); return;
+    case kFaultStart: fault_start(static_cast<std::uint32_t>(ev.a)); return;
+    case kFaultEnd: fault_end(static_cast<std::uint32_t>(ev.a)); return;
+    case kRestart: restart(ev.target); return;
+    case kTick: tick(ev.target, static_cast<std::uint32_t>(ev.a)); return;
+    default: assert(false && "unknown event kind");
+  }
+}
+
+void World::trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag,
+                  std::uint64_t hash, std::uint64_t a, std::uint64_t b, protocol::ByteView wire) {
+  const sim::TraceEvent ev{queue_.now_ns(), kind, from, to, tag, hash, a, b};
+  if (!trace_.recording()) {
+    trace_.record(ev);
+    return;
+  }
+  trace_.record(ev, wire.empty() ? std::string_view{} : std::string_view(protocol::summarize(wire)));
+}
+
+void World::trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b) {
+  const sim::TraceEvent ev{queue_.now_ns(), sim::TraceKind::Note, node, node, 0, 0, a, b};
+  trace_.record(ev, trace_.recording() ? std::string_view(text) : std::string_view{});
+}
+
+void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
+  const protocol::ByteView wire = pool_.bytes(payload);
+  const std::uint64_t hash = pool_.content_hash(payload);
+  const auto kind = wire.empty() ? 0u : wire[0];
+  if (to < config_.n && crashed_[to]) {
+    dropped_++;
+    trace(sim::TraceKind::Drop, from, to, kind, hash, 1, 0, wire);
+    pool_.release(payload);
+    return;
+  }
+  delivered_++;
+  trace(sim::TraceKind::Deliver, from, to, kind, hash, 0, 0, wire);
+  outbox_.clear();
+  if (to < config_.n) {
+    for (auto& f : faults_) {
+      for (auto& [r, behaviour] : f.behaviours) {
+        if (r != to) continue;
+        auto ctx = context(r, f);
+        behaviour->on_receive(from, wire, ctx);
+      }
+    }
+    replicas_[to]->step(protocol::Input::message(from, wire), outbox_);
+  } else {
+    clients_[to - workload_.first_node]->step(protocol::Input::message(from, wire), outbox_);
+  }
+  pool_.release(payload);
+  drain(to);
+}
+
+void World::fire_timer(NodeId node, protocol::TimerKind kind) {
+  timers_[std::size_t{node} * protocol::kTimerKinds + static_cast<std::size_t>(kind)] = {};
+  trace(sim::TraceKind::Timer, node, node, static_cast<std::uint32_t>(kind), 0, 0, 0);
+  outbox_.clear();
+  if (node < config_.n) {
+    if (crashed_[node]) return;
+    replicas_[node]->step(protocol::Input::timer_fired(kind), outbox_);
+  } else {
+    clients_[node - workload_.first_node]->step(protocol::Input::timer_fired(kind), outbox_);
+  }
+  drain(node);
+}
+
+void World::client_submit(NodeId node) {
+  const std::uint32_t c = node - workload_.first_node;
+  if (issued_[c] >= workload_.quota(node) || clients_[c]->busy()) return;
+  issued_[c]++;
+  sent_at_ns_[c] = queue_.now_ns();
+  outbox_.clear();
+  clients_[c]->submit(workload_operation(options_.seed, node, issued_[c], scenario_.workload.keys),
+                      outbox_);
+  assert(clients_[c]->last_timestamp() == issued_[c]);
+  drain(node);
+}
+
+// Everything a node emitted in one step: messages to route, timers, and what the harness
+// records (executions, rejections, notes).
+void World::drain(NodeId node) {
+  for (const auto& cmd : outbox_.timers) set_timer(node, cmd);
+  for (const auto& rej : outbox_.rejections) {
+    rejected_++;
+    rejected_by_reason_[static_cast<std::size_t>(rej.reason)]++;
+    trace(sim::TraceKind::Reject, rej.from, node, static_cast<std::uint32_t>(rej.kind), 0,
+          static_cast<std::uint64_t>(rej.reason), 0);
+  }
+  if (node < config_.n) {
+    for (const auto& ex : outbox_.executions) {
+      std::uint64_t h = 0;
+      for (int i = 0; i < 8; ++i) h = (h << 8) | ex.batch_digest.bytes[i];
+      trace(sim::TraceKind::Execute, node, node, 0, h, ex.seq, ex.view);
+      checker_.on_execution(queue_.now_ns(), node, ex);
+    }
+    drain_replica_notes(node);
+  } else {
+    for (const auto& note : outbox_.notes) {
+      if (note.kind != protocol::Note::Kind::Completed) continue;
+      const std::uint32_t c = node - workload_.first_node;
+      const TimeNs latency = queue_.now_ns() - sent_at_ns_[c];
+      completed_++;
+      last_completion_ns_ = queue_.now_ns();
+      latency_.add(latency);
+      if (options_.record_trace) completions_.push_back({queue_.now_ns(), latency});
+      checker_.on_client_accept(queue_.now_ns(), node, note.a, note.bytes);
+      const TimeNs think = sim::from_ms(scenario_.workload.think_ms);
+      queue_.schedule(sim::Event{queue_.now_ns() + think, 0, kClientStart, node, 0, 0});
+    }
+  }
+  staged_.clear();
+  std::swap(staged_, outbox_.messages);
+  for (auto& msg : staged_) {
+    if (node < config_.n) {
+      send_from_replica(node, std::move(msg));
+    } else {
+      dispatch(node, std::move(msg));
+    }
+  }
+}
+
+void World::drain_replica_notes(protocol::ReplicaId r) {
+  using K = protocol::Note::Kind;
+  const bool correct = faulty_.count(r) == 0;
+  for (const auto& note : outbox_.notes) {
+    switch (note.kind) {
+      case K::ViewEntered:
+        if (correct) views_entered_.insert(note.a);
+        timeline_.push_back({queue_.now_ns(), r, "view", note.a});
+        trace_note(r, "entered view " + std::to_string(note.a), note.a, 0);
+        break;
+      case K::ViewChangeStarted:
+        trace_note(r, "view change to " + std::to_string(note.a), note.a, 0);
+        break;
+      case K::CheckpointStable:
+        if (options_.record_trace) timeline_.push_back({queue_.now_ns(), r, "stable_checkpoint", note.a});
+        break;
+      case K::CheckpointTaken: checker_.on_checkpoint(queue_.now_ns(), r, note.a, note.digest); break;
+      case K::StateTransferred:
+        checker_.on_state_transfer(queue_.now_ns(), r, note.a);
+        timeline_.push_back({queue_.now_ns(), r, "state_transfer", note.a});
+        trace_note(r, "state transferred to seq " + std::to_string(note.a), note.a, 0);
+        break;
+      case K::CertificateUsed: checker_.on_certificate(queue_.now_ns(), r, note); break;
+      default: break;
+    }
+  }
+}
+
+faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) {
+  if (!byzantine_crypto_[r]) byzantine_crypto_[r] = std::make_unique<protocol::NodeCrypto>(keys_, r);
+  return faults::ByzantineContext{config_, r, *byzantine_crypto_[r], f.rng, queue_.now_ns(),
+                                  workload_.protocol_clients};
+}
+
+// A faulty replica's messages pass through its active behaviours, in fault order.
+void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg) {
+  std::vector<protocol::OutMessage> current;
+  current.push_back(std::move(msg));
+  for (auto& f : faults_) {
+    for (auto& [owner, behaviour] : f.behaviours) {
+      if (owner != r) continue;
+      std::vector<protocol::OutMessage> next;
+      auto ctx = context(r, f);
+      for (const auto& m : current) behaviour->on_send(m, ctx, next);
+      current = std::move(next);
+    }
+  }
+  for (auto& m : current) {
+    if (faulty_.count(r) != 0) note_faulty_votes(r, m);
+    dispatch(r, std::move(m));
+  }
+}
+
+void World::note_faulty_votes(protocol::ReplicaId r, const protocol::OutMessage& msg) {
+  auto env = protocol::parse_envelope(msg.wire);
+  if (!env.ok() || env.value.sender != r) return;
+  if (env.value.kind == MessageKind::PrePrepare) {
+    auto pp = protocol::decode_pre_prepare(env.value.body);
+    if (pp.ok()) checker_.on_faulty_vote(r, pp.value.view, pp.value.seq, pp.value.digest);
+  } else if (env.value.kind == MessageKind::Prepare || env.value.kind == MessageKind::Commit) {
+    auto v = protocol::decode_vote(env.value.body);
+    if (v.ok()) checker_.on_faulty_vote(r, v.value.view, v.value.seq, v.value.digest);
+  }
+}
+
+// One payload, shared by every recipient of a multicast.
+void World::dispatch(NodeId from, protocol::OutMessage&& msg) {
+  std::uint32_t recipients = 1;
+  if (msg.to == protocol::kAllReplicas) {
+    recipients = config_.n - (from < config_.n ? 1 : 0);
+  } else if (msg.to >= nodes_) {
+    return;  // a behaviour addressed nobody
+  }
+  if (recipients == 0) return;
+  const sim::PayloadId payload = pool_.put(std::move(msg.wire), recipients);
+  if (msg.to != protocol::kAllReplicas) {
+    route(from, msg.to, payload, msg.kind);
+    return;
+  }
+  for (NodeId to = 0; to < config_.n; ++to) {
+    if (to != from) route(from, to, payload, msg.kind);
+  }
+}
+
+void World::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind) {
+  sent_++;
+  sent_by_kind_[static_cast<std::size_t>(kind)]++;
+  const std::uint64_t hash = pool_.content_hash(payload);
+  const protocol::ByteView wire = trace_.recording() ? pool_.bytes(payload) : protocol::ByteView{};
+  const auto tag = static_cast<std::uint32_t>(kind);
+  trace(sim::TraceKind::Send, from, to, tag, hash, 0, 0, wire);
+  sim::DurationNs extra_ns = 0;
+  if (has_network_faults_) {
+    const auto verdict = network_faults_.judge(from, to, queue_.now_ns());
+    if (verdict.drop) {
+      dropped_++;
+      trace(sim::TraceKind::Drop, from, to, tag, hash, 2, verdict.fault_index, wire);
+      pool_.release(payload);
+      return;
+    }
+    extra_ns = verdict.extra_delay_ns;
+  }
+  const sim::LinkOutcome fate = network_.transmit(from, to);
+  if (fate.copies == 0) {
+    dropped_++;
+    trace(sim::TraceKind::Drop, from, to, tag, hash, 0, 0, wire);
+    pool_.release(payload);
+    return;
+  }
+  if (fate.copies == 2) pool_.add_reference(payload);
+  for (std::uint32_t i = 0; i < fate.copies; ++i) {
+    queue_.schedule(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
+                               payload, from});
+  }
+}
+
+void World::set_timer(NodeId node, const protocol::TimerCommand& cmd) {
+  sim::EventHandle& handle = timers_[std::size_t{node} * protocol::kTimerKinds +
+                                     static_cast<std::size_t>(cmd.kind)];
+  if (handle.valid()) queue_.cancel(handle);
+  handle = {};
+  if (cmd.cancel) return;
+  double delay = static_cast<double>(cmd.delay_ns);
+  if (node < config_.n) delay /= timer_skew_[node];  // timer_skew: this node's clock runs fast
+  const auto delay_ns = std::max<sim::DurationNs>(1, static_cast<sim::DurationNs>(delay));
+  handle = queue_.schedule(sim::Event{queue_.now_ns() + delay_ns, 0, kTimer, node,
+                                      static_cast<std::uint64_t>(cmd.kind), 0});
+}
+
+void World::cancel_timers(NodeId node) {
+  for (std::uint32_t k = 0; k < protocol::kTimerKinds; ++k) {
+    sim::EventHandle& handle = timers_[std::size_t{node} * protocol::kTimerKinds + k];
+    if (handle.valid()) queue_.cancel(handle);
+    handle = {};
+  }
+}
+
+}  // namespace
+}  // namespace harness
+
+namespace harness {
+namespace {
+
+// "primary": the primary of the highest view any correct replica is in, right now.
+std::vector<protocol::ReplicaId> World::resolve(const FaultSpec& spec) const {
+  std::vector<protocol::ReplicaId> out = spec.replicas;
+  if (spec.replicas_is_primary) {
+    protocol::ViewNumber view = 0;
+    for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
+      if (faulty_.count(r) == 0 && replicas_[r]) view = std::max(view, replicas_[r]->view());
+    }
+    out = {config_.primary(view)};
+  }
+  if (spec.kind == FaultKind::Equivocate) {
+    for (auto c : spec.colluders) {
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void World::mark_faulty(protocol::ReplicaId r) {
+  faulty_.insert(r);
+  checker_.mark_faulty(r);
+}
+
+void World::fault_start(std::uint32_t index) {
+  FaultRuntime& f = faults_[index];
+  f.replicas = resolve(f.spec);
+  f.active = true;
+  std::string who;
+  for (auto r : f.replicas) who += (who.empty() ? "" : ",") + std::to_string(r);
+  trace_note(0, std::string("fault ") + fault_kind_name(f.spec.kind) + " starts on [" + who + "]",
+             index, 1);
+  if (fault_kind_is_faulty(f.spec.kind)) {
+    for (auto r : f.replicas) mark_faulty(r);
+  }
+  switch (f.spec.kind) {
+    case FaultKind::Crash:
+      for (auto r : f.replicas) {
+        crashed_[r] = true;
+        replicas_[r].reset();  // all volatile state is gone
+        cancel_timers(r);
+        timeline_.push_back({queue_.now_ns(), r, "crash", 0});
+        if (f.spec.restart_ns) {
+          queue_.schedule(sim::Event{std::max(*f.spec.restart_ns, queue_.now_ns()), 0, kRestart, r, index, 0});
+        }
+      }
+      return;
+    case FaultKind::Delay:
+    case FaultKind::Drop:
+    case FaultKind::Partition:
+      if (f.spec.replicas_is_primary) network_faults_.set_replicas(index, f.replicas);
+      return;
+    case FaultKind::TimerSkew:
+      for (auto r : f.replicas) timer_skew_[r] = f.spec.factor;
+      return;
+    default: break;
+  }
+  f.coalition = faults::make_coalition(f.spec, config_);
+  for (auto r : f.replicas) {
+    auto behaviour = faults::make_behaviour(f.spec, r, f.coalition);
+    if (!behaviour) continue;
+    if (behaviour->tick_interval_ns() > 0) {
+      queue_.schedule(sim::Event{queue_.now_ns() + behaviour->tick_interval_ns(), 0, kTick, r, index, 0});
+    }
+    f.behaviours.emplace_back(r, std::move(behaviour));
+  }
+}
+
+void World::fault_end(std::uint32_t index) {
+  FaultRuntime& f = faults_[index];
+  if (!f.active) return;
+  f.active = false;
+  trace_note(0, std::string("fault ") + fault_kind_name(f.spec.kind) + " ends", index, 0);
+  if (f.spec.kind == FaultKind::TimerSkew) {
+    for (auto r : f.replicas) timer_skew_[r] = 1.0;
+  }
+  f.behaviours.clear();  // the replicas' own traffic flows unchanged again
+}
+
+void World::restart(protocol::ReplicaId r) {
+  assert(crashed_[r]);
+  crashed_[r] = false;
+  replicas_[r] = std::make_unique<protocol::Replica>(config_, r, keys_, true);
+  timeline_.push_back({queue_.now_ns(), r, "restart", 0});
+  trace_note(r, "restarted with no state", 0, 0);
+}
+
+void World::tick(protocol::ReplicaId r, std::uint32_t index) {
+  FaultRuntime& f = faults_[index];
+  if (!f.active) return;
+  for (auto& [owner, behaviour] : f.behaviours) {
+    if (owner != r) continue;
+    std::vector<protocol::OutMessage> out;
+    auto ctx = context(r, f);
+    behaviour->on_tick(ctx, out);
+    for (auto& m : out) dispatch(r, std::move(m));
+    queue_.schedule(sim::Event{queue_.now_ns() + behaviour->tick_interval_ns(), 0, kTick, r, index, 0});
+  }
+}
+
+// Liveness is required when at most f replicas are faulty: every request completes within
+// the bound after the last fault ends.
+void World::judge_liveness(reports::RunReport& report) const {
+  TimeNs last_fault_end_ns = 0;
+  for (const auto& f : faults_) {
+    TimeNs end = f.spec.until_ns.value_or(scenario_.duration_ns);
+    if (f.spec.kind == FaultKind::Crash) end = f.spec.restart_ns.value_or(scenario_.duration_ns);
+    last_fault_end_ns = std::max(last_fault_end_ns, end);
+  }
+  const TimeNs deadline_ns = last_fault_end_ns + scenario_.liveness_bound_ns;
+  const bool all = completed_ == workload_.total();
+  report.liveness_holds = all && last_completion_ns_ <= deadline_ns;
+  report.liveness_detail = std::to_string(completed_) + " of " + std::to_string(workload_.total()) +
+                           " requests completed; last at " + std::to_string(last_completion_ns_ / 1'000'000) +
+                           " ms; deadline " + std::to_string(deadline_ns / 1'000'000) + " ms (" +
+                           std::to_string(scenario_.liveness_bound_ns / 1'000'000) +
+                           " ms after the last fault ends)";
+}
+
+bool matches(Expect expect, bool holds) {
+  return expect == Expect::Any || (expect == Expect::Holds) == holds;
+}
+
+reports::RunReport World::build_report(const std::string& stop_reason) {
+  reports::RunReport rep;
+  rep.scenario = scenario_.name;
+  rep.scenario_path = scenario_.source_path;
+  rep.seed = options_.seed;
+  rep.stop_reason = stop_reason;
+  rep.n = config_.n;
+  rep.f = config_.f;
+  rep.clients = scenario_.workload.clients;
+  rep.faulty_replicas.assign(faulty_.begin(), faulty_.end());
+  rep.expect_safety = expect_name(scenario_.expect.safety);
+  rep.expect_liveness = expect_name(scenario_.expect.liveness);
+  rep.violations = checker_.violations();
+  rep.safety_holds = rep.violations.empty();
+  rep.submitted = workload_.total();
+  rep.completed = completed_;
+  judge_liveness(rep);
+  auto& st = rep.stats;
+  st.events = trace_.events();
+  st.messages_sent = sent_;
+  st.messages_delivered = delivered_;
+  st.messages_dropped = dropped_;
+  st.messages_rejected = rejected_;
+  st.view_changes = views_entered_.size();
+  st.virtual_time_ns = queue_.now_ns();
+  bool first = true;
+  for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
+    if (faulty_.count(r) != 0 || !replicas_[r]) continue;
+    st.final_view = std::max<std::uint64_t>(st.final_view, replicas_[r]->view());
+    st.executed_seq = first ? replicas_[r]->last_executed()
+                            : std::min<std::uint64_t>(st.executed_seq, replicas_[r]->last_executed());
+    st.stable_checkpoint = std::max<std::uint64_t>(st.stable_checkpoint, replicas_[r]->low_watermark());
+    first = false;
+  }
+  st.latency = {latency_.percentile(0.5), latency_.percentile(0.9), latency_.percentile(0.99), latency_.max()};
+  for (std::uint32_t k = 1; k <= protocol::kMessageKindMax; ++k) {
+    if (sent_by_kind_[k] != 0) {
+      st.sent_by_kind[protocol::message_kind_name(static_cast<MessageKind>(k))] = sent_by_kind_[k];
+    }
+  }
+  for (std::uint32_t k = 0; k < protocol::kRejectReasons; ++k) {
+    if (rejected_by_reason_[k] != 0) {
+      st.rejected_by_reason[protocol::reject_reason_name(static_cast<protocol::RejectReason>(k))] =
+          rejected_by_reason_[k];
+    }
+  }
+  rep.fingerprint = trace_.fingerprint_hex();
+  if (options_.crypto_out != nullptr) {
+    for (const auto& r : replicas_) if (r) options_.crypto_out->add(r->crypto_counters());
+    for (const auto& c : clients_) options_.crypto_out->add(c->crypto_counters());
+    for (const auto& b : byzantine_crypto_) if (b) options_.crypto_out->add(b->counters());
+  }
+  rep.timeline = std::move(timeline_);
+  rep.completions = std::move(completions_);
+  if (options_.record_trace) rep.trace_lines = trace_.lines();
+  rep.replay_command = replay_command(scenario_, options_.seed);
+  const bool ok = matches(scenario_.expect.safety, rep.safety_holds) &&
+                  matches(scenario_.expect.liveness, rep.liveness_holds);
+  rep.outcome = ok ? "pass" : "fail";
+  if (stop_reason == "event_budget") {
+    rep.outcome = "error";
+    rep.harness_error = "the run exceeded its event budget of " + std::to_string(scenario_.max_events) + " events";
+  }
+  return rep;
+}
+
+}  // namespace
+
+std::string replay_command(const Scenario& scenario, std::uint64_t seed) {
+  const std::string file = scenario.source_path.empty() ? "SCENARIO.json" : scenario.source_path;
+  return "pbftsim run " + file + " --seed " + std::to_string(seed);
+}
+
+reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& options) {
+  try {
+    World world(scenario, options);
+    return world.run();
+  } catch (const std::exception& e) {
+    reports::RunReport rep;
+    rep.scenario = scenario.name;
+    rep.scenario_path = scenario.source_path;
+    rep.seed = options.seed;
+    rep.outcome = "error";
+    rep.harness_error = std::string("the run threw: ") + e.what();
+    rep.replay_command = replay_command(scenario, options.seed);
+    return rep;
+  }
+}
+
+}  // namespace harness

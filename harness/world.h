@@ -1,0 +1,32 @@
+// The simulation host: one single-threaded run of a scenario on a virtual clock. It owns
+// the event queue, the network model, the replicas and clients (pure state machines), the
+// faults wrapped around them, the trace and the oracles, and turns it all into a RunReport.
+//
+// Same scenario + same seed = the same sequence of events, byte for byte.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "harness/scenario.h"
+#include "protocol/crypto.h"
+#include "reports/run_report.h"
+
+namespace harness {
+
+struct RunOptions {
+  std::uint64_t seed = 1;
+  bool record_trace = false;  // keep a JSON line per event (for --trace and --html)
+  // When set, receives the cryptographic work every node did (the benchmark replays it to
+  // time the crypto floor).
+  protocol::CryptoCounters* crypto_out = nullptr;
+};
+
+// Runs the scenario to its end (all requests completed, time limit or event budget) and
+// judges it. Never throws: an exception inside the run becomes outcome "error" with
+// harness_error set.
+reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// The command that replays this run.
+std::string replay_command(const Scenario& scenario, std::uint64_t seed);
+
+}  // namespace harness

@@ -1,0 +1,129 @@
+// What a protocol node (replica or client) consumes and emits. The protocol core is
+// sans-I/O: a node never reads a clock or touches a network. The host feeds it one Input at
+// a time through step() and then drains the Outbox: messages to send, timers to set or
+// cancel, and what happened (executions, completions, rejections, notes) for the harness.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "protocol/message.h"
+#include "protocol/types.h"
+
+namespace protocol {
+
+// Timers a node can ask for. One of each kind per node at a time: setting a kind that is
+// already set re-arms it.
+enum class TimerKind : std::uint8_t {
+  ViewChange = 0,  // replica: request timer in normal operation, new-view timer in a view change
+  Batch = 1,       // replica (primary): flush a partial batch
+  StateFetch = 2,  // replica: retry a state fetch with another replica
+  ClientRetry = 3, // client: retransmit the outstanding request to every replica
+};
+constexpr std::uint32_t kTimerKinds = 4;
+const char* timer_kind_name(TimerKind kind);
+
+struct Input {
+  enum class Kind : std::uint8_t { Message, Timer };
+  Kind kind = Kind::Message;
+  NodeId from = 0;        // transport source; untrusted (authentication decides the sender)
+  ByteView wire;          // Message: the bytes received
+  TimerKind timer = TimerKind::ViewChange;  // Timer: which one fired
+
+  static Input message(NodeId from, ByteView wire) { return {Kind::Message, from, wire, {}}; }
+  static Input timer_fired(TimerKind t) { return {Kind::Timer, 0, {}, t}; }
+};
+
+// Where a message goes. kAllReplicas: every replica but the sender (a multicast: the host
+// shares one payload among the recipients).
+constexpr NodeId kAllReplicas = 0xFFFFFFFFu;
+
+struct OutMessage {
+  NodeId to = kAllReplicas;
+  MessageKind kind = MessageKind::Request;
+  Bytes wire;
+};
+
+struct TimerCommand {
+  TimerKind kind = TimerKind::ViewChange;
+  bool cancel = false;
+  std::int64_t delay_ns = 0;  // when setting: fire after this much virtual time
+};
+
+// Why an input was refused. Every refusal is counted; none is an error of the node.
+enum class RejectReason : std::uint8_t {
+  Malformed = 0,    // does not decode
+  BadAuth,          // MAC or signature wrong, or wrong scheme
+  WrongSender,      // e.g. PRE-PREPARE not from the primary, a client posing as a replica
+  WrongView,        // for a view this replica is not in (and not buffered)
+  OutOfWindow,      // sequence number outside (h, H]
+  Conflict,         // another digest already accepted for (view, seq)
+  BadDigest,        // digest does not match the batch
+  Stale,            // request older than the client's last executed one, old checkpoint...
+  BufferFull,       // an early message that did not fit the bounded buffer
+  BadCertificate,   // a checkpoint, prepared or view-change proof that does not hold
+  BadNewView,       // NEW-VIEW whose V or O does not check out
+  BadState,         // state-transfer reply that does not match the certified digest
+  Count,
+};
+constexpr std::uint32_t kRejectReasons = static_cast<std::uint32_t>(RejectReason::Count);
+const char* reject_reason_name(RejectReason reason);  // "bad_auth", ...
+
+struct Rejection {
+  RejectReason reason = RejectReason::Malformed;
+  NodeId from = 0;
+  MessageKind kind = MessageKind::Request;
+};
+
+// One request as executed, for the oracles.
+struct ExecutedRequest {
+  ClientId client = 0;
+  Timestamp timestamp = 0;
+  MessageDigest request_digest;
+  Bytes operation;
+  Bytes result;
+  bool duplicate = false;  // already executed before: skipped, not applied again
+};
+
+struct Execution {
+  SequenceNumber seq = 0;
+  ViewNumber view = 0;
+  MessageDigest batch_digest;
+  std::vector<ExecutedRequest> requests;  // empty for the null request
+};
+
+// Things worth telling the harness (trace, timeline, oracles).
+struct Note {
+  enum class Kind : std::uint8_t {
+    ViewChangeStarted,  // a = new view
+    ViewEntered,        // a = view
+    CheckpointTaken,    // a = seq, digest = this replica's own state digest there
+    CheckpointStable,   // a = seq, digest = state digest
+    StateTransferred,   // a = seq, digest = state digest
+    Completed,          // client: a = timestamp, result in `bytes`
+    Prepared,           // a = view, b = seq, digest
+    CertificateUsed,    // a = view, b = seq, digest: acted on a quorum (for the oracle)
+  };
+  Kind kind = Kind::ViewEntered;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  MessageDigest digest;
+  Bytes bytes;
+  std::uint32_t count = 0;  // for CertificateUsed: distinct senders counted
+};
+
+struct Outbox {
+  std::vector<OutMessage> messages;
+  std::vector<TimerCommand> timers;
+  std::vector<Execution> executions;
+  std::vector<Rejection> rejections;
+  std::vector<Note> notes;
+  void clear() {
+    messages.clear();
+    timers.clear();
+    executions.clear();
+    rejections.clear();
+    notes.clear();
+  }
+};
+
+}  // namespace protocol

@@ -1,0 +1,233 @@
+// Replica: construction, the step() entry point, the checks every message needs, sending,
+// timers and invariants. The protocol phases live in replica_normal.cpp,
+// replica_checkpoint.cpp and replica_view_change.cpp.
+#include "protocol/replica.h"
+
+#include <cassert>
+
+namespace protocol {
+
+std::uint64_t ReplicaStats::rejected_total() const {
+  std::uint64_t total = 0;
+  for (auto v : rejected) total += v;
+  return total;
+}
+
+Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
+                 bool recovering)
+    : config_(config),
+      self_(self),
+      crypto_(std::make_unique<NodeCrypto>(keys, self)),
+      passive_(recovering) {
+  assert(config_.validate().empty());
+  assert(self_ < config_.n);
+  log_.resize(config_.log_window);
+  for (auto& slot : log_) {
+    slot.prepares.resize(config_.n);
+    slot.commits.resize(config_.n);
+  }
+  latest_checkpoint_.resize(config_.n);
+  // The genesis checkpoint (seq 0) is stable by definition and identical everywhere.
+  genesis_digest_ = current_state_digest();
+  stable_digest_ = genesis_digest_;
+  own_checkpoints_[0] = OwnCheckpoint{stable_digest_, snapshot()};
+}
+
+void Replica::step(const Input& input, Outbox& out) {
+  assert(out_ == nullptr);
+  out_ = &out;
+  if (input.kind == Input::Kind::Timer) {
+    timer_armed_[static_cast<std::size_t>(input.timer)] = false;
+    on_timer(input.timer);
+  } else {
+    on_wire(input.from, input.wire);
+  }
+  issue_batches();
+  check_invariants();
+  out_ = nullptr;
+}
+
+void Replica::on_timer(TimerKind kind) {
+  switch (kind) {
+    case TimerKind::ViewChange:
+      if (passive_) return;
+      // Normal status: a request waited too long. View change: no NEW-VIEW came in time.
+      start_view_change(view_ + 1);
+      return;
+    case TimerKind::Batch:
+      if (is_primary() && !passive_) issue_one_batch();
+      return;
+    case TimerKind::StateFetch:
+      if (fetch_seq_ != 0) {
+        send_fetch();  // the last peer asked did not answer: ask the next
+      } else if (pending_seq_ > last_executed_) {
+        // Execution did not reach the certified checkpoint in time: fetch it.
+        std::vector<Bytes> proof = pending_proof_;
+        const SequenceNumber seq = pending_seq_;
+        const MessageDigest digest = pending_digest_;
+        make_stable(seq, digest, std::move(pending_proof_));
+        start_state_transfer(seq, digest, std::move(proof));
+      }
+      return;
+    case TimerKind::ClientRetry:
+      return;  // not a replica timer
+  }
+}
+
+// The checks every message needs, then dispatch by kind.
+void Replica::on_wire(NodeId from, ByteView wire) {
+  auto env = parse_envelope(wire);
+  if (!env.ok()) {
+    reject(RejectReason::Malformed, from, MessageKind::Request);
+    return;
+  }
+  const Envelope& e = env.value;
+  const bool from_replica = e.sender < config_.n;
+  if (e.kind == MessageKind::Request ? from_replica : !from_replica) {
+    reject(RejectReason::WrongSender, from, e.kind);  // clients and replicas keep their roles
+    return;
+  }
+  if (e.kind == MessageKind::Reply || (from_replica && e.sender == self_)) {
+    reject(RejectReason::WrongSender, from, e.kind);  // replies are for clients; no echoes
+    return;
+  }
+  if (!crypto_->verify(e)) {
+    reject(RejectReason::BadAuth, from, e.kind);
+    return;
+  }
+  switch (e.kind) {
+    case MessageKind::Request: on_request(from, e); return;
+    case MessageKind::PrePrepare: on_pre_prepare(e); return;
+    case MessageKind::Prepare:
+    case MessageKind::Commit: on_vote(e); return;
+    case MessageKind::Checkpoint: on_checkpoint(e); return;
+    case MessageKind::ViewChange: on_view_change(e); return;
+    case MessageKind::NewView: on_new_view(e); return;
+    case MessageKind::FetchState: on_fetch_state(e); return;
+    case MessageKind::StateReply: on_state_reply(e); return;
+    case MessageKind::Reply: return;  // refused above
+  }
+}
+
+std::optional<Envelope> Replica::open_embedded(ByteView wire, MessageKind kind) {
+  auto env = parse_envelope(wire);
+  if (!env.ok() || env.value.kind != kind || env.value.sender >= config_.n) return std::nullopt;
+  // A certificate may hold this replica's own message: it sealed an entry for itself.
+  if (!crypto_->verify(env.value)) return std::nullopt;
+  return env.value;
+}
+
+void Replica::reject(RejectReason reason, NodeId from, MessageKind kind) {
+  stats_.rejected[static_cast<std::size_t>(reason)]++;
+  out_->rejections.push_back(Rejection{reason, from, kind});
+}
+
+// Multicast to every other replica. Kinds that can end up inside a certificate carry an
+// authenticator entry for the sender too, so the sender can check its own message when a
+// peer forwards it back in a proof.
+void Replica::multicast(Bytes&& content, MessageKind kind) {
+  std::vector<NodeId> receivers;
+  receivers.reserve(config_.n);
+  const bool embeddable = kind == MessageKind::PrePrepare || kind == MessageKind::Prepare ||
+                          kind == MessageKind::Checkpoint || kind == MessageKind::ViewChange;
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    if (r != self_ || embeddable) receivers.push_back(r);
+  }
+  out_->messages.push_back(OutMessage{kAllReplicas, kind, crypto_->seal(std::move(content), receivers)});
+}
+
+void Replica::send_to(NodeId to, Bytes&& content, MessageKind kind) {
+  assert(to != self_);
+  const NodeId receivers[1] = {to};
+  out_->messages.push_back(OutMessage{to, kind, crypto_->seal(std::move(content), receivers)});
+}
+
+void Replica::set_timer(TimerKind kind, std::int64_t delay_ns) {
+  assert(delay_ns > 0);
+  timer_armed_[static_cast<std::size_t>(kind)] = true;
+  out_->timers.push_back(TimerCommand{kind, false, delay_ns});
+}
+
+void Replica::cancel_timer(TimerKind kind) {
+  if (!timer_armed_[static_cast<std::size_t>(kind)]) return;
+  timer_armed_[static_cast<std::size_t>(kind)] = false;
+  out_->timers.push_back(TimerCommand{kind, true, 0});
+}
+
+bool Replica::in_window(SequenceNumber seq) const {
+  return seq > stable_seq_ && seq <= stable_seq_ + config_.log_window;
+}
+
+Replica::Slot& Replica::slot_for(SequenceNumber seq) {
+  assert(in_window(seq));
+  Slot& slot = log_[seq % config_.log_window];
+  if (slot.seq != seq) {
+    // The window moved past the old occupant (garbage collection leaves it free).
+    assert(slot.seq == 0 || slot.seq <= stable_seq_);
+    auto prepares = std::move(slot.prepares);
+    auto commits = std::move(slot.commits);
+    auto pp_wire = std::move(slot.pre_prepare_wire);
+    slot = Slot{};
+    for (auto& v : prepares) v.present = false;
+    for (auto& v : commits) v.present = false;
+    pp_wire.clear();
+    slot.prepares = std::move(prepares);  // keep capacity: no allocation per sequence number
+    slot.commits = std::move(commits);
+    slot.pre_prepare_wire = std::move(pp_wire);
+    slot.seq = seq;
+  }
+  return slot;
+}
+
+const Replica::Slot* Replica::find_slot(SequenceNumber seq) const {
+  if (!in_window(seq)) return nullptr;
+  const Slot& slot = log_[seq % config_.log_window];
+  return slot.seq == seq ? &slot : nullptr;
+}
+
+std::size_t Replica::log_entries() const {
+  std::size_t count = 0;
+  for (const auto& slot : log_) count += slot.seq != 0 && slot.seq > stable_seq_;
+  return count;
+}
+
+void Replica::check_invariants() const {
+  assert(log_.size() == config_.log_window);
+  assert(last_executed_ >= stable_seq_ || fetch_seq_ != 0 || passive_);
+  assert(last_executed_ <= stable_seq_ + config_.log_window);
+  assert(early_.size() <= config_.early_buffer_max);
+  assert(known_requests_.size() <= config_.request_queue_max);
+  assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
+  assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);
+  assert(view_changes_.size() <= config_.n + 2);
+  for (const auto& slot : log_) {
+    // Nothing at or below the stable checkpoint survives garbage collection, and nothing
+    // beyond the high watermark is ever admitted.
+    assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
+    assert(!slot.committed || slot.prepared || passive_ || slot.seq <= last_executed_);
+    assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
+  }
+  assert(next_seq_ >= 1);
+}
+
+MessageDigest Replica::current_state_digest() const { return sha256(snapshot()); }
+
+const char* timer_kind_name(TimerKind kind) {
+  switch (kind) {
+    case TimerKind::ViewChange: return "view_change";
+    case TimerKind::Batch: return "batch";
+    case TimerKind::StateFetch: return "state_fetch";
+    case TimerKind::ClientRetry: return "client_retry";
+  }
+  return "unknown";
+}
+
+const char* reject_reason_name(RejectReason reason) {
+  static constexpr const char* kNames[kRejectReasons] = {
+      "malformed", "bad_auth", "wrong_sender", "wrong_view", "out_of_window", "conflict",
+      "bad_digest", "stale", "buffer_full", "bad_certificate", "bad_new_view", "bad_state"};
+  const auto i = static_cast<std::size_t>(reason);
+  return i < kRejectReasons ? kNames[i] : "unknown";
+}
+
+}  // namespace protocol

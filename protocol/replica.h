@@ -1,0 +1,267 @@
+// A PBFT replica (Castro & Liskov, OSDI '99 §4; TOCS '02) as a pure state machine.
+//
+// The host calls step() with one Input (a message or a timer expiry) and drains the Outbox.
+// step() does the checks every message needs (framing, authentication, sender role) in one
+// place and then dispatches to on_request / on_pre_prepare / on_prepare / on_commit /
+// on_checkpoint / on_view_change / on_new_view / on_fetch_state / on_state_reply. Every
+// refused input is counted by reason and reported in the Outbox; nothing a peer sends can
+// make a replica crash or throw. check_invariants() runs after every step.
+//
+// Memory is bounded by the window: the log is a ring of log_window slots indexed by
+// seq % log_window, and everything at or below the stable checkpoint is discarded.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "protocol/config.h"
+#include "protocol/crypto.h"
+#include "protocol/io.h"
+#include "protocol/message.h"
+#include "protocol/service.h"
+
+namespace protocol {
+
+struct ReplicaStats {
+  std::array<std::uint64_t, kRejectReasons> rejected{};
+  std::uint64_t duplicates = 0;          // a message already seen, ignored
+  std::uint64_t batches_executed = 0;
+  std::uint64_t requests_executed = 0;
+  std::uint64_t view_changes_started = 0;
+  std::uint64_t state_transfers = 0;
+  std::uint64_t checkpoints_stable = 0;
+  std::uint64_t rejected_total() const;
+};
+
+class Replica {
+ public:
+  // `recovering`: the replica restarted with no state (crash with amnesia). It stays
+  // passive (sends no PRE-PREPARE, PREPARE, COMMIT or VIEW-CHANGE) until the group's stable
+  // checkpoint has moved a full window past the first one it learns of, so it can never
+  // vote twice for a sequence number it may have voted on before the crash.
+  Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys, bool recovering);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // The one entry point. REQUIRES: config was valid.
+  void step(const Input& input, Outbox& out);
+
+  ReplicaId id() const { return self_; }
+  ViewNumber view() const { return view_; }
+  bool in_view_change() const { return status_ == Status::ViewChange; }
+  bool passive() const { return passive_; }
+  bool is_primary() const { return config_.primary(view_) == self_ && status_ == Status::Normal; }
+  SequenceNumber last_executed() const { return last_executed_; }
+  SequenceNumber low_watermark() const { return stable_seq_; }
+  SequenceNumber high_watermark() const { return stable_seq_ + config_.log_window; }
+  MessageDigest stable_digest() const { return stable_digest_; }
+  const KvService& service() const { return service_; }
+  const ReplicaStats& stats() const { return stats_; }
+  const CryptoCounters& crypto_counters() const { return crypto_->counters(); }
+  // Digest of the current service state and client reply table (what a checkpoint at
+  // last_executed() would carry).
+  MessageDigest current_state_digest() const;
+  // Log entries holding a sequence number, own checkpoints kept, early messages buffered.
+  std::size_t log_entries() const;
+  std::size_t checkpoints_kept() const { return own_checkpoints_.size(); }
+  std::size_t buffered() const { return early_.size(); }
+  // Asserts the replica's invariants (window, ordering, bounds). Called after every step.
+  void check_invariants() const;
+
+ private:
+  enum class Status : std::uint8_t { Normal, ViewChange };
+
+  struct VoteRecord {
+    bool present = false;
+    ViewNumber view = 0;
+    MessageDigest digest;
+    Bytes wire;  // kept for PREPAREs: they go into prepared certificates
+  };
+
+  // One sequence number's state within the window.
+  struct Slot {
+    SequenceNumber seq = 0;  // 0 = free
+    bool has_pre_prepare = false;
+    ViewNumber pp_view = 0;
+    MessageDigest digest;
+    Bytes pre_prepare_wire;
+    std::vector<ConsensusRequest> requests;
+    std::vector<VoteRecord> prepares;  // indexed by replica
+    std::vector<VoteRecord> commits;   // indexed by replica
+    std::uint32_t prepare_matches = 0;
+    std::uint32_t commit_matches = 0;
+    bool sent_prepare = false;
+    bool sent_commit = false;
+    bool prepared = false;
+    bool committed = false;
+    // The prepared certificate with the highest view held for this seq (VIEW-CHANGE's P).
+    bool has_proof = false;
+    ViewNumber proof_view = 0;
+    MessageDigest proof_digest;
+    PreparedProof proof;
+  };
+
+  // The last reply per client. Part of the checkpointed state, so it holds nothing that
+  // may differ between correct replicas (not the view a request executed in).
+  struct ReplyRecord {
+    Timestamp timestamp = 0;
+    Bytes result;
+  };
+
+  struct KnownRequest {
+    Bytes wire;
+    ConsensusRequest request;
+    bool assigned = false;  // in a PRE-PREPARE of the current view (primary only)
+  };
+  using RequestKey = std::pair<ClientId, Timestamp>;
+
+  struct CheckpointVote {
+    bool present = false;
+    SequenceNumber seq = 0;
+    MessageDigest digest;
+    Bytes wire;
+  };
+
+  struct OwnCheckpoint {
+    MessageDigest digest;
+    Bytes snapshot;
+  };
+
+  struct ValidViewChange {
+    ReplicaId sender = 0;
+    ViewChange body;
+    Bytes wire;
+  };
+
+  // ---- replica.cpp: dispatch, sending, timers, invariants ----
+  void on_wire(NodeId from, ByteView wire);
+  void on_timer(TimerKind kind);
+  void reject(RejectReason reason, NodeId from, MessageKind kind);
+  void multicast(Bytes&& content, MessageKind kind);
+  void send_to(NodeId to, Bytes&& content, MessageKind kind);
+  void set_timer(TimerKind kind, std::int64_t delay_ns);
+  void cancel_timer(TimerKind kind);
+  bool in_window(SequenceNumber seq) const;
+  bool may_vote() const { return !passive_ && status_ == Status::Normal; }
+  Slot& slot_for(SequenceNumber seq);
+  const Slot* find_slot(SequenceNumber seq) const;
+  // Decodes an embedded wire message, checks its framing, kind and authentication for
+  // this replica. Returns its envelope (pointing into `wire`) or nullopt.
+  std::optional<Envelope> open_embedded(ByteView wire, MessageKind kind);
+
+  // ---- replica_normal.cpp: requests, the three phases, execution ----
+  void on_request(NodeId from, const Envelope& env);
+  void on_pre_prepare(const Envelope& env);
+  void on_vote(const Envelope& env);
+  bool decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out);
+  // Opens a REQUEST wire message (framing, client sender, authentication for this replica).
+  std::optional<ConsensusRequest> open_request(ByteView wire);
+  void send_reply(ClientId client, Timestamp t, const Bytes& result);
+  void accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
+                          std::vector<ConsensusRequest>&& requests);
+  void recount(Slot& slot);
+  void advance_slot(Slot& slot);
+  void try_execute();
+  void execute_slot(Slot& slot);
+  void issue_batches();
+  void issue_one_batch();
+  void update_request_timer(bool executed_something);
+  std::int64_t view_change_timeout_ns() const;
+
+  // ---- replica_checkpoint.cpp: checkpoints, garbage collection, state transfer ----
+  void take_checkpoint(SequenceNumber seq);
+  void on_checkpoint(const Envelope& env);
+  void record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteView wire);
+  void check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest);
+  void make_stable(SequenceNumber seq, const MessageDigest& digest, std::vector<Bytes>&& proof);
+  void collect_garbage();
+  void start_state_transfer(SequenceNumber seq, const MessageDigest& digest,
+                            std::vector<Bytes>&& proof);
+  void send_fetch();
+  void on_fetch_state(const Envelope& env);
+  void on_state_reply(const Envelope& env);
+  Bytes snapshot() const;
+  bool restore(ByteView snapshot);
+  bool verify_checkpoint_proof(SequenceNumber seq, const MessageDigest& digest,
+                               const std::vector<Bytes>& proof);
+
+  // ---- replica_view_change.cpp ----
+  void start_view_change(ViewNumber new_view);
+  ViewChange build_view_change(ViewNumber new_view) const;
+  void on_view_change(const Envelope& env);
+  std::optional<ViewChange> validate_view_change(ReplicaId sender, ByteView body);
+  bool validate_prepared_proof(const PreparedProof& proof, ViewNumber before_view,
+                               SequenceNumber low, ViewNumber& view_out,
+                               SequenceNumber& seq_out, MessageDigest& digest_out);
+  void maybe_join_higher_view();
+  void maybe_send_new_view();
+  void on_new_view(const Envelope& env);
+  // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
+  std::map<SequenceNumber, PrePrepare> compute_new_view_o(
+      const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s) const;
+  void install_new_view(ViewNumber view, const std::vector<ValidViewChange>& v_set,
+                        const std::vector<Bytes>& o_wires);
+  bool check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set);
+  void reset_proposals_for_view();
+  void replay_early();
+
+  // ---- state ----
+  PbftConfig config_;
+  ReplicaId self_;
+  std::unique_ptr<NodeCrypto> crypto_;
+  Outbox* out_ = nullptr;
+  ReplicaStats stats_;
+
+  Status status_ = Status::Normal;
+  ViewNumber view_ = 0;
+  std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout
+  bool executed_in_view_ = false;
+  bool passive_ = false;
+  SequenceNumber passive_horizon_ = 0;      // 0: not yet known
+
+  SequenceNumber next_seq_ = 1;             // primary: next sequence number to assign
+  SequenceNumber last_executed_ = 0;
+  std::vector<Slot> log_;                   // ring, log_window slots
+
+  KvService service_;
+  std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
+  std::map<RequestKey, KnownRequest> known_requests_;
+  std::deque<RequestKey> proposal_queue_;    // primary: arrival order
+
+  MessageDigest genesis_digest_;  // the empty state's digest: checkpoint 0, stable everywhere
+  SequenceNumber stable_seq_ = 0;
+  MessageDigest stable_digest_;
+  std::vector<Bytes> stable_proof_;
+  std::map<SequenceNumber, OwnCheckpoint> own_checkpoints_;
+  std::map<SequenceNumber, std::vector<CheckpointVote>> checkpoint_votes_;  // in window
+  std::vector<CheckpointVote> latest_checkpoint_;  // by replica: newest one seen
+
+  // A certified checkpoint ahead of this replica's execution that it may still reach by
+  // executing; if it has not when the StateFetch timer fires, it fetches the state.
+  SequenceNumber pending_seq_ = 0;
+  MessageDigest pending_digest_;
+  std::vector<Bytes> pending_proof_;
+  bool executed_this_step_ = false;
+
+  // State transfer in progress (fetch_seq_ == 0: none).
+  SequenceNumber fetch_seq_ = 0;
+  MessageDigest fetch_digest_;
+  std::vector<Bytes> fetch_proof_;
+  std::vector<ReplicaId> fetch_candidates_;
+  std::uint32_t fetch_next_ = 0;
+
+  // View change: valid VIEW-CHANGEs received, by view then sender.
+  std::map<ViewNumber, std::map<ReplicaId, ValidViewChange>> view_changes_;
+  bool new_view_sent_ = false;
+
+  // Messages for a view not yet entered, replayed when it is (bounded).
+  std::deque<std::pair<NodeId, Bytes>> early_;
+
+  std::array<bool, kTimerKinds> timer_armed_{};
+};
+
+}  // namespace protocol

@@ -1,0 +1,347 @@
+// Replica: the normal case (OSDI '99 §4.2): requests, PRE-PREPARE, PREPARE, COMMIT,
+// in-order execution, replies, and the primary's batching.
+#include <algorithm>
+#include <cassert>
+
+#include "protocol/replica.h"
+
+namespace protocol {
+
+std::optional<ConsensusRequest> Replica::open_request(ByteView wire) {
+  auto env = parse_envelope(wire);
+  if (!env.ok() || env.value.kind != MessageKind::Request || env.value.sender < config_.n) {
+    return std::nullopt;
+  }
+  if (!crypto_->verify(env.value)) return std::nullopt;
+  auto req = decode_request(env.value.body);
+  if (!req.ok() || req.value.client != env.value.sender) return std::nullopt;
+  ConsensusRequest out{req.value.client, req.value.timestamp, std::move(req.value.operation),
+                       request_digest(env.value.content)};
+  return out;
+}
+
+void Replica::on_request(NodeId from, const Envelope& env) {
+  auto decoded = decode_request(env.body);
+  if (!decoded.ok() || decoded.value.client != env.sender) {
+    reject(decoded.ok() ? RejectReason::WrongSender : RejectReason::Malformed, from, env.kind);
+    return;
+  }
+  const Request& req = decoded.value;
+  auto done = replies_.find(req.client);
+  if (done != replies_.end() && req.timestamp <= done->second.timestamp) {
+    // Exactly once: a retransmission of the last executed request gets the cached reply.
+    if (req.timestamp == done->second.timestamp) {
+      send_reply(req.client, req.timestamp, done->second.result);
+      stats_.duplicates++;
+    } else {
+      reject(RejectReason::Stale, from, env.kind);
+    }
+    return;
+  }
+  const RequestKey key{req.client, req.timestamp};
+  const ReplicaId primary = config_.primary(view_);
+  const bool from_client = from == env.sender;
+  if (known_requests_.count(key) == 0) {
+    if (known_requests_.size() >= config_.request_queue_max) {
+      reject(RejectReason::BufferFull, from, env.kind);
+      return;
+    }
+    KnownRequest known;
+    known.wire.assign(env.wire.begin(), env.wire.end());
+    known.request = ConsensusRequest{req.client, req.timestamp, req.operation,
+                                     request_digest(env.content)};
+    known_requests_.emplace(key, std::move(known));
+    if (primary == self_) proposal_queue_.push_back(key);
+  } else {
+    stats_.duplicates++;
+  }
+  // A client that timed out sends to everyone: backups relay to the primary (§4.5.1).
+  if (from_client && primary != self_ && !passive_) {
+    const auto& wire = known_requests_.at(key).wire;
+    out_->messages.push_back(OutMessage{primary, MessageKind::Request, wire});
+  }
+}
+
+bool Replica::decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out) {
+  out.clear();
+  out.reserve(pp.batch.requests.size());
+  std::vector<MessageDigest> digests;
+  digests.reserve(pp.batch.requests.size());
+  for (const auto& wire : pp.batch.requests) {
+    auto req = open_request(wire);
+    if (!req) return false;  // a request body its client did not authenticate
+    digests.push_back(req->digest);
+    out.push_back(std::move(*req));
+  }
+  return true;
+}
+
+void Replica::on_pre_prepare(const Envelope& env) {
+  auto decoded = decode_pre_prepare(env.body);
+  if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
+  PrePrepare& pp = decoded.value;
+  if (env.sender != config_.primary(pp.view)) {
+    return reject(RejectReason::WrongSender, env.sender, env.kind);
+  }
+  const bool future = pp.view > view_ || (pp.view == view_ && status_ == Status::ViewChange);
+  if (!passive_ && future) {
+    if (early_.size() >= config_.early_buffer_max) {
+      return reject(RejectReason::BufferFull, env.sender, env.kind);
+    }
+    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
+    return;
+  }
+  if (pp.view < view_) return reject(RejectReason::WrongView, env.sender, env.kind);
+  if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
+  if (!in_window(pp.seq)) return reject(RejectReason::OutOfWindow, env.sender, env.kind);
+  std::vector<ConsensusRequest> requests;
+  if (!decode_batch(pp, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
+  std::vector<MessageDigest> digests;
+  for (const auto& r : requests) digests.push_back(r.digest);
+  if (batch_digest(digests) != pp.digest) {
+    return reject(RejectReason::BadDigest, env.sender, env.kind);
+  }
+  Slot& slot = slot_for(pp.seq);
+  if (slot.has_pre_prepare && slot.pp_view == pp.view) {
+    if (slot.digest == pp.digest) { stats_.duplicates++; return; }
+    return reject(RejectReason::Conflict, env.sender, env.kind);  // the primary equivocated
+  }
+  if (slot.has_pre_prepare && slot.pp_view > pp.view) {
+    return reject(RejectReason::WrongView, env.sender, env.kind);
+  }
+  accept_pre_prepare(slot, pp, env.wire, std::move(requests));
+}
+
+void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
+                                 std::vector<ConsensusRequest>&& requests) {
+  assert(slot.seq == pp.seq);
+  slot.has_pre_prepare = true;
+  slot.pp_view = pp.view;
+  slot.digest = pp.digest;
+  slot.pre_prepare_wire.assign(wire.begin(), wire.end());
+  slot.requests = std::move(requests);
+  slot.prepared = slot.committed = slot.sent_prepare = slot.sent_commit = false;
+  // Requests being ordered count as known: if they never execute, the timer fires.
+  for (std::size_t i = 0; i < slot.requests.size(); ++i) {
+    const ConsensusRequest& r = slot.requests[i];
+    auto done = replies_.find(r.client);
+    if (done != replies_.end() && done->second.timestamp >= r.timestamp) continue;
+    if (known_requests_.size() >= config_.request_queue_max) break;
+    auto [it, fresh] = known_requests_.try_emplace(RequestKey{r.client, r.timestamp});
+    if (fresh) {
+      it->second.request = r;
+      it->second.wire = pp.batch.requests[i];  // a later primary may have to re-propose it
+    }
+    it->second.assigned = true;
+  }
+  recount(slot);
+  if (may_vote() && self_ != config_.primary(pp.view) && pp.view == view_) {
+    slot.sent_prepare = true;
+    multicast(encode_vote(MessageKind::Prepare, self_, Vote{pp.view, pp.seq, pp.digest}),
+              MessageKind::Prepare);
+    VoteRecord& own = slot.prepares[self_];
+    own.present = true;
+    own.view = pp.view;
+    own.digest = pp.digest;
+    own.wire = out_->messages.back().wire;
+    slot.prepare_matches++;
+  }
+  advance_slot(slot);
+}
+
+void Replica::recount(Slot& slot) {
+  slot.prepare_matches = 0;
+  slot.commit_matches = 0;
+  if (!slot.has_pre_prepare) return;
+  const ReplicaId primary = config_.primary(slot.pp_view);
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    const auto& p = slot.prepares[r];
+    const auto& c = slot.commits[r];
+    slot.prepare_matches += r != primary && p.present && p.view == slot.pp_view && p.digest == slot.digest;
+    slot.commit_matches += c.present && c.view == slot.pp_view && c.digest == slot.digest;
+  }
+}
+
+void Replica::on_vote(const Envelope& env) {
+  auto decoded = decode_vote(env.body);
+  if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
+  const Vote& vote = decoded.value;
+  const bool is_prepare = env.kind == MessageKind::Prepare;
+  if (is_prepare && env.sender == config_.primary(vote.view)) {
+    return reject(RejectReason::WrongSender, env.sender, env.kind);  // primaries never prepare
+  }
+  const bool future = vote.view > view_ || (vote.view == view_ && status_ == Status::ViewChange);
+  if (!passive_ && future) {
+    if (early_.size() >= config_.early_buffer_max) {
+      return reject(RejectReason::BufferFull, env.sender, env.kind);
+    }
+    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
+    return;
+  }
+  if (!passive_ && vote.view < view_) return reject(RejectReason::WrongView, env.sender, env.kind);
+  if (vote.seq <= stable_seq_) { stats_.duplicates++; return; }
+  if (!in_window(vote.seq)) return reject(RejectReason::OutOfWindow, env.sender, env.kind);
+  Slot& slot = slot_for(vote.seq);
+  VoteRecord& rec = (is_prepare ? slot.prepares : slot.commits)[env.sender];
+  if (rec.present && rec.view == vote.view) {
+    if (rec.digest == vote.digest) { stats_.duplicates++; return; }
+    return reject(RejectReason::Conflict, env.sender, env.kind);  // it voted twice
+  }
+  if (rec.present && rec.view > vote.view) return reject(RejectReason::Stale, env.sender, env.kind);
+  const bool replaced = rec.present;
+  rec.present = true;
+  rec.view = vote.view;
+  rec.digest = vote.digest;
+  if (is_prepare) rec.wire.assign(env.wire.begin(), env.wire.end());
+  if (replaced) {
+    recount(slot);
+  } else if (slot.has_pre_prepare && vote.view == slot.pp_view && vote.digest == slot.digest) {
+    (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
+  }
+  advance_slot(slot);
+}
+
+// Moves a slot through prepared -> committed-local as its certificates fill up.
+void Replica::advance_slot(Slot& slot) {
+  if (!slot.has_pre_prepare) return;
+  const std::uint32_t quorum = config_.quorum();
+  if (!slot.prepared && slot.prepare_matches + 1 >= quorum) {
+    slot.prepared = true;
+    slot.has_proof = true;
+    slot.proof_view = slot.pp_view;
+    slot.proof_digest = slot.digest;
+    slot.proof.pre_prepare = slot.pre_prepare_wire;
+    slot.proof.prepares.clear();
+    const ReplicaId primary = config_.primary(slot.pp_view);
+    for (ReplicaId r = 0; r < config_.n; ++r) {
+      const auto& p = slot.prepares[r];
+      if (r != primary && p.present && p.view == slot.pp_view && p.digest == slot.digest) {
+        slot.proof.prepares.push_back(p.wire);
+      }
+    }
+    assert(slot.proof.prepares.size() + 1 >= quorum);
+    out_->notes.push_back(Note{Note::Kind::CertificateUsed, slot.pp_view, slot.seq, slot.digest,
+                               {}, slot.prepare_matches + 1});
+    if (may_vote() && slot.pp_view == view_) {
+      slot.sent_commit = true;
+      multicast(encode_vote(MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest}),
+                MessageKind::Commit);
+      VoteRecord& own = slot.commits[self_];
+      own.present = true;
+      own.view = slot.pp_view;
+      own.digest = slot.digest;
+      slot.commit_matches++;
+    }
+  }
+  // A passive (recovering) replica never votes; a quorum of COMMITs alone proves the
+  // batch committed, so it may still execute it.
+  if (!slot.committed && (slot.prepared || passive_) && slot.commit_matches >= quorum) {
+    slot.committed = true;
+    // A quorum committed in pp_view, so that view was really installed: a recovering
+    // replica that does not know the current view yet adopts it.
+    if (passive_ && slot.pp_view > view_) view_ = slot.pp_view;
+    try_execute();
+  }
+}
+
+void Replica::try_execute() {
+  for (std::uint64_t i = 0; i < config_.log_window; ++i) {
+    if (fetch_seq_ != 0 && last_executed_ < stable_seq_) return;  // waiting for state
+    const Slot* slot = find_slot(last_executed_ + 1);
+    if (slot == nullptr || !slot->committed) return;
+    execute_slot(log_[slot->seq % config_.log_window]);
+  }
+}
+
+void Replica::execute_slot(Slot& slot) {
+  assert(slot.seq == last_executed_ + 1);
+  assert(slot.committed);
+  Execution ex{slot.seq, slot.pp_view, slot.digest, {}};
+  for (const auto& r : slot.requests) {
+    ReplyRecord& rec = replies_[r.client];
+    ExecutedRequest done{r.client, r.timestamp, r.digest, r.operation, {}, false};
+    if (r.timestamp <= rec.timestamp) {
+      done.duplicate = true;  // ordered twice (e.g. re-proposed after a view change)
+    } else {
+      rec.timestamp = r.timestamp;
+      rec.result = service_.execute(r.operation);
+      done.result = rec.result;
+      stats_.requests_executed++;
+      send_reply(r.client, r.timestamp, rec.result);
+    }
+    auto first = known_requests_.lower_bound(RequestKey{r.client, 0});
+    auto last = known_requests_.upper_bound(RequestKey{r.client, rec.timestamp});
+    known_requests_.erase(first, last);
+    ex.requests.push_back(std::move(done));
+  }
+  last_executed_ = slot.seq;
+  stats_.batches_executed++;
+  executed_this_step_ = true;
+  if (slot.pp_view == view_ && !slot.requests.empty()) view_change_attempts_ = 0;
+  out_->executions.push_back(std::move(ex));
+  if (slot.seq % config_.checkpoint_interval == 0) take_checkpoint(slot.seq);
+}
+
+void Replica::send_reply(ClientId client, Timestamp t, const Bytes& result) {
+  if (client < config_.n) return;
+  send_to(client, encode_reply(self_, Reply{view_, t, client, result}), MessageKind::Reply);
+}
+
+// The primary assigns sequence numbers only within (h, H]: beyond H backups would drop
+// its PRE-PREPAREs and a spurious view change would follow.
+void Replica::issue_batches() {
+  update_request_timer(executed_this_step_);
+  executed_this_step_ = false;
+  if (!is_primary() || passive_) return;
+  for (std::uint32_t i = 0; i < config_.log_window; ++i) {
+    if (proposal_queue_.empty() || next_seq_ > high_watermark()) return;
+    if (proposal_queue_.size() < config_.batch_size_max && config_.batch_delay_ns > 0) {
+      if (!timer_armed_[static_cast<std::size_t>(TimerKind::Batch)]) {
+        set_timer(TimerKind::Batch, config_.batch_delay_ns);
+      }
+      return;
+    }
+    issue_one_batch();
+  }
+}
+
+void Replica::issue_one_batch() {
+  if (next_seq_ > high_watermark() || next_seq_ <= stable_seq_) return;
+  PrePrepare pp{view_, next_seq_, {}, {}};
+  std::vector<ConsensusRequest> requests;
+  std::vector<MessageDigest> digests;
+  while (!proposal_queue_.empty() && requests.size() < config_.batch_size_max) {
+    const RequestKey key = proposal_queue_.front();
+    proposal_queue_.pop_front();
+    auto it = known_requests_.find(key);
+    if (it == known_requests_.end() || it->second.assigned || it->second.wire.empty()) continue;
+    it->second.assigned = true;
+    pp.batch.requests.push_back(it->second.wire);
+    digests.push_back(it->second.request.digest);
+    requests.push_back(it->second.request);
+  }
+  if (requests.empty()) return;
+  pp.digest = batch_digest(digests);
+  next_seq_++;
+  multicast(encode_pre_prepare(self_, pp), MessageKind::PrePrepare);
+  const Bytes wire = out_->messages.back().wire;
+  accept_pre_prepare(slot_for(pp.seq), pp, wire, std::move(requests));
+}
+
+std::int64_t Replica::view_change_timeout_ns() const {
+  const std::uint32_t doublings = std::min<std::uint32_t>(view_change_attempts_, 16);
+  return config_.view_change_timeout_ns << doublings;
+}
+
+// The request timer runs while this replica knows of a request that has not executed; it
+// restarts when something executes and others are still waiting (§4.5.2).
+void Replica::update_request_timer(bool executed_something) {
+  if (passive_ || status_ != Status::Normal) return;
+  if (known_requests_.empty()) {
+    cancel_timer(TimerKind::ViewChange);
+  } else if (executed_something || !timer_armed_[static_cast<std::size_t>(TimerKind::ViewChange)]) {
+    set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+  }
+}
+
+}  // namespace protocol

@@ -1,0 +1,256 @@
+// The replica tested directly through step(), with a small synchronous fake network (in
+// the style of etcd/raft's paper tests). Each case cites the PBFT paper section it checks
+// (Castro & Liskov, OSDI '99).
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <memory>
+#include <tuple>
+
+#include "protocol/client.h"
+#include "protocol/replica.h"
+#include "protocol/service.h"
+
+using namespace protocol;
+
+namespace {
+
+struct Packet {
+  NodeId from;
+  NodeId to;
+  Bytes wire;
+};
+
+// n replicas and a few client identities, wired by a FIFO queue the test controls.
+struct Cluster {
+  PbftConfig config;
+  std::unique_ptr<KeyRing> ring;
+  std::vector<std::unique_ptr<Replica>> replicas;
+  std::vector<std::unique_ptr<NodeCrypto>> crypto;  // every node's identity, for crafting
+  std::deque<Packet> queue;
+  std::vector<Outbox> last;       // last outbox per replica
+  std::vector<std::vector<Execution>> executed;
+  std::vector<std::vector<Bytes>> client_inbox;
+  std::vector<bool> isolated;
+
+  explicit Cluster(std::uint32_t n, std::uint32_t f = 1, std::uint32_t clients = 2,
+                   std::uint64_t window = 16, std::uint64_t k = 4) {
+    config.n = n;
+    config.f = f;
+    config.checkpoint_interval = k;
+    config.log_window = window;
+    REQUIRE(config.validate() == "");
+    ring = std::make_unique<KeyRing>(7, AuthMode::Mac, n + clients);
+    for (ReplicaId r = 0; r < n; ++r) replicas.push_back(std::make_unique<Replica>(config, r, *ring, false));
+    for (NodeId i = 0; i < n + clients; ++i) crypto.push_back(std::make_unique<NodeCrypto>(*ring, i));
+    last.resize(n);
+    executed.resize(n);
+    client_inbox.resize(clients);
+    isolated.assign(n, false);
+  }
+  NodeId client(std::uint32_t i) const { return config.n + i; }
+  std::vector<NodeId> all_replicas() const {
+    std::vector<NodeId> v;
+    for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
+    return v;
+  }
+  Bytes request(std::uint32_t c, Timestamp t, Bytes op) {
+    return crypto[client(c)]->seal(encode_request(client(c), Request{client(c), t, std::move(op)}), all_replicas());
+  }
+  Bytes seal_from(NodeId sender, Bytes content) { return crypto[sender]->seal(std::move(content), all_replicas()); }
+  Bytes pre_prepare(NodeId sender, ViewNumber v, SequenceNumber seq, std::vector<Bytes> reqs) {
+    std::vector<MessageDigest> ds;
+    for (const auto& w : reqs) ds.push_back(request_digest(parse_envelope(w).value.content));
+    PrePrepare pp{v, seq, batch_digest(ds), ConsensusBatch{std::move(reqs)}};
+    return seal_from(sender, encode_pre_prepare(sender, pp));
+  }
+  Bytes vote(MessageKind kind, NodeId sender, ViewNumber v, SequenceNumber seq, const MessageDigest& d) {
+    return seal_from(sender, encode_vote(kind, sender, Vote{v, seq, d}));
+  }
+  // Feeds one input to replica r and queues what it sends.
+  void step(ReplicaId r, const Input& in) {
+    Outbox out;
+    replicas[r]->step(in, out);
+    for (auto& m : out.messages) {
+      if (m.to == kAllReplicas) {
+        for (NodeId to = 0; to < config.n; ++to) {
+          if (to != r) queue.push_back({r, to, m.wire});
+        }
+      } else {
+        queue.push_back({r, m.to, m.wire});
+      }
+    }
+    for (auto& e : out.executions) executed[r].push_back(e);
+    last[r] = std::move(out);
+  }
+  void deliver(NodeId from, NodeId to, const Bytes& wire) {
+    if (to >= config.n) {
+      client_inbox[to - config.n].push_back(wire);
+      return;
+    }
+    if (isolated[to] || (from < config.n && isolated[from])) return;
+    step(to, Input::message(from, wire));
+  }
+  void run(std::size_t max_steps = 100000) {
+    for (std::size_t i = 0; i < max_steps && !queue.empty(); ++i) {
+      Packet p = std::move(queue.front());
+      queue.pop_front();
+      deliver(p.from, p.to, p.wire);
+    }
+  }
+  std::uint64_t rejected(ReplicaId r, RejectReason why) const {
+    return replicas[r]->stats().rejected[static_cast<std::size_t>(why)];
+  }
+};
+
+Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
+
+}  // namespace
+
+TEST_CASE("§4.2 normal case: a request is pre-prepared, prepared, committed and executed everywhere") {
+  Cluster c(4);
+  c.deliver(c.client(0), 0, c.request(0, 1, op_incr("x")));
+  c.run();
+  for (ReplicaId r = 0; r < 4; ++r) {
+    REQUIRE(c.executed[r].size() == 1);
+    CHECK(c.executed[r][0].seq == 1);
+    CHECK(c.executed[r][0].requests.at(0).result == Bytes{'1'});
+    CHECK(c.replicas[r]->last_executed() == 1);
+  }
+  CHECK(c.client_inbox[0].size() == 4);  // one REPLY per replica
+  CHECK(c.replicas[1]->current_state_digest() == c.replicas[3]->current_state_digest());
+}
+
+TEST_CASE("§4.2 a PRE-PREPARE from a replica that is not the primary is rejected") {
+  Cluster c(4);
+  c.deliver(1, 2, c.pre_prepare(1, 0, 1, {c.request(0, 1, op_incr("x"))}));
+  CHECK(c.rejected(2, RejectReason::WrongSender) == 1);
+  CHECK(c.queue.empty());  // no PREPARE was sent
+}
+
+TEST_CASE("§4.2 a second PRE-PREPARE for a used (view, seq) with another digest is rejected") {
+  Cluster c(4);
+  c.deliver(0, 1, c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))}));
+  CHECK(c.queue.size() == 3);  // replica 1 multicast its PREPARE
+  c.deliver(0, 1, c.pre_prepare(0, 0, 1, {c.request(1, 1, op_incr("y"))}));
+  CHECK(c.rejected(1, RejectReason::Conflict) == 1);
+  CHECK(c.queue.size() == 3);  // and sent nothing for the conflicting one
+}
+
+TEST_CASE("§4.2 PRE-PREPAREs outside the watermarks (h, H] are rejected") {
+  Cluster c(4, 1, 2, /*window=*/16, /*k=*/4);
+  c.deliver(0, 1, c.pre_prepare(0, 0, 17, {c.request(0, 1, op_incr("x"))}));
+  CHECK(c.rejected(1, RejectReason::OutOfWindow) == 1);
+  c.deliver(0, 1, c.pre_prepare(0, 0, 16, {c.request(0, 1, op_incr("x"))}));
+  CHECK(c.rejected(1, RejectReason::OutOfWindow) == 1);  // 16 = H is inside
+}
+
+TEST_CASE("a message with a wrong MAC is dropped and counted") {
+  Cluster c(4);
+  Bytes wire = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  // The authenticator ends the message: u16 count, then {u32 receiver, 32-byte MAC} for
+  // receivers 0..3. Flip a bit of replica 1's own entry.
+  const std::size_t auth_start = wire.size() - (2 + 4 * 36);
+  wire[auth_start + 2 + 36 + 4 + 5] ^= 0x40;
+  c.deliver(0, 1, wire);
+  wire = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  wire[12] ^= 0x01;  // inside the authenticated content
+  c.deliver(0, 2, wire);
+  CHECK(c.rejected(1, RejectReason::BadAuth) + c.rejected(1, RejectReason::Malformed) == 1);
+  CHECK(c.rejected(2, RejectReason::BadAuth) + c.rejected(2, RejectReason::Malformed) == 1);
+  CHECK(c.queue.empty());
+}
+
+TEST_CASE("a PRE-PREPARE whose digest does not match its batch is rejected") {
+  Cluster c(4);
+  std::vector<Bytes> reqs{c.request(0, 1, op_incr("x"))};
+  PrePrepare pp{0, 1, null_batch_digest(), ConsensusBatch{reqs}};
+  c.deliver(0, 1, c.seal_from(0, encode_pre_prepare(0, pp)));
+  CHECK(c.rejected(1, RejectReason::BadDigest) == 1);
+}
+
+TEST_CASE("a request body its client did not authenticate cannot be ordered") {
+  Cluster c(4);
+  // Replica 0 (primary) makes up a request "from" client 0 and seals it itself.
+  Bytes fake = c.seal_from(0, encode_request(c.client(0), Request{c.client(0), 1, op_incr("x")}));
+  c.deliver(0, 1, c.pre_prepare(0, 0, 1, {fake}));
+  CHECK(c.rejected(1, RejectReason::BadAuth) == 1);
+  CHECK(c.queue.empty());
+}
+
+TEST_CASE("§4.2 prepared needs quorum-1 distinct backups: the primary's PREPARE and repeats do not count") {
+  Cluster c(7, 2);  // quorum 5: the pre-prepare plus 4 distinct backups
+  Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  c.deliver(0, 1, pp);
+  c.queue.clear();  // replica 1's own PREPARE went out; it counts as one backup
+  c.deliver(0, 1, c.vote(MessageKind::Prepare, 0, 0, 1, d));  // the primary never prepares
+  CHECK(c.rejected(1, RejectReason::WrongSender) == 1);
+  c.deliver(2, 1, c.vote(MessageKind::Prepare, 2, 0, 1, d));
+  c.deliver(2, 1, c.vote(MessageKind::Prepare, 2, 0, 1, d));  // a repeat
+  c.deliver(3, 1, c.vote(MessageKind::Prepare, 3, 0, 1, d));
+  CHECK(c.replicas[1]->stats().duplicates >= 1);
+  CHECK(c.queue.empty());  // 3 distinct backups: not prepared, no COMMIT
+  c.deliver(4, 1, c.vote(MessageKind::Prepare, 4, 0, 1, d));
+  CHECK(c.queue.size() == 6);  // prepared: COMMIT to the 6 others
+  CHECK(parse_envelope(c.queue.front().wire).value.kind == MessageKind::Commit);
+}
+
+TEST_CASE("§4.2 a PREPARE that arrives before its PRE-PREPARE is kept, not lost") {
+  Cluster c(4);
+  Bytes req = c.request(0, 1, op_incr("x"));
+  Bytes pp = c.pre_prepare(0, 0, 1, {req});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  c.deliver(2, 1, c.vote(MessageKind::Prepare, 2, 0, 1, d));
+  c.deliver(3, 1, c.vote(MessageKind::Prepare, 3, 0, 1, d));
+  CHECK(c.queue.empty());
+  c.deliver(0, 1, pp);
+  // PREPARE and then COMMIT: the two early PREPAREs completed the certificate.
+  std::size_t commits = 0;
+  for (const auto& p : c.queue) commits += parse_envelope(p.wire).value.kind == MessageKind::Commit;
+  CHECK(commits == 3);
+}
+
+TEST_CASE("exactly once: a retransmitted request executes once and gets the cached reply") {
+  Cluster c(4);
+  Bytes req = c.request(0, 1, op_incr("x"));
+  c.deliver(c.client(0), 0, req);
+  c.run();
+  const auto replies = c.client_inbox[0].size();
+  for (ReplicaId r = 0; r < 4; ++r) c.deliver(c.client(0), r, req);  // client timed out
+  c.run();
+  for (ReplicaId r = 0; r < 4; ++r) CHECK(c.executed[r].size() == 1);
+  CHECK(c.client_inbox[0].size() == replies + 4);  // cached replies
+  Outbox out;
+  c.replicas[1]->step(Input::message(c.client(0), c.request(0, 2, op_incr("x"))), out);
+  CHECK(c.replicas[1]->service().size() == 1);
+}
+
+TEST_CASE("§4.3 checkpoints become stable and the log is garbage collected") {
+  Cluster c(4, 1, 1, /*window=*/8, /*k=*/4);
+  for (Timestamp t = 1; t <= 10; ++t) {
+    c.deliver(c.client(0), 0, c.request(0, t, op_incr("x")));
+    c.run();
+  }
+  for (ReplicaId r = 0; r < 4; ++r) {
+    CHECK(c.replicas[r]->last_executed() == 10);
+    CHECK(c.replicas[r]->low_watermark() == 8);
+    CHECK(c.replicas[r]->log_entries() <= 2);
+    CHECK(c.replicas[r]->stable_digest() == c.replicas[0]->stable_digest());
+  }
+}
+
+TEST_CASE("§4.4 a silent primary is replaced through VIEW-CHANGE and NEW-VIEW") {
+  Cluster c(4);
+  c.isolated[0] = true;
+  Bytes req = c.request(0, 1, op_incr("x"));
+  for (ReplicaId r = 1; r < 4; ++r) c.deliver(c.client(0), r, req);  // client broadcast
+  c.run();
+  for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
+  c.run();
+  for (ReplicaId r = 1; r < 4; ++r) {
+    CHECK(c.replicas[r]->view() == 1);
+    CHECK_FALSE(c.replicas[r]->in_view_change());
+    CHECK(c.replicas[r]->last_executed() == 1);
+  }
+}
