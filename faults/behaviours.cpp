@@ -1,1 +1,314 @@
-// placeholder: being written
+// The Byzantine behaviours (see behaviour.h). Each acts on real protocol messages with the
+// faulty replica's own keys only.
+#include <algorithm>
+#include <cassert>
+#include <deque>
+#include <map>
+
+#include "faults/behaviour.h"
+#include "protocol/message.h"
+
+namespace faults {
+
+using protocol::MessageDigest;
+using protocol::MessageKind;
+
+// Colluders coordinate: the primary records both digests it used for (view, seq) and every
+// member votes for each side toward that side.
+struct Coalition {
+  harness::FaultSpec spec;
+  protocol::PbftConfig config;
+  std::vector<ReplicaId> members;  // the primary and its colluders: they see version A
+  std::vector<ReplicaId> side_a;
+  std::vector<ReplicaId> side_b;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<MessageDigest, MessageDigest>> digests;
+};
+
+namespace {
+
+std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
+  std::vector<NodeId> v;
+  for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
+  return v;
+}
+
+void send_each(const std::vector<ReplicaId>& to, ReplicaId self, MessageKind kind, const Bytes& wire,
+               std::vector<OutMessage>& out) {
+  for (ReplicaId r : to) {
+    if (r != self) out.push_back(OutMessage{r, kind, wire});
+  }
+}
+
+class Silence final : public Behaviour {
+ public:
+  void on_send(const OutMessage&, ByzantineContext&, std::vector<OutMessage>&) override {
+    stats_.seen++;
+    stats_.suppressed++;
+  }
+};
+
+class Equivocate final : public Behaviour {
+ public:
+  explicit Equivocate(std::shared_ptr<Coalition> c) : c_(std::move(c)) {}
+  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    auto env = protocol::parse_envelope(msg.wire);
+    if (!env.ok() || env.value.sender != ctx.self) return forward(msg, out);
+    if (msg.kind == MessageKind::PrePrepare) return pre_prepare(msg, env.value, ctx, out);
+    if (msg.kind == MessageKind::Prepare || msg.kind == MessageKind::Commit) return vote(msg, env.value, ctx, out);
+    forward(msg, out);
+  }
+
+ private:
+  void forward(const OutMessage& msg, std::vector<OutMessage>& out) {
+    stats_.forwarded++;
+    out.push_back(msg);
+  }
+  // Version A (the original) to side A and the coalition; version B, another valid batch
+  // with another digest, to side B.
+  void pre_prepare(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
+                   std::vector<OutMessage>& out) {
+    auto pp = protocol::decode_pre_prepare(env.body);
+    if (!pp.ok() || ctx.config.primary(pp.value.view) != ctx.self) return forward(msg, out);
+    protocol::PrePrepare b = pp.value;
+    if (b.batch.requests.size() >= 2) {
+      std::reverse(b.batch.requests.begin(), b.batch.requests.end());
+    } else {
+      b.batch.requests.clear();  // the null request
+    }
+    std::vector<MessageDigest> ds;
+    for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
+    b.digest = protocol::batch_digest(ds);
+    c_->digests[{b.view, b.seq}] = {pp.value.digest, b.digest};
+    const Bytes wire_b = ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, b), all_replicas(ctx.config));
+    send_each(c_->side_a, ctx.self, msg.kind, msg.wire, out);
+    send_each(c_->members, ctx.self, msg.kind, msg.wire, out);
+    send_each(c_->side_b, ctx.self, msg.kind, wire_b, out);
+    stats_.rewritten++;
+  }
+  void vote(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx, std::vector<OutMessage>& out) {
+    auto v = protocol::decode_vote(env.body);
+    if (!v.ok()) return forward(msg, out);
+    auto it = c_->digests.find({v.value.view, v.value.seq});
+    if (it == c_->digests.end()) return forward(msg, out);
+    const auto& [a, b] = it->second;
+    auto sealed = [&](const MessageDigest& d) {
+      return ctx.crypto.seal(protocol::encode_vote(msg.kind, ctx.self, protocol::Vote{v.value.view, v.value.seq, d}),
+                             all_replicas(ctx.config));
+    };
+    const Bytes wire_a = v.value.digest == a ? msg.wire : sealed(a);
+    send_each(c_->side_a, ctx.self, msg.kind, wire_a, out);
+    send_each(c_->members, ctx.self, msg.kind, wire_a, out);
+    send_each(c_->side_b, ctx.self, msg.kind, sealed(b), out);
+    stats_.rewritten++;
+  }
+  std::shared_ptr<Coalition> c_;
+};
+
+class Withhold final : public Behaviour {
+ public:
+  explicit Withhold(std::vector<ReplicaId> to) : to_(std::move(to)) {}
+  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    if (msg.kind != MessageKind::Prepare && msg.kind != MessageKind::Commit && msg.kind != MessageKind::ViewChange) {
+      stats_.forwarded++;
+      out.push_back(msg);
+      return;
+    }
+    stats_.rewritten++;
+    if (msg.to == protocol::kAllReplicas) {
+      send_each(to_, ctx.self, msg.kind, msg.wire, out);
+    } else if (std::find(to_.begin(), to_.end(), msg.to) != to_.end()) {
+      out.push_back(msg);
+    }
+  }
+
+ private:
+  std::vector<ReplicaId> to_;
+};
+
+class Corrupt final : public Behaviour {
+ public:
+  explicit Corrupt(double p) : p_(p) {}
+  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    if (msg.wire.empty() || !sim::bernoulli(ctx.rng, p_)) {
+      stats_.forwarded++;
+      out.push_back(msg);
+      return;
+    }
+    OutMessage bad = msg;
+    const auto flips = sim::uniform_int(ctx.rng, 1, 3);
+    for (std::uint64_t i = 0; i < flips; ++i) {
+      const auto at = sim::uniform_int(ctx.rng, 0, bad.wire.size() - 1);
+      bad.wire[at] ^= static_cast<std::uint8_t>(1u << sim::uniform_int(ctx.rng, 0, 7));
+    }
+    stats_.rewritten++;
+    out.push_back(std::move(bad));
+  }
+
+ private:
+  double p_;
+};
+
+// Sends, besides its own messages, copies that claim another replica as sender. It can only
+// seal them with its own keys, so no correct replica accepts them.
+class Forge final : public Behaviour {
+ public:
+  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    stats_.forwarded++;
+    out.push_back(msg);
+    auto env = protocol::parse_envelope(msg.wire);
+    if (!env.ok() || ctx.config.n < 2) return;
+    const NodeId victim = (ctx.self + 1) % ctx.config.n;
+    Bytes content(env.value.content.begin(), env.value.content.end());
+    for (int i = 0; i < 4; ++i) content[1 + i] = static_cast<std::uint8_t>(victim >> (8 * i));
+    std::vector<NodeId> receivers = all_replicas(ctx.config);
+    if (msg.to != protocol::kAllReplicas) receivers = {msg.to};
+    out.push_back(OutMessage{msg.to, msg.kind, ctx.crypto.seal(std::move(content), receivers)});
+    stats_.injected++;
+  }
+};
+
+class Replay final : public Behaviour {
+ public:
+  explicit Replay(double rate_per_s) : interval_ns_(std::max<sim::DurationNs>(1, static_cast<sim::DurationNs>(1e9 / rate_per_s))) {}
+  void on_send(const OutMessage& msg, ByzantineContext&, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    stats_.forwarded++;
+    out.push_back(msg);
+  }
+  void on_receive(NodeId from, ByteView wire, ByzantineContext&) override {
+    seen_.emplace_back(wire.begin(), wire.end());
+    if (seen_.size() > kSeenMax) seen_.pop_front();  // bounded: the newest 256
+  }
+  sim::DurationNs tick_interval_ns() const override { return interval_ns_; }
+  void on_tick(ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    if (seen_.empty() || ctx.config.n < 2) return;
+    const auto& wire = seen_[sim::uniform_int(ctx.rng, 0, seen_.size() - 1)];
+    auto to = static_cast<NodeId>(sim::uniform_int(ctx.rng, 0, ctx.config.n - 2));
+    if (to >= ctx.self) to++;
+    auto kind = wire.empty() ? MessageKind::Request : static_cast<MessageKind>(wire[0]);
+    out.push_back(OutMessage{to, kind, wire});
+    stats_.injected++;
+  }
+
+ private:
+  static constexpr std::size_t kSeenMax = 256;
+  sim::DurationNs interval_ns_;
+  std::deque<Bytes> seen_;
+};
+
+// Fabricates prepared certificates in its VIEW-CHANGEs and, as a new primary, sends a
+// NEW-VIEW whose O set or V set is wrong.
+class BadViewChange final : public Behaviour {
+ public:
+  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    auto env = protocol::parse_envelope(msg.wire);
+    if (env.ok() && msg.kind == MessageKind::ViewChange) return view_change(msg, env.value, ctx, out);
+    if (env.ok() && msg.kind == MessageKind::NewView) return new_view(msg, env.value, ctx, out);
+    stats_.forwarded++;
+    out.push_back(msg);
+  }
+
+ private:
+  void view_change(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
+                   std::vector<OutMessage>& out) {
+    auto vc = protocol::decode_view_change(env.body);
+    if (!vc.ok() || vc.value.new_view == 0) {
+      out.push_back(msg);
+      return;
+    }
+    const auto v = vc.value.new_view - 1;
+    const auto seq = vc.value.stable_seq + 1;
+    MessageDigest made_up;
+    made_up.bytes.fill(0xbd);
+    const NodeId primary = ctx.config.primary(v);
+    protocol::PreparedProof proof;
+    proof.pre_prepare = ctx.crypto.seal(protocol::encode_pre_prepare(primary, protocol::PrePrepare{v, seq, made_up, {}}),
+                                        all_replicas(ctx.config));
+    for (NodeId r = 0; r < ctx.config.n && proof.prepares.size() + 1 < ctx.config.quorum(); ++r) {
+      if (r == primary) continue;
+      proof.prepares.push_back(ctx.crypto.seal(
+          protocol::encode_vote(MessageKind::Prepare, r, protocol::Vote{v, seq, made_up}), all_replicas(ctx.config)));
+    }
+    auto& prepared = vc.value.prepared;
+    prepared.erase(std::remove_if(prepared.begin(), prepared.end(), [&](const protocol::PreparedProof& p) {
+      auto e = protocol::parse_envelope(p.pre_prepare);
+      return e.ok() && protocol::decode_pre_prepare(e.value.body).value.seq == seq;
+    }), prepared.end());
+    prepared.insert(prepared.begin(), std::move(proof));
+    out.push_back(OutMessage{msg.to, msg.kind, ctx.crypto.seal(protocol::encode_view_change(ctx.self, vc.value),
+                                                               all_replicas(ctx.config))});
+    stats_.rewritten++;
+  }
+  void new_view(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
+                std::vector<OutMessage>& out) {
+    auto nv = protocol::decode_new_view(env.body);
+    if (!nv.ok()) {
+      out.push_back(msg);
+      return;
+    }
+    if (new_views_++ % 2 == 0 || nv.value.view_changes.size() < 2) {
+      // A wrong O: one extra null PRE-PREPARE beyond max-s.
+      std::uint64_t max_seq = 0;
+      for (const auto& w : nv.value.pre_prepares) {
+        auto e = protocol::parse_envelope(w);
+        if (e.ok()) max_seq = std::max(max_seq, protocol::decode_pre_prepare(e.value.body).value.seq);
+      }
+      protocol::PrePrepare extra{nv.value.view, max_seq + 1000, protocol::null_batch_digest(), {}};
+      nv.value.pre_prepares.push_back(ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, extra), all_replicas(ctx.config)));
+    } else {
+      // Too few VIEW-CHANGEs in V.
+      nv.value.view_changes.resize(ctx.config.quorum() - 1);
+    }
+    out.push_back(OutMessage{msg.to, msg.kind, ctx.crypto.seal(protocol::encode_new_view(ctx.self, nv.value),
+                                                               all_replicas(ctx.config))});
+    stats_.rewritten++;
+  }
+  std::uint64_t new_views_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<Coalition> make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config) {
+  auto c = std::make_shared<Coalition>();
+  c->spec = spec;
+  c->config = config;
+  c->members = spec.replicas;
+  for (auto r : spec.colluders) {
+    if (std::find(c->members.begin(), c->members.end(), r) == c->members.end()) c->members.push_back(r);
+  }
+  if (!spec.split.empty()) {
+    c->side_a = spec.split[0];
+    for (std::size_t g = 1; g < spec.split.size(); ++g) c->side_b.insert(c->side_b.end(), spec.split[g].begin(), spec.split[g].end());
+    return c;
+  }
+  std::vector<ReplicaId> others;
+  for (ReplicaId r = 0; r < config.n; ++r) {
+    if (std::find(c->members.begin(), c->members.end(), r) == c->members.end()) others.push_back(r);
+  }
+  const std::size_t half = others.size() / 2;
+  c->side_a.assign(others.begin(), others.begin() + half);
+  c->side_b.assign(others.begin() + half, others.end());
+  return c;
+}
+
+std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self,
+                                          std::shared_ptr<Coalition> coalition) {
+  (void)self;
+  switch (spec.kind) {
+    case harness::FaultKind::Silence: return std::make_unique<Silence>();
+    case harness::FaultKind::Equivocate: return std::make_unique<Equivocate>(std::move(coalition));
+    case harness::FaultKind::Withhold: return std::make_unique<Withhold>(spec.to);
+    case harness::FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
+    case harness::FaultKind::Forge: return std::make_unique<Forge>();
+    case harness::FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);
+    case harness::FaultKind::BadViewChange: return std::make_unique<BadViewChange>();
+    default: return nullptr;
+  }
+}
+
+}  // namespace faults

@@ -24,6 +24,8 @@ class NetworkFaults {
   // from its own stream, derived from `seed` as "netfault/<index>".
   NetworkFaults(const std::vector<harness::FaultSpec>& specs, std::uint64_t seed,
                 sim::TimeNs end_ns);
+  // Node ids below `replicas` are replicas; the rest are clients.
+  void set_replica_count(std::uint32_t replicas) { replicas_ = replicas; }
 
   // The fate of one message from `from` to `to` sent at `now_ns`. Node ids >= n (clients)
   // are never partitioned away from anyone, but delay/drop faults on replicas apply to all
@@ -45,6 +47,8 @@ class NetworkFaults {
     sim::RngEngine rng;
     std::vector<std::int32_t> group_of;  // partition: replica -> group, -1 = none
   };
+  bool is_replica(std::uint32_t node) const { return node < replicas_; }
+  std::uint32_t replicas_ = 0;
   std::vector<Active> faults_;
   std::uint64_t dropped_ = 0;
   std::uint64_t delayed_ = 0;

@@ -1,1 +1,477 @@
-// placeholder: being written
+// Scenario parsing and validation. Every problem becomes a ScenarioError naming the file,
+// the JSON pointer and what was expected; nothing here throws to the caller.
+#include "harness/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/message.h"
+
+namespace harness {
+
+using json = nlohmann::json;
+
+const char* fault_kind_name(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::Silence: return "silence";
+    case FaultKind::Crash: return "crash";
+    case FaultKind::Equivocate: return "equivocate";
+    case FaultKind::Withhold: return "withhold";
+    case FaultKind::Corrupt: return "corrupt";
+    case FaultKind::Forge: return "forge";
+    case FaultKind::Replay: return "replay";
+    case FaultKind::BadViewChange: return "bad_view_change";
+    case FaultKind::Delay: return "delay";
+    case FaultKind::Drop: return "drop";
+    case FaultKind::Partition: return "partition";
+    case FaultKind::TimerSkew: return "timer_skew";
+  }
+  return "unknown";
+}
+
+bool fault_kind_is_faulty(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::Delay:
+    case FaultKind::Drop:
+    case FaultKind::Partition:
+    case FaultKind::TimerSkew: return false;
+    default: return true;
+  }
+}
+
+const char* expect_name(Expect e) {
+  switch (e) {
+    case Expect::Holds: return "holds";
+    case Expect::Violated: return "violated";
+    case Expect::Any: return "any";
+  }
+  return "unknown";
+}
+
+std::string ScenarioError::to_string() const {
+  if (line > 0) return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+  if (json_path.empty()) return file + ": " + message;
+  return file + ": " + json_path + ": " + message;
+}
+
+namespace {
+
+// Thrown inside the parser only, caught at its boundary and turned into a value.
+struct Problem {
+  std::string path;
+  std::string message;
+};
+
+std::string show(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& message) { throw Problem{path, message}; }
+
+void only_fields(const json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; }) == allowed.end()) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(path + "/" + it.key(), "unknown field; expected one of: " + list);
+    }
+  }
+}
+
+const json& object_at(const json& parent, const char* key, const std::string& path) {
+  const json& v = parent.at(key);
+  if (!v.is_object()) fail(path + "/" + key, "expected an object, got " + show(v));
+  return v;
+}
+
+double number(const json& obj, const char* key, const std::string& path, double lo, double hi, double fallback) {
+  if (!obj.contains(key)) return fallback;
+  const json& v = obj.at(key);
+  const std::string p = path + "/" + key;
+  if (!v.is_number()) fail(p, "expected a number, got " + show(v));
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < lo || d > hi) {
+    std::ostringstream o;
+    o << "expected a number between " << lo << " and " << hi << ", got " << show(v);
+    fail(p, o.str());
+  }
+  return d;
+}
+
+std::uint64_t integer(const json& obj, const char* key, const std::string& path, std::uint64_t lo,
+                      std::uint64_t hi, std::uint64_t fallback, bool required = false) {
+  if (!obj.contains(key)) {
+    if (required) fail(path + "/" + key, "missing required field (an integer)");
+    return fallback;
+  }
+  const json& v = obj.at(key);
+  const std::string p = path + "/" + key;
+  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+    if (v.is_number_integer()) fail(p, "expected an integer >= " + std::to_string(lo) + ", got " + show(v));
+    fail(p, "expected an integer, got " + show(v));
+  }
+  const std::uint64_t u = v.get<std::uint64_t>();
+  if (u < lo || u > hi) {
+    fail(p, "expected an integer between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + show(v));
+  }
+  return u;
+}
+
+std::string text(const json& obj, const char* key, const std::string& path, bool required) {
+  if (!obj.contains(key)) {
+    if (required) fail(path + "/" + key, "missing required field (a string)");
+    return "";
+  }
+  const json& v = obj.at(key);
+  if (!v.is_string()) fail(path + "/" + key, "expected a string, got " + show(v));
+  return v.get<std::string>();
+}
+
+std::vector<ReplicaId> replica_list(const json& v, const std::string& path, std::uint32_t n) {
+  if (!v.is_array()) fail(path, "expected an array of replica ids, got " + show(v));
+  std::vector<ReplicaId> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string p = path + "/" + std::to_string(i);
+    if (!v[i].is_number_unsigned()) fail(p, "expected a replica id (an integer >= 0), got " + show(v[i]));
+    const auto id = v[i].get<std::uint64_t>();
+    if (id >= n) fail(p, "replica id " + std::to_string(id) + " does not exist: ids go from 0 to n-1 = " + std::to_string(n - 1));
+    if (std::find(out.begin(), out.end(), id) != out.end()) fail(p, "replica " + std::to_string(id) + " is listed twice");
+    out.push_back(static_cast<ReplicaId>(id));
+  }
+  return out;
+}
+
+std::vector<std::vector<ReplicaId>> groups_of(const json& v, const std::string& path, std::uint32_t n) {
+  if (!v.is_array() || v.empty()) fail(path, "expected a non-empty array of arrays of replica ids, got " + show(v));
+  std::vector<std::vector<ReplicaId>> out;
+  std::set<ReplicaId> seen;
+  for (std::size_t g = 0; g < v.size(); ++g) {
+    auto group = replica_list(v[g], path + "/" + std::to_string(g), n);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      if (!seen.insert(group[i]).second) {
+        fail(path + "/" + std::to_string(g) + "/" + std::to_string(i),
+             "replica " + std::to_string(group[i]) + " is in more than one group (groups must not overlap)");
+      }
+    }
+    out.push_back(std::move(group));
+  }
+  return out;
+}
+
+sim::LatencyModel latency(const json& v, const std::string& path) {
+  if (!v.is_object()) fail(path, "expected a latency distribution object, got " + show(v));
+  const std::string dist = text(v, "dist", path, true);
+  sim::LatencyModel m;
+  constexpr double kMax = 3'600'000.0;
+  if (dist == "constant") {
+    only_fields(v, path, {"dist", "value"});
+    m.dist = sim::LatencyModel::Dist::Constant;
+    if (!v.contains("value")) fail(path + "/value", "missing required field (ms)");
+    m.value_ms = number(v, "value", path, 0, kMax, 0);
+  } else if (dist == "uniform") {
+    only_fields(v, path, {"dist", "min", "max"});
+    m.dist = sim::LatencyModel::Dist::Uniform;
+    if (!v.contains("min") || !v.contains("max")) fail(path, "uniform needs \"min\" and \"max\" (ms)");
+    m.min_ms = number(v, "min", path, 0, kMax, 0);
+    m.max_ms = number(v, "max", path, 0, kMax, 0);
+    if (m.max_ms < m.min_ms) fail(path + "/max", "expected max >= min (" + show(v["min"]) + "), got " + show(v["max"]));
+  } else if (dist == "exponential") {
+    only_fields(v, path, {"dist", "mean"});
+    m.dist = sim::LatencyModel::Dist::Exponential;
+    m.mean_ms = number(v, "mean", path, 1e-9, kMax, -1);
+    if (m.mean_ms < 0) fail(path + "/mean", "missing required field (ms, > 0)");
+  } else if (dist == "lognormal") {
+    only_fields(v, path, {"dist", "median", "sigma"});
+    m.dist = sim::LatencyModel::Dist::Lognormal;
+    m.median_ms = number(v, "median", path, 1e-9, kMax, -1);
+    m.sigma = number(v, "sigma", path, 0, 10, -1);
+    if (m.median_ms < 0 || m.sigma < 0) fail(path, "lognormal needs \"median\" (ms, > 0) and \"sigma\" (>= 0)");
+  } else {
+    fail(path + "/dist", "expected one of: constant, uniform, exponential, lognormal; got " + show(v["dist"]));
+  }
+  return m;
+}
+
+}  // namespace
+}  // namespace harness
+
+namespace harness {
+namespace {
+
+constexpr double kMsMax = 1e12;  // about 31 years of virtual time
+
+protocol::PbftConfig parse_cluster(const json& root) {
+  if (!root.contains("cluster")) fail("/cluster", "missing required field (an object with at least \"n\")");
+  const json& c = object_at(root, "cluster", "");
+  const std::string p = "/cluster";
+  only_fields(c, p, {"n", "f", "auth", "batch_size", "batch_delay_ms", "checkpoint_interval", "log_window",
+                     "view_change_timeout_ms", "client_timeout_ms", "state_fetch_timeout_ms"});
+  protocol::PbftConfig cfg;
+  cfg.n = static_cast<std::uint32_t>(integer(c, "n", p, 1, 1024, 0, true));
+  cfg.f = static_cast<std::uint32_t>(integer(c, "f", p, 0, 1024, (cfg.n - 1) / 3));
+  if (cfg.n < 3 * cfg.f + 1) {
+    fail(p + "/f", "n = " + std::to_string(cfg.n) + " is too small for f = " + std::to_string(cfg.f) +
+                       ": PBFT needs n >= 3f+1 = " + std::to_string(3 * cfg.f + 1));
+  }
+  const std::string auth = c.contains("auth") ? text(c, "auth", p, false) : "mac";
+  if (auth == "mac") cfg.auth = protocol::AuthMode::Mac;
+  else if (auth == "signature") cfg.auth = protocol::AuthMode::Signature;
+  else if (auth == "none") cfg.auth = protocol::AuthMode::None;
+  else fail(p + "/auth", "expected one of: mac, signature, none; got " + show(c["auth"]));
+  cfg.batch_size_max = static_cast<std::uint32_t>(integer(c, "batch_size", p, 1, protocol::kBatchRequestsMax, 1));
+  cfg.batch_delay_ns = sim::from_ms(number(c, "batch_delay_ms", p, 0, kMsMax, 0));
+  cfg.checkpoint_interval = integer(c, "checkpoint_interval", p, 1, 1'000'000, 64);
+  cfg.log_window = integer(c, "log_window", p, 1, 1'000'000, std::max<std::uint64_t>(128, 2 * cfg.checkpoint_interval));
+  if (cfg.log_window % cfg.checkpoint_interval != 0) {
+    fail(p + "/log_window", "expected a multiple of checkpoint_interval (" + std::to_string(cfg.checkpoint_interval) +
+                                "), got " + std::to_string(cfg.log_window));
+  }
+  cfg.view_change_timeout_ns = sim::from_ms(number(c, "view_change_timeout_ms", p, 1e-6, kMsMax, 500));
+  cfg.client_retry_timeout_ns = sim::from_ms(number(c, "client_timeout_ms", p, 1e-6, kMsMax, 1000));
+  cfg.state_fetch_timeout_ns = sim::from_ms(number(c, "state_fetch_timeout_ms", p, 1e-6, kMsMax, 200));
+  const std::string err = cfg.validate();
+  if (!err.empty()) fail(p, err);
+  return cfg;
+}
+
+sim::NetworkConfig parse_network(const json& root) {
+  sim::NetworkConfig net;
+  net.latency = sim::LatencyModel{sim::LatencyModel::Dist::Constant, 1.0, 0, 0, 0, 0, 0};
+  if (!root.contains("network")) return net;
+  const json& n = object_at(root, "network", "");
+  only_fields(n, "/network", {"latency_ms", "drop", "duplicate"});
+  if (n.contains("latency_ms")) net.latency = latency(n["latency_ms"], "/network/latency_ms");
+  net.drop_probability = number(n, "drop", "/network", 0, 1, 0);
+  net.duplicate_probability = number(n, "duplicate", "/network", 0, 1, 0);
+  return net;
+}
+
+WorkloadSpec parse_workload(const json& root) {
+  WorkloadSpec w;
+  if (!root.contains("workload")) return w;
+  const json& o = object_at(root, "workload", "");
+  const std::string p = "/workload";
+  only_fields(o, p, {"clients", "requests_per_client", "outstanding", "keys", "start_ms", "think_ms"});
+  w.clients = static_cast<std::uint32_t>(integer(o, "clients", p, 1, 100'000, 4));
+  w.requests_per_client = static_cast<std::uint32_t>(integer(o, "requests_per_client", p, 0, 1'000'000'000, 100));
+  w.outstanding = static_cast<std::uint32_t>(integer(o, "outstanding", p, 1, 10'000, 1));
+  if (std::uint64_t{w.clients} * w.outstanding > 1'000'000) fail(p, "clients x outstanding must be at most 1000000");
+  w.keys = static_cast<std::uint32_t>(integer(o, "keys", p, 1, 1'000'000, 16));
+  w.start_ms = number(o, "start_ms", p, 0, kMsMax, 0);
+  w.think_ms = number(o, "think_ms", p, 0, kMsMax, 0);
+  return w;
+}
+
+std::optional<FaultKind> kind_named(const std::string& name) {
+  for (int k = 0; k <= static_cast<int>(FaultKind::TimerSkew); ++k) {
+    if (name == fault_kind_name(static_cast<FaultKind>(k))) return static_cast<FaultKind>(k);
+  }
+  return std::nullopt;
+}
+
+void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, FaultSpec& f) {
+  switch (f.kind) {
+    case FaultKind::Crash:
+      if (o.contains("restart_ms")) {
+        f.restart_ns = sim::from_ms(number(o, "restart_ms", p, 0, kMsMax, 0));
+        if (*f.restart_ns < f.from_ns) fail(p + "/restart_ms", "expected a time >= from_ms, got " + show(o["restart_ms"]));
+      }
+      return;
+    case FaultKind::Equivocate:
+      if (o.contains("split")) f.split = groups_of(o["split"], p + "/split", n);
+      if (o.contains("colluders")) f.colluders = replica_list(o["colluders"], p + "/colluders", n);
+      return;
+    case FaultKind::Withhold:
+      if (!o.contains("to")) fail(p + "/to", "missing required field (the replica ids that still get messages)");
+      f.to = replica_list(o["to"], p + "/to", n);
+      return;
+    case FaultKind::Corrupt: f.probability = number(o, "probability", p, 0, 1, 1); return;
+    case FaultKind::Drop:
+      if (!o.contains("probability")) fail(p + "/probability", "missing required field (a number in [0, 1])");
+      f.probability = number(o, "probability", p, 0, 1, 1);
+      return;
+    case FaultKind::Replay: f.rate_per_s = number(o, "rate", p, 1e-3, 1e6, 10); return;
+    case FaultKind::Delay:
+      if (o.contains("extra_ms") == o.contains("latency_ms")) {
+        fail(p, "delay needs exactly one of \"extra_ms\" (a number) or \"latency_ms\" (a distribution)");
+      }
+      f.extra_ms = number(o, "extra_ms", p, 0, kMsMax, 0);
+      if (o.contains("latency_ms")) f.extra_latency = latency(o["latency_ms"], p + "/latency_ms");
+      return;
+    case FaultKind::Partition:
+      if (!o.contains("groups")) fail(p + "/groups", "missing required field (arrays of replica ids)");
+      f.groups = groups_of(o["groups"], p + "/groups", n);
+      return;
+    case FaultKind::TimerSkew:
+      if (!o.contains("factor")) fail(p + "/factor", "missing required field (a number > 0)");
+      f.factor = number(o, "factor", p, 1e-3, 1e6, 1);
+      return;
+    default: return;
+  }
+}
+
+FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
+  if (!o.is_object()) fail(p, "expected a fault object, got " + show(o));
+  FaultSpec f;
+  f.json_path = p;
+  const std::string name = text(o, "kind", p, true);
+  const auto kind = kind_named(name);
+  if (!kind) {
+    fail(p + "/kind", "unknown fault kind " + show(o["kind"]) + "; expected one of: silence, crash, equivocate, "
+                      "withhold, corrupt, forge, replay, bad_view_change, delay, drop, partition, timer_skew");
+  }
+  f.kind = *kind;
+  std::vector<const char*> allowed{"kind", "replicas", "from_ms", "until_ms"};
+  switch (f.kind) {
+    case FaultKind::Crash: allowed = {"kind", "replicas", "from_ms", "restart_ms"}; break;
+    case FaultKind::Equivocate: allowed.insert(allowed.end(), {"split", "colluders"}); break;
+    case FaultKind::Withhold: allowed.push_back("to"); break;
+    case FaultKind::Corrupt: case FaultKind::Drop: allowed.push_back("probability"); break;
+    case FaultKind::Replay: allowed.push_back("rate"); break;
+    case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms"}); break;
+    case FaultKind::Partition: allowed.push_back("groups"); break;
+    case FaultKind::TimerSkew: allowed.push_back("factor"); break;
+    default: break;
+  }
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; }) == allowed.end()) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(p + "/" + it.key(), "unknown field for a " + name + " fault; expected one of: " + list);
+    }
+  }
+  if (o.contains("replicas")) {
+    const json& r = o["replicas"];
+    if (r.is_string()) {
+      if (r.get<std::string>() != "primary") fail(p + "/replicas", "expected an array of replica ids or \"primary\", got " + show(r));
+      f.replicas_is_primary = true;
+    } else {
+      f.replicas = replica_list(r, p + "/replicas", n);
+      if (f.replicas.empty()) fail(p + "/replicas", "expected at least one replica id");
+    }
+  } else if (f.kind != FaultKind::Partition) {
+    fail(p + "/replicas", "missing required field (replica ids, or \"primary\")");
+  }
+  f.from_ns = sim::from_ms(number(o, "from_ms", p, 0, kMsMax, 0));
+  if (o.contains("until_ms")) {
+    f.until_ns = sim::from_ms(number(o, "until_ms", p, 0, kMsMax, 0));
+    if (*f.until_ns < f.from_ns) {
+      fail(p + "/until_ms", "expected a time >= from_ms (" + show(o.value("from_ms", json(0))) + "), got " + show(o["until_ms"]));
+    }
+  }
+  parse_fault_extras(o, p, n, f);
+  return f;
+}
+
+Expect parse_expect_value(const json& e, const char* key) {
+  if (!e.contains(key)) return Expect::Holds;
+  const std::string v = text(e, key, "/expect", false);
+  if (v == "holds") return Expect::Holds;
+  if (v == "violated") return Expect::Violated;
+  if (v == "any") return Expect::Any;
+  fail(std::string("/expect/") + key, "expected one of: holds, violated, any; got " + show(e[key]));
+}
+
+Scenario parse_root(const json& root, std::string_view file_name) {
+  if (!root.is_object()) fail("", "expected a JSON object at the top level, got " + show(root));
+  only_fields(root, "", {"name", "description", "seed", "cluster", "network", "workload", "faults", "duration_ms",
+                         "liveness_bound_ms", "max_events", "expect"});
+  Scenario s;
+  s.source_path = std::string(file_name);
+  s.name = text(root, "name", "", true);
+  if (s.name.empty()) fail("/name", "expected a non-empty string");
+  s.description = text(root, "description", "", false);
+  s.seed = integer(root, "seed", "", 0, UINT64_MAX, 1);
+  s.cluster = parse_cluster(root);
+  s.network = parse_network(root);
+  s.workload = parse_workload(root);
+  s.duration_ns = sim::from_ms(number(root, "duration_ms", "", 1e-6, kMsMax, 60000));
+  s.liveness_bound_ns = sim::from_ms(number(root, "liveness_bound_ms", "", 0, kMsMax, 30000));
+  s.max_events = integer(root, "max_events", "", 1, UINT64_MAX, 50'000'000);
+  if (root.contains("faults")) {
+    const json& faults = root["faults"];
+    if (!faults.is_array()) fail("/faults", "expected an array of faults, got " + show(faults));
+    for (std::size_t i = 0; i < faults.size(); ++i) {
+      s.faults.push_back(parse_fault(faults[i], "/faults/" + std::to_string(i), s.cluster.n));
+    }
+  }
+  if (root.contains("expect")) {
+    const json& e = object_at(root, "expect", "");
+    only_fields(e, "/expect", {"safety", "liveness"});
+    s.expect.safety = parse_expect_value(e, "safety");
+    s.expect.liveness = parse_expect_value(e, "liveness");
+  }
+  return s;
+}
+
+void line_and_column(std::string_view text, std::size_t offset, int& line, int& column) {
+  line = 1;
+  column = 1;
+  for (std::size_t i = 0; i < text.size() && i + 1 < offset; ++i) {
+    if (text[i] == '\n') { line++; column = 1; } else { column++; }
+  }
+}
+
+}  // namespace
+
+ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_name) {
+  const std::string file = file_name.empty() ? "<string>" : std::string(file_name);
+  json root;
+  try {
+    root = json::parse(text_in.begin(), text_in.end(), nullptr, true, /*ignore_comments=*/false);
+  } catch (const json::parse_error& e) {
+    ScenarioError err{file, "", "", 0, 0};
+    line_and_column(text_in, e.byte, err.line, err.column);
+    std::string what = e.what();
+    const auto colon = what.find("syntax error");
+    err.message = colon == std::string::npos ? what : what.substr(colon);
+    return err;
+  }
+  try {
+    return parse_root(root, file_name);
+  } catch (const Problem& p) {
+    return ScenarioError{file, p.path.empty() ? "/" : p.path, p.message, 0, 0};
+  } catch (const std::exception& e) {
+    return ScenarioError{file, "/", std::string("invalid scenario: ") + e.what(), 0, 0};
+  }
+}
+
+ScenarioResult load_scenario_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ScenarioError{path, "", "cannot read file: " + std::string(std::strerror(errno)), 0, 0};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse_scenario(buf.str(), path);
+}
+
+std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::directory_iterator(p, ec)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".json") found.push_back(entry.path().string());
+      }
+      std::sort(found.begin(), found.end());  // byte order: the same on every machine
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::exists(p, ec)) {
+      out.push_back(p);
+    } else {
+      return ScenarioError{p, "", "no such file or directory", 0, 0};
+    }
+  }
+  return out;
+}
+
+}  // namespace harness

@@ -172,6 +172,7 @@ World::World(const Scenario& scenario, const RunOptions& options)
                  return true;
                }),
       timers_(std::size_t{nodes_} * protocol::kTimerKinds) {
+  network_faults_.set_replica_count(config_.n);
   for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
     replicas_.push_back(std::make_unique<protocol::Replica>(config_, r, keys_, false));
   }

@@ -1,1 +1,293 @@
-// placeholder: being written
+#include "reports/writers.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace reports {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+std::string ms(std::int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e6);
+  return buf;
+}
+
+ojson violation_json(const Violation& v) {
+  ojson j;
+  j["invariant"] = v.invariant;
+  j["time_ns"] = v.time_ns;
+  j["detail"] = v.detail;
+  j["replicas"] = v.replicas;
+  if (v.seq) j["seq"] = *v.seq;
+  if (!v.value_a.empty() || !v.value_b.empty()) j["values"] = {v.value_a, v.value_b};
+  j["culprits"] = v.culprits;
+  return j;
+}
+
+ojson report_json(const RunReport& r) {
+  ojson j;
+  j["scenario"] = r.scenario;
+  j["scenario_path"] = r.scenario_path;
+  j["seed"] = r.seed;
+  j["fingerprint"] = r.fingerprint;
+  j["outcome"] = r.outcome;
+  if (!r.harness_error.empty()) j["harness_error"] = r.harness_error;
+  j["stop_reason"] = r.stop_reason;
+  j["cluster"] = {{"n", r.n}, {"f", r.f}, {"clients", r.clients}};
+  j["faulty_replicas"] = r.faulty_replicas;
+  j["expect"] = {{"safety", r.expect_safety}, {"liveness", r.expect_liveness}};
+  ojson violations = ojson::array();
+  for (const auto& v : r.violations) violations.push_back(violation_json(v));
+  j["safety"] = {{"holds", r.safety_holds}, {"violations", violations}};
+  j["liveness"] = {{"holds", r.liveness_holds}, {"submitted", r.submitted}, {"completed", r.completed},
+                   {"detail", r.liveness_detail}};
+  const auto& s = r.stats;
+  ojson st;
+  st["events"] = s.events;
+  st["messages_sent"] = s.messages_sent;
+  st["messages_delivered"] = s.messages_delivered;
+  st["messages_dropped"] = s.messages_dropped;
+  st["messages_rejected"] = s.messages_rejected;
+  st["view_changes"] = s.view_changes;
+  st["final_view"] = s.final_view;
+  st["executed_seq"] = s.executed_seq;
+  st["stable_checkpoint"] = s.stable_checkpoint;
+  st["virtual_time_ns"] = s.virtual_time_ns;
+  st["latency_ns"] = {{"p50", s.latency.p50_ns}, {"p90", s.latency.p90_ns}, {"p99", s.latency.p99_ns},
+                      {"max", s.latency.max_ns}};
+  st["sent_by_kind"] = s.sent_by_kind;
+  st["rejected_by_reason"] = s.rejected_by_reason;
+  j["stats"] = st;
+  ojson timeline = ojson::array();
+  for (const auto& m : r.timeline) {
+    timeline.push_back({{"time_ns", m.time_ns}, {"replica", m.replica}, {"kind", m.kind}, {"value", m.value}});
+  }
+  j["timeline"] = timeline;
+  j["replay"] = r.replay_command;
+  return j;
+}
+
+std::string join_ids(const std::vector<std::uint32_t>& ids) {
+  std::string s;
+  for (auto id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+  return s.empty() ? "none" : s;
+}
+
+std::string verdict(bool holds, const std::string& expected) {
+  return std::string(holds ? "holds" : "VIOLATED") + " (expected " + expected + ")";
+}
+
+}  // namespace
+
+std::string to_json(const RunReport& report) { return report_json(report).dump(2) + "\n"; }
+
+std::string to_text(const RunReport& r) {
+  std::ostringstream o;
+  o << r.scenario << " (seed " << r.seed << "): " << (r.outcome == "pass" ? "PASS" : r.outcome == "fail" ? "FAIL" : "ERROR")
+    << "\n";
+  if (!r.harness_error.empty()) o << "  harness error: " << r.harness_error << "\n";
+  o << "  cluster: n=" << r.n << " f=" << r.f << ", faulty replicas: " << join_ids(r.faulty_replicas) << "\n";
+  o << "  safety:   " << verdict(r.safety_holds, r.expect_safety) << "\n";
+  for (const auto& v : r.violations) {
+    o << "    - " << v.invariant << " at " << ms(v.time_ns) << " ms: " << v.detail;
+    if (v.seq) o << " [seq " << *v.seq << "]";
+    if (!v.value_a.empty() || !v.value_b.empty()) o << " [" << v.value_a << " vs " << v.value_b << "]";
+    if (!v.culprits.empty()) o << " [signed by faulty replicas " << join_ids(v.culprits) << "]";
+    o << "\n";
+  }
+  o << "  liveness: " << verdict(r.liveness_holds, r.expect_liveness) << ": " << r.liveness_detail << "\n";
+  o << "  requests completed: " << r.completed << "/" << r.submitted << " (stopped: " << r.stop_reason << ")\n";
+  o << "  messages sent per kind:";
+  for (const auto& [k, v] : r.stats.sent_by_kind) o << " " << k << "=" << v;
+  o << "\n  messages: sent=" << r.stats.messages_sent << " delivered=" << r.stats.messages_delivered
+    << " dropped=" << r.stats.messages_dropped << " rejected=" << r.stats.messages_rejected << "\n";
+  if (!r.stats.rejected_by_reason.empty()) {
+    o << "  rejected by reason:";
+    for (const auto& [k, v] : r.stats.rejected_by_reason) o << " " << k << "=" << v;
+    o << "\n";
+  }
+  o << "  final view: " << r.stats.final_view << " (view changes: " << r.stats.view_changes
+    << "), executed seq: " << r.stats.executed_seq << ", stable checkpoint: " << r.stats.stable_checkpoint << "\n";
+  o << "  latency ms: p50=" << ms(r.stats.latency.p50_ns) << " p90=" << ms(r.stats.latency.p90_ns)
+    << " p99=" << ms(r.stats.latency.p99_ns) << " max=" << ms(r.stats.latency.max_ns) << "\n";
+  o << "  virtual time: " << ms(r.stats.virtual_time_ns) << " ms, events: " << r.stats.events << "\n";
+  o << "  fingerprint: " << r.fingerprint << "\n";
+  o << "replay: " << r.replay_command << "\n";
+  return o.str();
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default:
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+          out += "?";  // not allowed in XML 1.0
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
+
+std::string to_junit(const std::string& suite_name, const std::vector<SuiteEntry>& entries) {
+  std::size_t failures = 0, errors = 0;
+  double total = 0;
+  for (const auto& e : entries) {
+    failures += e.report.outcome == "fail";
+    errors += e.report.outcome == "error";
+    total += e.wall_seconds;
+  }
+  std::ostringstream o;
+  char t[32];
+  std::snprintf(t, sizeof t, "%.3f", total);
+  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"" << xml_escape(suite_name) << "\" tests=\""
+    << entries.size() << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" time=\"" << t << "\">\n";
+  o << "  <testsuite name=\"" << xml_escape(suite_name) << "\" tests=\"" << entries.size() << "\" failures=\""
+    << failures << "\" errors=\"" << errors << "\" skipped=\"0\" time=\"" << t << "\">\n";
+  for (const auto& e : entries) {
+    const auto& r = e.report;
+    std::snprintf(t, sizeof t, "%.3f", e.wall_seconds);
+    o << "    <testcase classname=\"pbftsim." << xml_escape(r.scenario) << "\" name=\"" << xml_escape(r.scenario)
+      << " seed=" << r.seed << "\" time=\"" << t << "\">\n";
+    if (r.outcome == "fail") {
+      o << "      <failure message=\"" << xml_escape("outcome differs from expect; replay: " + r.replay_command)
+        << "\" type=\"mismatch\">" << xml_escape(to_text(r)) << "</failure>\n";
+    } else if (r.outcome == "error") {
+      o << "      <error message=\"" << xml_escape(r.harness_error) << "\" type=\"harness\">"
+        << xml_escape(to_text(r)) << "</error>\n";
+    }
+    o << "      <system-out>" << xml_escape("fingerprint " + r.fingerprint + "\nreplay: " + r.replay_command)
+      << "</system-out>\n    </testcase>\n";
+  }
+  o << "  </testsuite>\n</testsuites>\n";
+  return o.str();
+}
+
+std::string suite_to_json(const std::vector<SuiteEntry>& entries) {
+  ojson runs = ojson::array();
+  std::size_t passed = 0;
+  for (const auto& e : entries) {
+    const auto& r = e.report;
+    passed += r.outcome == "pass";
+    runs.push_back({{"scenario", r.scenario}, {"scenario_path", r.scenario_path}, {"seed", r.seed},
+                    {"outcome", r.outcome}, {"fingerprint", r.fingerprint}, {"safety_holds", r.safety_holds},
+                    {"liveness_holds", r.liveness_holds}, {"completed", r.completed}, {"submitted", r.submitted},
+                    {"final_view", r.stats.final_view}, {"harness_error", r.harness_error},
+                    {"violations", r.violations.size()}, {"wall_seconds", e.wall_seconds}, {"replay", r.replay_command}});
+  }
+  ojson j;
+  j["runs"] = runs;
+  j["totals"] = {{"runs", entries.size()}, {"passed", passed}, {"failed", entries.size() - passed}};
+  return j.dump(2) + "\n";
+}
+
+std::string suite_table(const std::vector<SuiteEntry>& entries) {
+  std::ostringstream o;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-36s %6s  %-6s %-9s %-9s %-13s %5s  %s\n", "scenario", "seed", "result",
+                "safety", "liveness", "completed", "view", "fingerprint");
+  o << line;
+  std::size_t passed = 0;
+  for (const auto& e : entries) {
+    const auto& r = e.report;
+    passed += r.outcome == "pass";
+    const std::string completed = std::to_string(r.completed) + "/" + std::to_string(r.submitted);
+    std::snprintf(line, sizeof line, "%-36.36s %6llu  %-6s %-9s %-9s %-13s %5llu  %s\n", r.scenario.c_str(),
+                  static_cast<unsigned long long>(r.seed), r.outcome.c_str(), r.safety_holds ? "holds" : "VIOLATED",
+                  r.liveness_holds ? "holds" : "VIOLATED", completed.c_str(),
+                  static_cast<unsigned long long>(r.stats.final_view), r.fingerprint.c_str());
+    o << line;
+  }
+  for (const auto& e : entries) {
+    if (e.report.outcome != "pass") {
+      o << e.report.outcome << ": " << e.report.scenario << " seed " << e.report.seed
+        << (e.report.harness_error.empty() ? "" : " (" + e.report.harness_error + ")") << "\n  replay: "
+        << e.report.replay_command << "\n";
+    }
+  }
+  o << entries.size() << " runs: " << passed << " passed, " << entries.size() - passed << " failed\n";
+  return o.str();
+}
+
+std::string explore_table(const std::vector<ExploreCell>& cells) {
+  std::map<std::uint32_t, std::vector<const ExploreCell*>> rows;
+  std::uint32_t max_b = 0, min_b = UINT32_MAX;
+  for (const auto& c : cells) {
+    rows[c.n].push_back(&c);
+    max_b = std::max(max_b, c.byzantine);
+    min_b = std::min(min_b, c.byzantine);
+  }
+  std::ostringstream o;
+  o << "cells: safety held % / liveness held % over the seeds; * marks byzantine = f\n";
+  o << "    n  f |";
+  for (std::uint32_t b = min_b; b <= max_b && !cells.empty(); ++b) {
+    char h[32];
+    std::snprintf(h, sizeof h, " byz=%-2u        |", b);
+    o << h;
+  }
+  o << "\n";
+  for (const auto& [n, row] : rows) {
+    char h[32];
+    std::snprintf(h, sizeof h, "%5u %2u |", n, row.front()->f);
+    o << h;
+    for (const auto* c : row) {
+      char cell[64];
+      const double runs = std::max<double>(1, c->runs - c->errors);
+      std::snprintf(cell, sizeof cell, " %3.0f%% / %3.0f%%%s |", 100.0 * c->safety_held / runs,
+                    100.0 * c->liveness_held / runs, c->byzantine == c->f ? " *" : "  ");
+      o << cell;
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
+std::string explore_to_json(const std::vector<ExploreCell>& cells) {
+  ojson arr = ojson::array();
+  for (const auto& c : cells) {
+    arr.push_back({{"n", c.n}, {"f", c.f}, {"byzantine", c.byzantine}, {"runs", c.runs},
+                   {"safety_held", c.safety_held}, {"liveness_held", c.liveness_held}, {"errors", c.errors}});
+  }
+  return ojson{{"cells", arr}}.dump(2) + "\n";
+}
+
+std::string write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return "cannot write " + path + ": " + std::strerror(errno);
+    out << content;
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return "cannot write " + path + ": " + std::strerror(errno);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return "cannot write " + path + ": " + why;
+  }
+  return "";
+}
+
+}  // namespace reports
