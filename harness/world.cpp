@@ -303,6 +303,11 @@ void World::drain(NodeId node) {
           static_cast<std::uint64_t>(rej.reason), 0);
   }
   if (node < config_.n) {
+    // A state transfer is followed in the same step by the executions it made possible:
+    // the oracle must hear of the jump first.
+    for (const auto& note : outbox_.notes) {
+      if (note.kind == protocol::Note::Kind::StateTransferred) checker_.on_state_transfer(queue_.now_ns(), node, note.a);
+    }
     for (const auto& ex : outbox_.executions) {
       std::uint64_t h = 0;
       for (int i = 0; i < 8; ++i) h = (h << 8) | ex.batch_digest.bytes[i];
@@ -353,7 +358,6 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
         break;
       case K::CheckpointTaken: checker_.on_checkpoint(queue_.now_ns(), r, note.a, note.digest); break;
       case K::StateTransferred:
-        checker_.on_state_transfer(queue_.now_ns(), r, note.a);
         timeline_.push_back({queue_.now_ns(), r, "state_transfer", note.a});
         trace_note(r, "state transferred to seq " + std::to_string(note.a), note.a, 0);
         break;

@@ -22,15 +22,11 @@ DurationNs LatencyModel::sample(RngEngine& rng) const {
       break;
     }
     case Dist::Lognormal: {
-      // Boost's lognormal takes the mean and sigma of the *log-normal* variable; convert
-      // from the underlying normal's mu = ln(median) and sigma.
-      const double mu = std::log(median_ms);
-      const double mean = std::exp(mu + sigma * sigma / 2);
-      const double sd = std::sqrt((std::exp(sigma * sigma) - 1) * std::exp(2 * mu + sigma * sigma));
+      // Boost's lognormal_distribution(m, s) is exp(normal(m, s)): m = ln(median).
       if (sigma == 0.0) {
         value_ms_drawn = median_ms;
       } else {
-        boost::random::lognormal_distribution<double> d(mean, sd);
+        boost::random::lognormal_distribution<double> d(std::log(median_ms), sigma);
         value_ms_drawn = d(rng);
       }
       break;
