@@ -144,6 +144,8 @@ class World {
   std::array<std::uint64_t, protocol::kMessageKindMax + 1> sent_by_kind_{};
   std::array<std::uint64_t, protocol::kRejectReasons> rejected_by_reason_{};
   std::uint64_t sent_ = 0, delivered_ = 0, dropped_ = 0, rejected_ = 0;
+  std::uint64_t max_log_entries_ = 0, state_transfers_ = 0;
+  std::uint64_t in_flight_ = 0;  // deliveries scheduled and not yet happened
   std::set<protocol::ViewNumber> views_entered_;
   std::vector<reports::TimelineMark> timeline_;
   std::vector<reports::Completion> completions_;
@@ -200,7 +202,9 @@ reports::RunReport World::run() {
   }
   std::string stop = "quiescent";
   while (true) {
-    if (all_clients_done()) { stop = "completed"; break; }
+    // After the last request completes, let the messages in flight arrive, so that every
+    // replica's final state reflects everything the network delivered.
+    if (all_clients_done() && in_flight_ == 0) { stop = "completed"; break; }
     const auto next = queue_.peek_time();
     if (!next) break;
     if (*next > scenario_.duration_ns) { stop = "time_limit"; break; }
@@ -239,6 +243,8 @@ void World::trace_note(NodeId node, const std::string& text, std::uint64_t a, st
 }
 
 void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
+  assert(in_flight_ > 0);
+  in_flight_--;
   const protocol::ByteView wire = pool_.bytes(payload);
   const std::uint64_t hash = pool_.content_hash(payload);
   const auto kind = wire.empty() ? 0u : wire[0];
@@ -260,6 +266,7 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
       }
     }
     replicas_[to]->step(protocol::Input::message(from, wire), outbox_);
+    max_log_entries_ = std::max<std::uint64_t>(max_log_entries_, replicas_[to]->log_entries());
   } else {
     clients_[to - workload_.first_node]->step(protocol::Input::message(from, wire), outbox_);
   }
@@ -274,6 +281,7 @@ void World::fire_timer(NodeId node, protocol::TimerKind kind) {
   if (node < config_.n) {
     if (crashed_[node]) return;
     replicas_[node]->step(protocol::Input::timer_fired(kind), outbox_);
+    max_log_entries_ = std::max<std::uint64_t>(max_log_entries_, replicas_[node]->log_entries());
   } else {
     clients_[node - workload_.first_node]->step(protocol::Input::timer_fired(kind), outbox_);
   }
@@ -358,6 +366,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
         break;
       case K::CheckpointTaken: checker_.on_checkpoint(queue_.now_ns(), r, note.a, note.digest); break;
       case K::StateTransferred:
+        if (correct) state_transfers_++;
         timeline_.push_back({queue_.now_ns(), r, "state_transfer", note.a});
         trace_note(r, "state transferred to seq " + std::to_string(note.a), note.a, 0);
         break;
@@ -449,6 +458,7 @@ void World::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind ki
     return;
   }
   if (fate.copies == 2) pool_.add_reference(payload);
+  in_flight_ += fate.copies;
   for (std::uint32_t i = 0; i < fate.copies; ++i) {
     queue_.schedule(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
                                payload, from});
@@ -629,6 +639,8 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
   st.messages_rejected = rejected_;
   st.view_changes = views_entered_.size();
   st.virtual_time_ns = queue_.now_ns();
+  st.max_log_entries = max_log_entries_;
+  st.state_transfers = state_transfers_;
   bool first = true;
   for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
     if (faulty_.count(r) != 0 || !replicas_[r]) continue;
@@ -636,6 +648,8 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
     st.executed_seq = first ? replicas_[r]->last_executed()
                             : std::min<std::uint64_t>(st.executed_seq, replicas_[r]->last_executed());
     st.stable_checkpoint = std::max<std::uint64_t>(st.stable_checkpoint, replicas_[r]->low_watermark());
+    rep.replica_digests[r] = replicas_[r]->current_state_digest().short_hex();
+    rep.replica_executed[r] = replicas_[r]->last_executed();
     first = false;
   }
   st.latency = {latency_.percentile(0.5), latency_.percentile(0.9), latency_.percentile(0.99), latency_.max()};

@@ -204,7 +204,7 @@ void Replica::check_invariants() const {
     // Nothing at or below the stable checkpoint survives garbage collection, and nothing
     // beyond the high watermark is ever admitted.
     assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
-    assert(!slot.committed || slot.prepared || passive_ || slot.seq <= last_executed_);
+    assert(!slot.committed || slot.prepared || slot.commit_matches >= config_.quorum());
     assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
   }
   assert(next_seq_ >= 1);

@@ -147,6 +147,10 @@ class Replica {
   void cancel_timer(TimerKind kind);
   bool in_window(SequenceNumber seq) const;
   bool may_vote() const { return !passive_ && status_ == Status::Normal; }
+  // A replica that may not vote (recovering, or waiting in a view change) still follows the
+  // group: it records PRE-PREPAREs and votes of lower views and executes on a commit
+  // certificate. It never returns to voting in a view it has left.
+  bool observing() const { return !may_vote(); }
   Slot& slot_for(SequenceNumber seq);
   const Slot* find_slot(SequenceNumber seq) const;
   // Decodes an embedded wire message, checks its framing, kind and authentication for
@@ -164,6 +168,8 @@ class Replica {
   void accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
                           std::vector<ConsensusRequest>&& requests);
   void recount(Slot& slot);
+  void buffer_ahead(const Envelope& env, SequenceNumber seq);
+  bool digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const;
   void advance_slot(Slot& slot);
   void try_execute();
   void execute_slot(Slot& slot);

@@ -91,9 +91,9 @@ void Replica::on_pre_prepare(const Envelope& env) {
     early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
     return;
   }
-  if (pp.view < view_) return reject(RejectReason::WrongView, env.sender, env.kind);
+  if (pp.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
-  if (!in_window(pp.seq)) return reject(RejectReason::OutOfWindow, env.sender, env.kind);
+  if (!in_window(pp.seq)) return buffer_ahead(env, pp.seq);
   std::vector<ConsensusRequest> requests;
   if (!decode_batch(pp, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
   std::vector<MessageDigest> digests;
@@ -149,6 +149,25 @@ void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire
   advance_slot(slot);
 }
 
+// Votes count only for the digest they name (PBFT-NOTES: matching on (v, n) alone let a
+// mutated message commit a different request). The test defect switches that off.
+bool Replica::digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const {
+  return vote == accepted || config_.test_defect == TestDefect::VotesIgnoreDigest;
+}
+
+// A message just above the high watermark (within one more window) usually means this
+// replica is a checkpoint behind the group: keep it (bounded) and replay it when the window
+// moves, instead of losing it. Anything further out is dropped and counted.
+void Replica::buffer_ahead(const Envelope& env, SequenceNumber seq) {
+  if (seq > high_watermark() + config_.log_window) {
+    return reject(RejectReason::OutOfWindow, env.sender, env.kind);
+  }
+  if (early_.size() >= config_.early_buffer_max) {
+    return reject(RejectReason::BufferFull, env.sender, env.kind);
+  }
+  early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
+}
+
 void Replica::recount(Slot& slot) {
   slot.prepare_matches = 0;
   slot.commit_matches = 0;
@@ -157,8 +176,8 @@ void Replica::recount(Slot& slot) {
   for (ReplicaId r = 0; r < config_.n; ++r) {
     const auto& p = slot.prepares[r];
     const auto& c = slot.commits[r];
-    slot.prepare_matches += r != primary && p.present && p.view == slot.pp_view && p.digest == slot.digest;
-    slot.commit_matches += c.present && c.view == slot.pp_view && c.digest == slot.digest;
+    slot.prepare_matches += r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest);
+    slot.commit_matches += c.present && c.view == slot.pp_view && digest_matches(c.digest, slot.digest);
   }
 }
 
@@ -178,9 +197,9 @@ void Replica::on_vote(const Envelope& env) {
     early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
     return;
   }
-  if (!passive_ && vote.view < view_) return reject(RejectReason::WrongView, env.sender, env.kind);
+  if (vote.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (vote.seq <= stable_seq_) { stats_.duplicates++; return; }
-  if (!in_window(vote.seq)) return reject(RejectReason::OutOfWindow, env.sender, env.kind);
+  if (!in_window(vote.seq)) return buffer_ahead(env, vote.seq);
   Slot& slot = slot_for(vote.seq);
   VoteRecord& rec = (is_prepare ? slot.prepares : slot.commits)[env.sender];
   if (rec.present && rec.view == vote.view) {
@@ -195,7 +214,7 @@ void Replica::on_vote(const Envelope& env) {
   if (is_prepare) rec.wire.assign(env.wire.begin(), env.wire.end());
   if (replaced) {
     recount(slot);
-  } else if (slot.has_pre_prepare && vote.view == slot.pp_view && vote.digest == slot.digest) {
+  } else if (slot.has_pre_prepare && vote.view == slot.pp_view && digest_matches(vote.digest, slot.digest)) {
     (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
   }
   advance_slot(slot);
@@ -215,7 +234,7 @@ void Replica::advance_slot(Slot& slot) {
     const ReplicaId primary = config_.primary(slot.pp_view);
     for (ReplicaId r = 0; r < config_.n; ++r) {
       const auto& p = slot.prepares[r];
-      if (r != primary && p.present && p.view == slot.pp_view && p.digest == slot.digest) {
+      if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
         slot.proof.prepares.push_back(p.wire);
       }
     }
@@ -233,9 +252,9 @@ void Replica::advance_slot(Slot& slot) {
       slot.commit_matches++;
     }
   }
-  // A passive (recovering) replica never votes; a quorum of COMMITs alone proves the
-  // batch committed, so it may still execute it.
-  if (!slot.committed && (slot.prepared || passive_) && slot.commit_matches >= quorum) {
+  // An observing replica never votes; a quorum of matching COMMITs alone proves the batch
+  // committed (at least f+1 correct replicas prepared it), so it may still execute it.
+  if (!slot.committed && (slot.prepared || observing()) && slot.commit_matches >= quorum) {
     slot.committed = true;
     // A quorum committed in pp_view, so that view was really installed: a recovering
     // replica that does not know the current view yet adopts it.

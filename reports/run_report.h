@@ -38,6 +38,8 @@ struct RunStats {
   LatencyPercentiles latency;
   std::map<std::string, std::uint64_t> sent_by_kind;        // "PREPARE" -> count
   std::map<std::string, std::uint64_t> rejected_by_reason;  // "bad_mac" -> count
+  std::uint64_t max_log_entries = 0;     // largest log any replica held after any step
+  std::uint64_t state_transfers = 0;     // completed by correct replicas
 };
 
 // A point in a replica's life for the timeline: entered a view, a checkpoint became stable.
@@ -73,6 +75,9 @@ struct RunReport {
   std::vector<TimelineMark> timeline;
   std::vector<Completion> completions;
   std::vector<std::string> trace_lines;  // JSON lines, when the trace was recorded
+  // Final state digest (12 hex digits) and last executed seq of each correct, running replica.
+  std::map<std::uint32_t, std::string> replica_digests;
+  std::map<std::uint32_t, std::uint64_t> replica_executed;
   std::string replay_command;            // "pbftsim run FILE --seed N"
 };
 

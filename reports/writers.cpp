@@ -66,6 +66,8 @@ ojson report_json(const RunReport& r) {
   st["virtual_time_ns"] = s.virtual_time_ns;
   st["latency_ns"] = {{"p50", s.latency.p50_ns}, {"p90", s.latency.p90_ns}, {"p99", s.latency.p99_ns},
                       {"max", s.latency.max_ns}};
+  st["max_log_entries"] = s.max_log_entries;
+  st["state_transfers"] = s.state_transfers;
   st["sent_by_kind"] = s.sent_by_kind;
   st["rejected_by_reason"] = s.rejected_by_reason;
   j["stats"] = st;
@@ -74,6 +76,11 @@ ojson report_json(const RunReport& r) {
     timeline.push_back({{"time_ns", m.time_ns}, {"replica", m.replica}, {"kind", m.kind}, {"value", m.value}});
   }
   j["timeline"] = timeline;
+  ojson digests = ojson::object();
+  for (const auto& [id, d] : r.replica_digests) {
+    digests[std::to_string(id)] = {{"state_digest", d}, {"executed_seq", r.replica_executed.at(id)}};
+  }
+  j["replicas"] = digests;
   j["replay"] = r.replay_command;
   return j;
 }

@@ -137,12 +137,29 @@ TEST_CASE("§4.2 a second PRE-PREPARE for a used (view, seq) with another digest
   CHECK(c.queue.size() == 3);  // and sent nothing for the conflicting one
 }
 
-TEST_CASE("§4.2 PRE-PREPAREs outside the watermarks (h, H] are rejected") {
+TEST_CASE("§4.2 PRE-PREPAREs outside the watermarks (h, H] are not acted on") {
   Cluster c(4, 1, 2, /*window=*/16, /*k=*/4);
-  c.deliver(0, 1, c.pre_prepare(0, 0, 17, {c.request(0, 1, op_incr("x"))}));
+  c.deliver(0, 1, c.pre_prepare(0, 0, 33, {c.request(0, 1, op_incr("x"))}));  // beyond H + L
   CHECK(c.rejected(1, RejectReason::OutOfWindow) == 1);
-  c.deliver(0, 1, c.pre_prepare(0, 0, 16, {c.request(0, 1, op_incr("x"))}));
-  CHECK(c.rejected(1, RejectReason::OutOfWindow) == 1);  // 16 = H is inside
+  c.deliver(0, 1, c.pre_prepare(0, 0, 17, {c.request(0, 1, op_incr("x"))}));  // just above H
+  CHECK(c.rejected(1, RejectReason::OutOfWindow) == 1);  // kept for later, not rejected...
+  CHECK(c.replicas[1]->buffered() == 1);
+  CHECK(c.queue.empty());                                 // ...and not acted on: no PREPARE
+  c.deliver(0, 1, c.pre_prepare(0, 0, 16, {c.request(0, 1, op_incr("x"))}));  // 16 = H is inside
+  CHECK(c.queue.size() == 3);
+}
+
+TEST_CASE("§4.3 a primary never assigns sequence numbers beyond H") {
+  Cluster c(4, 1, 1, /*window=*/8, /*k=*/4);
+  c.isolated[1] = c.isolated[2] = c.isolated[3] = true;  // no checkpoint can become stable
+  for (Timestamp t = 1; t <= 20; ++t) c.deliver(c.client(0), 0, c.request(0, t, op_incr("x")));
+  std::size_t pre_prepares = 0;
+  for (const auto& p : c.queue) {
+    if (parse_envelope(p.wire).value.kind != MessageKind::PrePrepare) continue;
+    pre_prepares++;
+    CHECK(decode_pre_prepare(parse_envelope(p.wire).value.body).value.seq <= 8);
+  }
+  CHECK(pre_prepares == 8 * 3);  // seqs 1..8 to three backups, nothing above H = 8
 }
 
 TEST_CASE("a message with a wrong MAC is dropped and counted") {

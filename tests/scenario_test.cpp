@@ -1,1 +1,126 @@
-// placeholder: being written
+// Scenario parsing: defaults, and one bad file per rejected case (tests/data/bad_scenarios),
+// each checked for the JSON path and a key phrase of the message.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <variant>
+
+#include "harness/scenario.h"
+
+using namespace harness;
+
+namespace {
+
+const std::string kRoot = PBFTSIM_SOURCE_ROOT;
+
+ScenarioError error_of(const std::string& file) {
+  auto r = load_scenario_file(kRoot + "/tests/data/bad_scenarios/" + file);
+  REQUIRE(std::holds_alternative<ScenarioError>(r));
+  return std::get<ScenarioError>(r);
+}
+
+Scenario parse_ok(const std::string& text) {
+  auto r = parse_scenario(text, "t.json");
+  if (auto* e = std::get_if<ScenarioError>(&r)) FAIL(e->to_string());
+  return std::get<Scenario>(r);
+}
+
+}  // namespace
+
+TEST_CASE("each bad scenario is rejected with its JSON path and what was expected") {
+  struct Case { const char* file; const char* path; const char* phrase; };
+  const Case cases[] = {
+      {"bad_auth.json", "/cluster/auth", "expected one of: mac, signature, none"},
+      {"bad_expect.json", "/expect/safety", "holds, violated, any"},
+      {"duplicate_replica.json", "/faults/0/replicas/1", "listed twice"},
+      {"latency_min_above_max.json", "/network/latency_ms/max", "max >= min"},
+      {"log_window_not_multiple.json", "/cluster/log_window", "multiple of checkpoint_interval"},
+      {"missing_n.json", "/cluster/n", "missing required field"},
+      {"missing_name.json", "/name", "missing required field"},
+      {"n_lt_3f_plus_1.json", "/cluster/f", "n >= 3f+1 = 4"},
+      {"n_zero.json", "/cluster/n", "between 1 and"},
+      {"negative_probability.json", "/faults/0/probability", "between 0 and 1"},
+      {"negative_time.json", "/faults/0/from_ms", "between 0 and"},
+      {"non_integer_n.json", "/cluster/n", "expected an integer"},
+      {"not_an_object.json", "/", "JSON object"},
+      {"overlapping_partition.json", "/faults/0/groups/1/0", "more than one group"},
+      {"primary_typo.json", "/faults/0/replicas", "\"primary\""},
+      {"probability_above_one.json", "/network/drop", "between 0 and 1"},
+      {"replica_id_out_of_range.json", "/faults/0/replicas/0", "does not exist"},
+      {"unknown_distribution.json", "/network/latency_ms/dist", "constant, uniform, exponential, lognormal"},
+      {"unknown_fault_kind.json", "/faults/0/kind", "unknown fault kind"},
+      {"unknown_field.json", "/cluster/batchsize", "unknown field"},
+      {"unknown_top_level_field.json", "/colour", "unknown field"},
+      {"until_before_from.json", "/faults/0/until_ms", ">= from_ms"},
+      {"withhold_without_to.json", "/faults/0/to", "missing required field"},
+      {"wrong_type_n.json", "/cluster/n", "expected an integer, got \"four\""},
+      {"zero_clients.json", "/workload/clients", "between 1 and"},
+      {"zero_duration.json", "/duration_ms", "between"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    const ScenarioError e = error_of(c.file);
+    CHECK(e.json_path == c.path);
+    CHECK(e.message.find(c.phrase) != std::string::npos);
+    CHECK(e.to_string().find(c.file) != std::string::npos);  // names the file
+  }
+}
+
+TEST_CASE("a syntax error names the line and column") {
+  const ScenarioError e = error_of("syntax_error.json");
+  CHECK(e.line == 3);
+  CHECK(e.column > 1);
+  CHECK(e.message.find("syntax error") != std::string::npos);
+  CHECK(e.to_string().find("syntax_error.json:3:") != std::string::npos);
+}
+
+TEST_CASE("a missing file is an error, not a crash") {
+  auto r = load_scenario_file("/nonexistent/x.json");
+  REQUIRE(std::holds_alternative<ScenarioError>(r));
+  CHECK(std::get<ScenarioError>(r).message.find("cannot read file") != std::string::npos);
+}
+
+TEST_CASE("defaults: f = floor((n-1)/3), constant 1 ms latency, expectations hold") {
+  const Scenario s = parse_ok(R"({"name": "x", "cluster": {"n": 7}})");
+  CHECK(s.cluster.f == 2);
+  CHECK(s.cluster.auth == protocol::AuthMode::Mac);
+  CHECK(s.seed == 1);
+  CHECK(s.network.latency.dist == sim::LatencyModel::Dist::Constant);
+  CHECK(s.network.latency.value_ms == 1.0);
+  CHECK(s.workload.outstanding == 1);
+  CHECK(s.duration_ns == sim::seconds(60));
+  CHECK(s.expect.safety == Expect::Holds);
+  CHECK(s.expect.liveness == Expect::Holds);
+  CHECK(parse_ok(R"({"name": "x", "cluster": {"n": 6, "f": 1}})").cluster.quorum() == 4);
+}
+
+TEST_CASE("faults: \"primary\", crash restart, network faults, times in ms become ns") {
+  const Scenario s = parse_ok(R"({"name": "x", "cluster": {"n": 4}, "faults": [
+      {"kind": "silence", "replicas": "primary", "from_ms": 1.5},
+      {"kind": "crash", "replicas": [2], "from_ms": 100, "restart_ms": 200},
+      {"kind": "partition", "groups": [[0, 1], [2, 3]], "until_ms": 50},
+      {"kind": "delay", "replicas": [0], "latency_ms": {"dist": "exponential", "mean": 3}},
+      {"kind": "equivocate", "replicas": [0], "colluders": [1], "split": [[2], [3]]}]})");
+  REQUIRE(s.faults.size() == 5);
+  CHECK(s.faults[0].replicas_is_primary);
+  CHECK(s.faults[0].from_ns == 1'500'000);
+  CHECK(s.faults[1].restart_ns == sim::ms(200));
+  CHECK(s.faults[2].groups.size() == 2);
+  CHECK(s.faults[2].until_ns == sim::ms(50));
+  CHECK(s.faults[3].extra_latency.has_value());
+  CHECK(s.faults[4].colluders == std::vector<ReplicaId>{1});
+  CHECK(fault_kind_is_faulty(FaultKind::Equivocate));
+  CHECK_FALSE(fault_kind_is_faulty(FaultKind::Partition));
+  CHECK(s.faults[4].json_path == "/faults/4");
+}
+
+TEST_CASE("every bundled scenario parses") {
+  auto files = expand_scenario_paths({kRoot + "/scenarios"});
+  REQUIRE(std::holds_alternative<std::vector<std::string>>(files));
+  const auto& list = std::get<std::vector<std::string>>(files);
+  CHECK(list.size() >= 20);
+  for (const auto& f : list) {
+    CAPTURE(f);
+    CHECK(std::holds_alternative<Scenario>(load_scenario_file(f)));
+  }
+}
