@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
                " - deterministic simulator and fault-injection harness for PBFT.\n"
                "Same binary + same scenario + same seed = the same run, byte for byte."};
   app.set_version_flag("--version", "pbftsim " PBFTSIM_VERSION);
-  app.require_subcommand(1);
+  // No require_subcommand(): CLI11 would report a missing subcommand before an unknown
+  // option, and the user should hear about the option they mistyped.
+  app.require_subcommand(0, 1);
 
   cli::RunArgs run;
   auto* run_cmd = app.add_subcommand("run", "Run one scenario, print a summary and a replay line");
@@ -66,5 +68,7 @@ int main(int argc, char** argv) {
   if (*suite_cmd) return cli::suite_command(suite);
   if (*explore_cmd) return cli::explore_command(explore);
   if (*validate_cmd) return cli::validate_command(validate_files);
+  std::cerr << "pbftsim: a subcommand is required (run, suite, explore, validate)\n"
+               "(see pbftsim --help)\n";
   return cli::kExitBadInput;
 }

@@ -91,8 +91,8 @@ TEST_CASE("no proper prefix of a message parses and decodes; a trailing byte is 
   Bytes longer = wire;
   longer.push_back(0);
   CHECK_FALSE(parse_envelope(longer).ok());
-  Bytes body = encode_vote(MessageKind::Prepare, 1, Vote{1, 1, d(1)});
-  auto e = env_of(with_trailer(body));
+  const Bytes vote_wire = with_trailer(encode_vote(MessageKind::Prepare, 1, Vote{1, 1, d(1)}));
+  auto e = env_of(vote_wire);  // points into vote_wire, which outlives it
   Bytes fat(e.body.begin(), e.body.end());
   fat.push_back(0);
   CHECK(decode_vote(fat).error == "trailing bytes");
