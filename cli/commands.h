@@ -43,4 +43,21 @@ int explore_command(const ExploreArgs& args);
 
 int validate_command(const std::vector<std::string>& files);
 
+// `pbftsim fuzz` (cli/fuzz.cpp): random scenarios, one per seed; exit 1 if any run failed.
+struct FuzzArgs {
+  std::uint64_t runs = 100;
+  std::optional<std::uint64_t> seed;  // the first seed; default: drawn and printed
+  std::uint32_t jobs = 1;
+  std::string out_dir = "fuzz-failures";
+  std::uint32_t max_faulty_over_f = 0;
+  std::uint32_t n_min = 1;
+  std::uint32_t n_max = 13;
+  std::uint64_t max_failures = 0;  // stop after this many failures; 0 = run them all
+  bool shrink = false;
+  double run_timeout_s = 300;
+  bool verbose = false;
+  bool quiet = false;
+};
+int fuzz_command(const FuzzArgs& args);
+
 }  // namespace cli

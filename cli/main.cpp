@@ -52,6 +52,25 @@ int main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "Check scenario files; run nothing");
   validate_cmd->add_option("files", validate_files, "Scenario JSON files")->required();
 
+  cli::FuzzArgs fuzz;
+  auto* fuzz_cmd = app.add_subcommand(
+      "fuzz", "Run random scenarios (one per seed) and save every failing one as JSON");
+  fuzz_cmd->add_option("--runs,-n", fuzz.runs, "How many runs (seeds S, S+1, ...)")->check(CLI::Range(1ull, 1'000'000'000ull));
+  fuzz_cmd->add_option("--seed", fuzz.seed, "First seed (default: a random one, printed)");
+  fuzz_cmd->add_option("--jobs,-j", fuzz.jobs, "Runs at a time (child processes)")->check(CLI::Range(1u, 256u));
+  fuzz_cmd->add_option("--out", fuzz.out_dir, "Directory for failing scenarios (default fuzz-failures)");
+  fuzz_cmd->add_option("--max-faulty-over-f", fuzz.max_faulty_over_f,
+                       "Allow up to f+K faulty replicas; such runs expect \"any\" (only crashes and errors fail)")
+      ->check(CLI::Range(0u, 64u));
+  fuzz_cmd->add_option("--n-min", fuzz.n_min, "Smallest cluster size drawn (default 1)")->check(CLI::Range(1u, 64u));
+  fuzz_cmd->add_option("--n-max", fuzz.n_max, "Largest cluster size drawn (default 13)")->check(CLI::Range(1u, 64u));
+  fuzz_cmd->add_option("--max-failures", fuzz.max_failures, "Stop after this many failures (default: never)");
+  fuzz_cmd->add_flag("--shrink", fuzz.shrink, "Simplify each failing scenario; save it as NAME.min.json");
+  fuzz_cmd->add_option("--run-timeout", fuzz.run_timeout_s, "Wall-clock seconds before a run counts as hung (0: none)")
+      ->check(CLI::Range(0.0, 1e6));
+  fuzz_cmd->add_flag("--verbose,-v", fuzz.verbose, "Print a line for every run");
+  fuzz_cmd->add_flag("--quiet,-q", fuzz.quiet, "No progress line, no shrink steps");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -68,7 +87,8 @@ int main(int argc, char** argv) {
   if (*suite_cmd) return cli::suite_command(suite);
   if (*explore_cmd) return cli::explore_command(explore);
   if (*validate_cmd) return cli::validate_command(validate_files);
-  std::cerr << "pbftsim: a subcommand is required (run, suite, explore, validate)\n"
+  if (*fuzz_cmd) return cli::fuzz_command(fuzz);
+  std::cerr << "pbftsim: a subcommand is required (run, suite, explore, validate, fuzz)\n"
                "(see pbftsim --help)\n";
   return cli::kExitBadInput;
 }

@@ -12,8 +12,14 @@ DurationNs LatencyModel::sample(RngEngine& rng) const {
   switch (dist) {
     case Dist::Constant: value_ms_drawn = value_ms; break;
     case Dist::Uniform: {
+      // Boost asserts min < max: a degenerate range ({"min": 5, "max": 5}) is a constant
+      // and must not construct the distribution (found by `pbftsim fuzz`).
+      if (!(min_ms < max_ms)) {
+        value_ms_drawn = min_ms;
+        break;
+      }
       boost::random::uniform_real_distribution<double> d(min_ms, max_ms);
-      value_ms_drawn = min_ms == max_ms ? min_ms : d(rng);
+      value_ms_drawn = d(rng);
       break;
     }
     case Dist::Exponential: {

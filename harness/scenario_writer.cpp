@@ -1,0 +1,109 @@
+#include "harness/scenario_writer.h"
+
+#include <nlohmann/json.hpp>
+
+namespace harness {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// ns -> ms, exact: whole milliseconds are written as integers, anything else as a double
+// that sim::from_ms rounds back to the same ns (values stay far below 2^53 ns).
+json ms(sim::DurationNs ns) {
+  if (ns % 1'000'000 == 0) return json(ns / 1'000'000);
+  return json(static_cast<double>(ns) / 1e6);
+}
+
+json latency(const sim::LatencyModel& m) {
+  using D = sim::LatencyModel::Dist;
+  switch (m.dist) {
+    case D::Constant: return {{"dist", "constant"}, {"value", m.value_ms}};
+    case D::Uniform: return {{"dist", "uniform"}, {"min", m.min_ms}, {"max", m.max_ms}};
+    case D::Exponential: return {{"dist", "exponential"}, {"mean", m.mean_ms}};
+    case D::Lognormal: return {{"dist", "lognormal"}, {"median", m.median_ms}, {"sigma", m.sigma}};
+  }
+  return {};
+}
+
+const char* auth_name(protocol::AuthMode mode) { return protocol::auth_mode_name(mode); }
+
+json cluster(const protocol::PbftConfig& c) {
+  return {{"n", c.n},
+          {"f", c.f},
+          {"auth", auth_name(c.auth)},
+          {"batch_size", c.batch_size_max},
+          {"batch_delay_ms", ms(c.batch_delay_ns)},
+          {"checkpoint_interval", c.checkpoint_interval},
+          {"log_window", c.log_window},
+          {"view_change_timeout_ms", ms(c.view_change_timeout_ns)},
+          {"client_timeout_ms", ms(c.client_retry_timeout_ns)},
+          {"state_fetch_timeout_ms", ms(c.state_fetch_timeout_ns)}};
+}
+
+json fault(const FaultSpec& f) {
+  json o;
+  o["kind"] = fault_kind_name(f.kind);
+  if (f.replicas_is_primary) {
+    o["replicas"] = "primary";
+  } else if (!f.replicas.empty() || f.kind != FaultKind::Partition) {
+    o["replicas"] = f.replicas;
+  }
+  o["from_ms"] = ms(f.from_ns);
+  if (f.kind == FaultKind::Crash) {
+    if (f.restart_ns) o["restart_ms"] = ms(*f.restart_ns);
+    return o;  // a crash has no until_ms: it ends when the replica restarts (or never)
+  }
+  if (f.until_ns) o["until_ms"] = ms(*f.until_ns);
+  switch (f.kind) {
+    case FaultKind::Equivocate:
+      if (!f.split.empty()) o["split"] = f.split;
+      if (!f.colluders.empty()) o["colluders"] = f.colluders;
+      break;
+    case FaultKind::Withhold: o["to"] = f.to; break;
+    case FaultKind::Corrupt:
+    case FaultKind::Drop: o["probability"] = f.probability; break;
+    case FaultKind::Replay: o["rate"] = f.rate_per_s; break;
+    case FaultKind::Delay:
+      if (f.extra_latency) {
+        o["latency_ms"] = latency(*f.extra_latency);
+      } else {
+        o["extra_ms"] = f.extra_ms;
+      }
+      break;
+    case FaultKind::Partition: o["groups"] = f.groups; break;
+    case FaultKind::TimerSkew: o["factor"] = f.factor; break;
+    default: break;
+  }
+  return o;
+}
+
+const char* expect_text(Expect e) { return expect_name(e); }
+
+}  // namespace
+
+std::string scenario_to_json(const Scenario& s) {
+  json root;
+  root["name"] = s.name;
+  if (!s.description.empty()) root["description"] = s.description;
+  root["seed"] = s.seed;
+  root["cluster"] = cluster(s.cluster);
+  root["network"] = {{"latency_ms", latency(s.network.latency)},
+                     {"drop", s.network.drop_probability},
+                     {"duplicate", s.network.duplicate_probability}};
+  root["workload"] = {{"clients", s.workload.clients},
+                      {"requests_per_client", s.workload.requests_per_client},
+                      {"outstanding", s.workload.outstanding},
+                      {"keys", s.workload.keys},
+                      {"start_ms", s.workload.start_ms},
+                      {"think_ms", s.workload.think_ms}};
+  json faults = json::array();
+  for (const auto& f : s.faults) faults.push_back(fault(f));
+  root["faults"] = std::move(faults);
+  root["duration_ms"] = ms(s.duration_ns);
+  root["liveness_bound_ms"] = ms(s.liveness_bound_ns);
+  root["max_events"] = s.max_events;
+  root["expect"] = {{"safety", expect_text(s.expect.safety)}, {"liveness", expect_text(s.expect.liveness)}};
+  return root.dump(2) + "\n";
+}
+
+}  // namespace harness

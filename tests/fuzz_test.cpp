@@ -1,0 +1,161 @@
+// The fuzzer's building blocks: the random scenario generator (pure, valid, within its
+// contract), the JSON writer (round-trips through the parser, and the run it describes is
+// the same run) and the shrinker (every candidate valid and smaller).
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <variant>
+
+#include "harness/random_scenario.h"
+#include "harness/scenario.h"
+#include "harness/scenario_writer.h"
+#include "harness/shrink.h"
+#include "harness/world.h"
+
+using namespace harness;
+
+namespace {
+
+Scenario parse_ok(const std::string& json) {
+  auto parsed = parse_scenario(json, "generated.json");
+  if (auto* err = std::get_if<ScenarioError>(&parsed)) FAIL_CHECK(err->to_string());
+  REQUIRE(std::holds_alternative<Scenario>(parsed));
+  return std::get<Scenario>(parsed);
+}
+
+}  // namespace
+
+TEST_CASE("random scenarios are a pure function of the seed") {
+  const RandomScenarioOptions options;
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    CHECK(scenario_to_json(random_scenario(seed, options)) == scenario_to_json(random_scenario(seed, options)));
+  }
+  CHECK(scenario_to_json(random_scenario(1, options)) != scenario_to_json(random_scenario(2, options)));
+}
+
+TEST_CASE("generated JSON round-trips through the parser, field for field") {
+  RandomScenarioOptions options;
+  for (std::uint64_t seed = 1; seed <= 400; ++seed) {
+    options.faulty_over_f_max = seed % 3 == 0 ? 2 : 0;
+    const Scenario s = random_scenario(seed, options);
+    const std::string json = scenario_to_json(s);
+    CAPTURE(json);
+    const Scenario back = parse_ok(json);
+    CHECK(scenario_to_json(back) == json);
+    CHECK(back.seed == s.seed);
+    CHECK(back.cluster.n == s.cluster.n);
+    CHECK(back.cluster.f == s.cluster.f);
+    CHECK(back.cluster.auth == s.cluster.auth);
+    CHECK(back.cluster.view_change_timeout_ns == s.cluster.view_change_timeout_ns);
+    CHECK(back.cluster.batch_delay_ns == s.cluster.batch_delay_ns);
+    CHECK(back.duration_ns == s.duration_ns);
+    CHECK(back.liveness_bound_ns == s.liveness_bound_ns);
+    CHECK(back.network.drop_probability == s.network.drop_probability);
+    CHECK(back.workload.think_ms == s.workload.think_ms);
+    REQUIRE(back.faults.size() == s.faults.size());
+    for (std::size_t i = 0; i < s.faults.size(); ++i) {
+      CHECK(back.faults[i].kind == s.faults[i].kind);
+      CHECK(back.faults[i].replicas == s.faults[i].replicas);
+      CHECK(back.faults[i].replicas_is_primary == s.faults[i].replicas_is_primary);
+      CHECK(back.faults[i].from_ns == s.faults[i].from_ns);
+      CHECK(back.faults[i].until_ns == s.faults[i].until_ns);
+      CHECK(back.faults[i].restart_ns == s.faults[i].restart_ns);
+      CHECK(back.faults[i].colluders == s.faults[i].colluders);
+      CHECK(back.faults[i].split == s.faults[i].split);
+      CHECK(back.faults[i].groups == s.faults[i].groups);
+      CHECK(back.faults[i].to == s.faults[i].to);
+    }
+  }
+}
+
+TEST_CASE("fractional times survive the round trip to the nanosecond") {
+  Scenario s = random_scenario(7, {});
+  s.cluster.view_change_timeout_ns = 1'234'567;  // 1.234567 ms
+  s.duration_ns = 98'765'432'101;
+  const Scenario back = parse_ok(scenario_to_json(s));
+  CHECK(back.cluster.view_change_timeout_ns == 1'234'567);
+  CHECK(back.duration_ns == 98'765'432'101);
+}
+
+TEST_CASE("a replayed JSON file is the same run: same fingerprint") {
+  for (std::uint64_t seed : {3u, 11u, 20u}) {
+    const Scenario s = random_scenario(seed, {});
+    const Scenario back = parse_ok(scenario_to_json(s));
+    const auto a = run_scenario(s, {s.seed, false, nullptr});
+    const auto b = run_scenario(back, {back.seed, false, nullptr});
+    CAPTURE(seed);
+    CHECK(a.fingerprint == b.fingerprint);
+    CHECK(a.outcome == b.outcome);
+  }
+}
+
+TEST_CASE("the generator keeps its contract: at most f faulty, network faults heal, room to finish") {
+  std::set<FaultKind> kinds;
+  std::set<std::uint32_t> sizes;
+  std::set<protocol::AuthMode> auths;
+  bool primary_fault = false, restart = false, open_ended = false, colluders = false, short_timeout = false;
+  for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+    const Scenario s = random_scenario(seed, {});
+    CAPTURE(seed);
+    CHECK(faulty_replicas_max(s) <= s.cluster.f);
+    CHECK(s.expect.safety == Expect::Holds);
+    CHECK(s.expect.liveness == Expect::Holds);
+    CHECK(s.cluster.validate().empty());
+    sizes.insert(s.cluster.n);
+    auths.insert(s.cluster.auth);
+    short_timeout |= s.cluster.view_change_timeout_ns <= sim::ms(5);
+    for (const auto& f : s.faults) {
+      kinds.insert(f.kind);
+      primary_fault |= f.replicas_is_primary;
+      restart |= f.restart_ns.has_value();
+      colluders |= !f.colluders.empty();
+      if (!fault_kind_is_faulty(f.kind)) {
+        REQUIRE(f.until_ns.has_value());
+        CHECK(*f.until_ns + s.liveness_bound_ns <= s.duration_ns);
+      } else {
+        open_ended |= !f.until_ns && f.kind != FaultKind::Crash;
+      }
+    }
+  }
+  // The generator reaches the whole space users write.
+  CHECK(kinds.size() == 12);
+  CHECK(sizes.count(4) == 1);
+  CHECK(sizes.count(5) == 1);
+  CHECK(sizes.count(6) == 1);
+  CHECK(sizes.count(13) == 1);
+  CHECK(auths.size() == 3);
+  CHECK(primary_fault);
+  CHECK(restart);
+  CHECK(open_ended);
+  CHECK(colluders);
+  CHECK(short_timeout);
+}
+
+TEST_CASE("beyond f the expectation is \"any\"") {
+  RandomScenarioOptions options;
+  options.faulty_over_f_max = 3;
+  int over = 0;
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    const Scenario s = random_scenario(seed, options);
+    const bool judged = faulty_replicas_max(s) <= s.cluster.f;
+    over += judged ? 0 : 1;
+    CHECK((s.expect.safety == Expect::Holds) == judged);
+    CHECK((s.expect.liveness == Expect::Holds) == judged);
+  }
+  CHECK(over > 0);
+}
+
+TEST_CASE("shrink candidates are valid scenarios and each is smaller") {
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    const Scenario s = random_scenario(seed, {});
+    for (const auto& c : shrink_candidates(s)) {
+      CAPTURE(c.what);
+      const Scenario back = parse_ok(scenario_to_json(c.scenario));
+      CHECK(back.cluster.n <= s.cluster.n);
+      CHECK(back.faults.size() <= s.faults.size());
+      CHECK(back.workload.requests_per_client <= s.workload.requests_per_client);
+      CHECK(scenario_to_json(c.scenario) != scenario_to_json(s));
+    }
+  }
+}
