@@ -29,6 +29,13 @@ struct RandomScenarioOptions {
 // run's seed) is `seed` too, so `pbftsim run` of its JSON replays the fuzz run exactly.
 Scenario random_scenario(std::uint64_t seed, const RandomScenarioOptions& options);
 
+// True when PBFT promises both safety and liveness for the scenario: at most f replicas can
+// be faulty and, with "auth": "none", no fault makes up messages in another node's name
+// (corrupt, forge and bad_view_change do: without authentication nothing stops them, so a
+// violation there is the model's limit, not a bug). Network faults are not checked here:
+// the generator always heals them.
+bool guarantees_apply(const Scenario& scenario);
+
 // The number of distinct replicas the scenario's faults can make faulty in the worst case
 // (each "primary" fault may hit a replica no other fault names).
 std::uint32_t faulty_replicas_max(const Scenario& scenario);

@@ -11,7 +11,7 @@ namespace harness {
 namespace {
 
 void recompute_expectation(Scenario& s) {
-  const bool judged = faulty_replicas_max(s) <= s.cluster.f;
+  const bool judged = guarantees_apply(s);
   s.expect.safety = judged ? Expect::Holds : Expect::Any;
   s.expect.liveness = judged ? Expect::Holds : Expect::Any;
 }

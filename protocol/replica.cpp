@@ -27,6 +27,7 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
     slot.commits.resize(config_.n);
   }
   latest_checkpoint_.resize(config_.n);
+  laggard_replies_.assign(config_.n, 0);
   // The genesis checkpoint (seq 0) is stable by definition and identical everywhere.
   genesis_digest_ = current_state_digest();
   stable_digest_ = genesis_digest_;
@@ -51,8 +52,7 @@ void Replica::on_timer(TimerKind kind) {
   switch (kind) {
     case TimerKind::ViewChange:
       if (passive_) return;
-      // Normal status: a request waited too long. View change: no NEW-VIEW came in time.
-      start_view_change(view_ + 1);
+      on_view_change_timer();
       return;
     case TimerKind::Batch:
       if (is_primary() && !passive_) issue_one_batch();
@@ -200,11 +200,20 @@ void Replica::check_invariants() const {
   assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
   assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);
   assert(view_changes_.size() <= config_.n + 2);
+  assert(own_view_changes_.size() <= kOwnViewChangesKept);
+  assert(!view_change_quorum_ || status_ == Status::ViewChange);
+  assert(!asked_for_new_view_ || view_change_quorum_);
+  assert(laggard_replies_.size() == config_.n);
   for (const auto& slot : log_) {
     // Nothing at or below the stable checkpoint survives garbage collection, and nothing
     // beyond the high watermark is ever admitted.
     assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
-    assert(!slot.committed || slot.prepared || slot.commit_matches >= config_.quorum());
+    // prepared and committed are latches: each was set on a quorum (asserted in
+    // advance_slot), and a later vote for a higher view may replace a sender's vote and
+    // lower the live counts without undoing what the certificate proved.
+    assert(!slot.committed || slot.has_pre_prepare);
+    assert(!slot.prepared || slot.has_proof);
+    assert(!slot.has_proof || slot.proof_view <= slot.pp_view);
     assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
   }
   assert(next_seq_ >= 1);

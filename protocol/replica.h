@@ -204,6 +204,9 @@ class Replica {
                                SequenceNumber low, ViewNumber& view_out,
                                SequenceNumber& seq_out, MessageDigest& digest_out);
   void maybe_join_higher_view();
+  void on_view_change_timer();
+  void note_view_change_quorum();
+  void help_laggard(ReplicaId sender, ViewNumber wanted_view);
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);
   // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
@@ -263,6 +266,18 @@ class Replica {
   // View change: valid VIEW-CHANGEs received, by view then sender.
   std::map<ViewNumber, std::map<ReplicaId, ValidViewChange>> view_changes_;
   bool new_view_sent_ = false;
+  // In a view change: a quorum of VIEW-CHANGEs for view_ arrived, so the new-view timer runs
+  // (§4.5.2); and whether this replica already re-sent its VIEW-CHANGE once since then.
+  bool view_change_quorum_ = false;
+  bool asked_for_new_view_ = false;
+  // Retransmission (the paper assumes lost messages are eventually re-sent): this replica's
+  // own recent VIEW-CHANGEs by view, and the NEW-VIEW that installed view_ (empty in view 0
+  // or when the view was learned otherwise), re-sent to a replica that shows it missed them.
+  static constexpr std::size_t kOwnViewChangesKept = 4;
+  static constexpr std::uint32_t kLaggardRepliesMax = 16;  // per replica, per view of ours
+  std::map<ViewNumber, Bytes> own_view_changes_;
+  Bytes new_view_wire_;
+  std::vector<std::uint32_t> laggard_replies_;  // by replica, reset when the view changes
 
   // Messages for a view not yet entered, replayed when it is (bounded).
   std::deque<std::pair<NodeId, Bytes>> early_;

@@ -255,6 +255,7 @@ void Replica::advance_slot(Slot& slot) {
   // An observing replica never votes; a quorum of matching COMMITs alone proves the batch
   // committed (at least f+1 correct replicas prepared it), so it may still execute it.
   if (!slot.committed && (slot.prepared || observing()) && slot.commit_matches >= quorum) {
+    assert(slot.commit_matches >= quorum);
     slot.committed = true;
     // A quorum committed in pp_view, so that view was really installed: a recovering
     // replica that does not know the current view yet adopts it.

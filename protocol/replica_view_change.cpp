@@ -15,17 +15,80 @@ void Replica::start_view_change(ViewNumber new_view) {
   status_ = Status::ViewChange;
   view_ = new_view;
   new_view_sent_ = false;
+  view_change_quorum_ = false;
+  asked_for_new_view_ = false;
+  new_view_wire_.clear();
+  laggard_replies_.assign(config_.n, 0);
   view_change_attempts_++;
   stats_.view_changes_started++;
   out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
   cancel_timer(TimerKind::Batch);
   ViewChange vc = build_view_change(new_view);
   multicast(encode_view_change(self_, vc), MessageKind::ViewChange);
+  const Bytes& wire = out_->messages.back().wire;
+  own_view_changes_[new_view] = wire;
+  while (own_view_changes_.size() > kOwnViewChangesKept) own_view_changes_.erase(own_view_changes_.begin());
   auto& mine = view_changes_[new_view][self_];
-  mine = ValidViewChange{self_, std::move(vc), out_->messages.back().wire};
+  mine = ValidViewChange{self_, std::move(vc), wire};
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(new_view));
+  // Until a quorum of VIEW-CHANGEs arrives this timer only paces retransmissions of ours.
   set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+  note_view_change_quorum();
   maybe_send_new_view();
+}
+
+// The ViewChange timer. In normal status it is the request timer: a request waited too
+// long, so suspect the primary (§4.4). In a view change it is the new-view timer, which
+// per §4.5.2 runs only once this replica holds a quorum of VIEW-CHANGEs for the view: a
+// replica that moved on without one would run ahead alone, and replicas scattered over
+// views never assemble a quorum again. Before that, and once more before giving up on a
+// new primary, the timer re-sends our VIEW-CHANGE: the paper assumes messages lost by the
+// network are eventually retransmitted, and a replica that is already past the view
+// answers with the NEW-VIEW it installed (help_laggard), so a lost NEW-VIEW does not cost a
+// whole view change.
+void Replica::on_view_change_timer() {
+  if (status_ == Status::Normal) {
+    start_view_change(view_ + 1);
+    return;
+  }
+  if (view_change_quorum_ && asked_for_new_view_) {
+    start_view_change(view_ + 1);  // the new primary failed to deliver a NEW-VIEW in time
+    return;
+  }
+  if (view_change_quorum_) asked_for_new_view_ = true;
+  auto own = own_view_changes_.find(view_);
+  assert(own != own_view_changes_.end());
+  out_->messages.push_back(OutMessage{kAllReplicas, MessageKind::ViewChange, own->second});
+  set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+}
+
+// A quorum of VIEW-CHANGEs for the view this replica is changing to: start the new-view
+// timer T (doubled per consecutive view change) from now, as §4.5.2 says.
+void Replica::note_view_change_quorum() {
+  if (status_ != Status::ViewChange || view_change_quorum_) return;
+  auto it = view_changes_.find(view_);
+  if (it == view_changes_.end() || it->second.size() < config_.quorum()) return;
+  view_change_quorum_ = true;
+  set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+}
+
+// `sender` asked for `wanted_view`, which this replica is already past (or has installed):
+// it missed messages. Re-send what it needs to catch up: the NEW-VIEW of our view, or, while
+// we are changing view ourselves, our VIEW-CHANGEs for its view and for ours (so that it can
+// complete a quorum, or join us by the f+1 rule). Bounded per sender and view, so a faulty
+// replica cannot turn us into an amplifier.
+void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
+  assert(sender < config_.n && sender != self_);
+  if (laggard_replies_[sender] >= kLaggardRepliesMax) return;
+  laggard_replies_[sender]++;
+  if (status_ == Status::Normal) {
+    if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
+    return;
+  }
+  for (ViewNumber v : {wanted_view, view_}) {
+    auto own = own_view_changes_.find(v);
+    if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, own->second});
+  }
 }
 
 ViewChange Replica::build_view_change(ViewNumber new_view) const {
@@ -46,6 +109,7 @@ void Replica::on_view_change(const Envelope& env) {
   if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
   if (vc->new_view < view_ || (vc->new_view == view_ && status_ == Status::Normal)) {
     stats_.duplicates++;  // late: that view change is over here
+    if (!passive_) help_laggard(env.sender, vc->new_view);
     return;
   }
   // Keep only each sender's highest VIEW-CHANGE: a faulty replica cannot grow this table.
@@ -64,6 +128,7 @@ void Replica::on_view_change(const Envelope& env) {
   view_changes_[v][env.sender] =
       ValidViewChange{env.sender, std::move(*vc), Bytes(env.wire.begin(), env.wire.end())};
   maybe_join_higher_view();
+  note_view_change_quorum();
   maybe_send_new_view();
 }
 
@@ -167,7 +232,9 @@ void Replica::maybe_send_new_view() {
   }
   new_view_sent_ = true;
   multicast(encode_new_view(self_, nv), MessageKind::NewView);
+  const Bytes wire = out_->messages.back().wire;
   install_new_view(view_, v_set, nv.pre_prepares);
+  new_view_wire_ = wire;
 }
 
 // O (§4.4): for every seq between the latest stable checkpoint in V (min-s) and the highest
@@ -220,6 +287,7 @@ void Replica::on_new_view(const Envelope& env) {
     return;
   }
   install_new_view(nv.view, v_set, nv.pre_prepares);
+  new_view_wire_.assign(env.wire.begin(), env.wire.end());
 }
 
 // Checks every VIEW-CHANGE in V (certificates included) and recomputes O.
@@ -257,6 +325,9 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
                                const std::vector<Bytes>& o_wires) {
   status_ = Status::Normal;
   view_ = view;
+  view_change_quorum_ = false;
+  asked_for_new_view_ = false;
+  laggard_replies_.assign(config_.n, 0);
   out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
