@@ -27,7 +27,6 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
     slot.commits.resize(config_.n);
   }
   latest_checkpoint_.resize(config_.n);
-  laggard_replies_.assign(config_.n, 0);
   // The genesis checkpoint (seq 0) is stable by definition and identical everywhere.
   genesis_digest_ = current_state_digest();
   stable_digest_ = genesis_digest_;
@@ -203,7 +202,6 @@ void Replica::check_invariants() const {
   assert(own_view_changes_.size() <= kOwnViewChangesKept);
   assert(!view_change_quorum_ || status_ == Status::ViewChange);
   assert(!asked_for_new_view_ || view_change_quorum_);
-  assert(laggard_replies_.size() == config_.n);
   for (const auto& slot : log_) {
     // Nothing at or below the stable checkpoint survives garbage collection, and nothing
     // beyond the high watermark is ever admitted.

@@ -274,10 +274,8 @@ class Replica {
   // own recent VIEW-CHANGEs by view, and the NEW-VIEW that installed view_ (empty in view 0
   // or when the view was learned otherwise), re-sent to a replica that shows it missed them.
   static constexpr std::size_t kOwnViewChangesKept = 4;
-  static constexpr std::uint32_t kLaggardRepliesMax = 16;  // per replica, per view of ours
   std::map<ViewNumber, Bytes> own_view_changes_;
   Bytes new_view_wire_;
-  std::vector<std::uint32_t> laggard_replies_;  // by replica, reset when the view changes
 
   // Messages for a view not yet entered, replayed when it is (bounded).
   std::deque<std::pair<NodeId, Bytes>> early_;

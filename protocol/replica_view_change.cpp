@@ -18,7 +18,6 @@ void Replica::start_view_change(ViewNumber new_view) {
   view_change_quorum_ = false;
   asked_for_new_view_ = false;
   new_view_wire_.clear();
-  laggard_replies_.assign(config_.n, 0);
   view_change_attempts_++;
   stats_.view_changes_started++;
   out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
@@ -75,12 +74,12 @@ void Replica::note_view_change_quorum() {
 // `sender` asked for `wanted_view`, which this replica is already past (or has installed):
 // it missed messages. Re-send what it needs to catch up: the NEW-VIEW of our view, or, while
 // we are changing view ourselves, our VIEW-CHANGEs for its view and for ours (so that it can
-// complete a quorum, or join us by the f+1 rule). Bounded per sender and view, so a faulty
-// replica cannot turn us into an amplifier.
+// complete a quorum, or join us by the f+1 rule). At most two messages per VIEW-CHANGE
+// received, so the laggard's own (timer-paced) retransmissions pace the answers and a faulty
+// replica gains nothing it could not get by sending to us directly. No per-sender budget: a
+// budget spent while the network was cut would leave the laggard stranded once it heals.
 void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
   assert(sender < config_.n && sender != self_);
-  if (laggard_replies_[sender] >= kLaggardRepliesMax) return;
-  laggard_replies_[sender]++;
   if (status_ == Status::Normal) {
     if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;
@@ -105,23 +104,27 @@ ViewChange Replica::build_view_change(ViewNumber new_view) const {
 }
 
 void Replica::on_view_change(const Envelope& env) {
-  auto vc = validate_view_change(env.sender, env.body);
-  if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
-  if (vc->new_view < view_ || (vc->new_view == view_ && status_ == Status::Normal)) {
+  // Cheap checks first: retransmissions are common, and validating the certificates inside
+  // costs a MAC or signature check per embedded message.
+  auto header = decode_view_change(env.body);
+  if (!header.ok() || header.value.new_view == 0) return reject(RejectReason::Malformed, env.sender, env.kind);
+  const ViewNumber wanted = header.value.new_view;
+  if (wanted < view_ || (wanted == view_ && status_ == Status::Normal)) {
     stats_.duplicates++;  // late: that view change is over here
-    if (!passive_) help_laggard(env.sender, vc->new_view);
+    if (!passive_) help_laggard(env.sender, wanted);
     return;
   }
+  for (const auto& [view, senders] : view_changes_) {
+    if (view >= wanted && senders.count(env.sender) != 0) {
+      stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view or a later one
+      return;
+    }
+  }
+  auto vc = validate_view_change(env.sender, env.body);
+  if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
   // Keep only each sender's highest VIEW-CHANGE: a faulty replica cannot grow this table.
   for (auto it = view_changes_.begin(); it != view_changes_.end();) {
-    auto mine = it->second.find(env.sender);
-    if (mine != it->second.end()) {
-      if (it->first >= vc->new_view) {
-        stats_.duplicates++;
-        return;
-      }
-      it->second.erase(mine);
-    }
+    it->second.erase(env.sender);
     it = it->second.empty() ? view_changes_.erase(it) : std::next(it);
   }
   const ViewNumber v = vc->new_view;
@@ -327,7 +330,6 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
   view_ = view;
   view_change_quorum_ = false;
   asked_for_new_view_ = false;
-  laggard_replies_.assign(config_.n, 0);
   out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
