@@ -18,8 +18,9 @@ enum class TimerKind : std::uint8_t {
   Batch = 1,       // replica (primary): flush a partial batch
   StateFetch = 2,  // replica: retry a state fetch with another replica
   ClientRetry = 3, // client: retransmit the outstanding request to every replica
+  Status = 4,      // replica: if stuck since the last tick, multicast STATUS
 };
-constexpr std::uint32_t kTimerKinds = 4;
+constexpr std::uint32_t kTimerKinds = 5;
 const char* timer_kind_name(TimerKind kind);
 
 struct Input {

@@ -81,6 +81,7 @@ const char* message_kind_name(MessageKind kind) {
     case MessageKind::NewView: return "NEW-VIEW";
     case MessageKind::FetchState: return "FETCH-STATE";
     case MessageKind::StateReply: return "STATE-REPLY";
+    case MessageKind::Status: return "STATUS";
   }
   return "UNKNOWN";
 }
@@ -192,6 +193,15 @@ Bytes encode_fetch_state(NodeId sender, const FetchState& m) {
   });
 }
 
+Bytes encode_status(NodeId sender, const Status& m) {
+  return framed(MessageKind::Status, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    w.u8(m.flags);
+    w.u64(m.stable_seq);
+    w.u64(m.last_executed);
+  });
+}
+
 Bytes encode_state_reply(NodeId sender, const StateReply& m) {
   return framed(MessageKind::StateReply, sender, [&](WireWriter& w) {
     w.u64(m.seq);
@@ -289,6 +299,17 @@ Decoded<StateReply> decode_state_reply(ByteView body) {
   return finish(r, std::move(m));
 }
 
+Decoded<Status> decode_status(ByteView body) {
+  WireReader r(body);
+  Status m;
+  m.view = r.u64();
+  m.flags = r.u8();
+  m.stable_seq = r.u64();
+  m.last_executed = r.u64();
+  if (r.ok() && (m.flags & ~Status::kFlagsAll) != 0) return {{}, "unknown status flags"};
+  return finish(r, std::move(m));
+}
+
 MessageDigest request_digest(ByteView request_content) { return sha256(request_content); }
 
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
@@ -366,6 +387,17 @@ std::string summarize(ByteView wire) {
       std::snprintf(buf, sizeof buf, "%s from=%u v=%llu |V|=%zu |O|=%zu", name, e.sender,
                     static_cast<unsigned long long>(m.value.view), m.value.view_changes.size(),
                     m.value.pre_prepares.size());
+      return buf;
+    }
+    case MessageKind::Status: {
+      auto m = decode_status(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu%s%s stable=%llu executed=%llu", name, e.sender,
+                    static_cast<unsigned long long>(m.value.view),
+                    (m.value.flags & Status::kInViewChange) ? " (view change)" : "",
+                    (m.value.flags & Status::kReply) ? " reply" : "",
+                    static_cast<unsigned long long>(m.value.stable_seq),
+                    static_cast<unsigned long long>(m.value.last_executed));
       return buf;
     }
     case MessageKind::StateReply: {

@@ -13,7 +13,8 @@
 // count x bytes(REQUEST) | PREPARE/COMMIT u64 v, u64 n, digest | REPLY u64 v, u64 t, u32 client,
 // bytes result | CHECKPOINT u64 n, digest | VIEW-CHANGE u64 v+1, u64 n, digest, u32 |C|, bytes...,
 // u32 |P|, per proof bytes(PRE-PREPARE), u32 count, bytes(PREPARE)... | NEW-VIEW u64 v, u32 |V|,
-// bytes..., u32 |O|, bytes... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes.
+// bytes..., u32 |O|, bytes... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes |
+// STATUS u64 v, u8 flags, u64 stable n, u64 last executed n.
 // Variable-length fields are a u32 length followed by the bytes. Nested messages
 // (requests in a batch, certificates in VIEW-CHANGE, ...) are whole wire messages, auth
 // trailer included, so a third replica can check them.
@@ -42,8 +43,9 @@ enum class MessageKind : std::uint8_t {
   NewView = 8,
   FetchState = 9,
   StateReply = 10,
+  Status = 11,
 };
-constexpr std::uint8_t kMessageKindMax = 10;
+constexpr std::uint8_t kMessageKindMax = 11;
 const char* message_kind_name(MessageKind kind);  // "PRE-PREPARE", ...
 
 enum class AuthScheme : std::uint8_t { None = 0, Mac = 1, Signature = 2 };
@@ -164,6 +166,19 @@ struct StateReply {
   Bytes snapshot;              // service state + client reply table (see replica)
 };
 
+// STATUS: a replica that is stuck (work pending, no progress for a while) tells the others
+// where it is; they re-send what it is missing (TOCS '02: the implementation recovers lost
+// messages with receiver-driven retransmission prompted by periodic status messages).
+struct Status {
+  static constexpr std::uint8_t kInViewChange = 1;  // flags: the sender is changing to `view`
+  static constexpr std::uint8_t kReply = 2;         // an answer to a STATUS: do not answer it
+  static constexpr std::uint8_t kFlagsAll = kInViewChange | kReply;
+  ViewNumber view = 0;
+  std::uint8_t flags = 0;
+  SequenceNumber stable_seq = 0;
+  SequenceNumber last_executed = 0;
+};
+
 // ---- encoding: returns the content (kind, sender, body); seal it with an Authenticator ----
 Bytes encode_request(NodeId sender, const Request& m);
 Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m);
@@ -174,6 +189,7 @@ Bytes encode_view_change(NodeId sender, const ViewChange& m);
 Bytes encode_new_view(NodeId sender, const NewView& m);
 Bytes encode_fetch_state(NodeId sender, const FetchState& m);
 Bytes encode_state_reply(NodeId sender, const StateReply& m);
+Bytes encode_status(NodeId sender, const Status& m);
 
 // ---- decoding of bodies (from Envelope::body) ----
 Decoded<Request> decode_request(ByteView body);
@@ -185,6 +201,7 @@ Decoded<ViewChange> decode_view_change(ByteView body);
 Decoded<NewView> decode_new_view(ByteView body);
 Decoded<FetchState> decode_fetch_state(ByteView body);
 Decoded<StateReply> decode_state_reply(ByteView body);
+Decoded<Status> decode_status(ByteView body);
 
 // ---- digests ----
 // SHA-256 over the REQUEST's content (kind, client, timestamp, operation), not its trailer.

@@ -68,6 +68,9 @@ void Replica::on_timer(TimerKind kind) {
         start_state_transfer(seq, digest, std::move(proof));
       }
       return;
+    case TimerKind::Status:
+      on_status_timer();
+      return;
     case TimerKind::ClientRetry:
       return;  // not a replica timer
   }
@@ -104,6 +107,7 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     case MessageKind::NewView: on_new_view(e); return;
     case MessageKind::FetchState: on_fetch_state(e); return;
     case MessageKind::StateReply: on_state_reply(e); return;
+    case MessageKind::Status: on_status(e); return;
     case MessageKind::Reply: return;  // refused above
   }
 }
@@ -225,6 +229,7 @@ const char* timer_kind_name(TimerKind kind) {
     case TimerKind::Batch: return "batch";
     case TimerKind::StateFetch: return "state_fetch";
     case TimerKind::ClientRetry: return "client_retry";
+    case TimerKind::Status: return "status";
   }
   return "unknown";
 }

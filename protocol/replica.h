@@ -79,7 +79,7 @@ class Replica {
     bool present = false;
     ViewNumber view = 0;
     MessageDigest digest;
-    Bytes wire;  // kept for PREPAREs: they go into prepared certificates
+    Bytes wire;  // PREPAREs (they go into prepared certificates) and our own COMMITs (re-sent on STATUS)
   };
 
   // One sequence number's state within the window.
@@ -177,6 +177,17 @@ class Replica {
   void issue_one_batch();
   void update_request_timer(bool executed_something);
   std::int64_t view_change_timeout_ns() const;
+  static std::int64_t saturating_shift(std::int64_t base_ns, std::uint32_t doublings);
+  static constexpr std::int64_t kTimeoutMaxNs = std::int64_t{1} << 56;  // about 2.3 years
+  static constexpr std::uint32_t kRetransmitDoublingsMax = 6;
+
+  // ---- replica_status.cpp: retransmission of lost messages (STATUS) ----
+  bool stuck_candidate() const;
+  std::int64_t status_interval_ns() const;
+  void update_status_timer();
+  void on_status_timer();
+  void on_status(const Envelope& env);
+  void retransmit_slots(ReplicaId to, SequenceNumber last_executed);
 
   // ---- replica_checkpoint.cpp: checkpoints, garbage collection, state transfer ----
   void take_checkpoint(SequenceNumber seq);
@@ -276,6 +287,16 @@ class Replica {
   static constexpr std::size_t kOwnViewChangesKept = 4;
   std::map<ViewNumber, Bytes> own_view_changes_;
   Bytes new_view_wire_;
+
+  // STATUS: where this replica stood at the last status tick (a STATUS goes out only when
+  // nothing moved since), and the named bounds of the retransmission it prompts.
+  static constexpr std::int64_t kStatusIntervalMinNs = 1'000'000;    // 1 ms
+  static constexpr std::int64_t kStatusIntervalMaxNs = 100'000'000;  // 100 ms
+  static constexpr std::uint32_t kStatusRetransmitMax = 24;  // messages re-sent per STATUS
+  ViewNumber status_mark_view_ = 0;
+  SequenceNumber status_mark_executed_ = 0;
+  bool status_mark_valid_ = false;
+  std::uint32_t view_change_retransmits_ = 0;  // in this view change; backs the interval off
 
   // Messages for a view not yet entered, replayed when it is (bounded).
   std::deque<std::pair<NodeId, Bytes>> early_;

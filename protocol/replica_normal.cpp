@@ -249,6 +249,7 @@ void Replica::advance_slot(Slot& slot) {
       own.present = true;
       own.view = slot.pp_view;
       own.digest = slot.digest;
+      own.wire = out_->messages.back().wire;  // re-sent to a replica that lost it (STATUS)
       slot.commit_matches++;
     }
   }
@@ -311,6 +312,7 @@ void Replica::send_reply(ClientId client, Timestamp t, const Bytes& result) {
 // its PRE-PREPAREs and a spurious view change would follow.
 void Replica::issue_batches() {
   update_request_timer(executed_this_step_);
+  update_status_timer();
   executed_this_step_ = false;
   if (!is_primary() || passive_) return;
   for (std::uint32_t i = 0; i < config_.log_window; ++i) {
@@ -349,8 +351,15 @@ void Replica::issue_one_batch() {
 }
 
 std::int64_t Replica::view_change_timeout_ns() const {
-  const std::uint32_t doublings = std::min<std::uint32_t>(view_change_attempts_, 16);
-  return config_.view_change_timeout_ns << doublings;
+  return saturating_shift(config_.view_change_timeout_ns, std::min<std::uint32_t>(view_change_attempts_, 16));
+}
+
+// base * 2^doublings, capped at kTimeoutMaxNs: a user may configure a huge timeout, and a
+// plain shift would overflow into a negative delay.
+std::int64_t Replica::saturating_shift(std::int64_t base_ns, std::uint32_t doublings) {
+  assert(base_ns > 0 && doublings < 63);
+  if (base_ns >= (kTimeoutMaxNs >> doublings)) return kTimeoutMaxNs;
+  return base_ns << doublings;
 }
 
 // The request timer runs while this replica knows of a request that has not executed; it

@@ -17,6 +17,7 @@ void Replica::start_view_change(ViewNumber new_view) {
   new_view_sent_ = false;
   view_change_quorum_ = false;
   asked_for_new_view_ = false;
+  view_change_retransmits_ = 0;
   new_view_wire_.clear();
   view_change_attempts_++;
   stats_.view_changes_started++;
@@ -58,7 +59,10 @@ void Replica::on_view_change_timer() {
   auto own = own_view_changes_.find(view_);
   assert(own != own_view_changes_.end());
   out_->messages.push_back(OutMessage{kAllReplicas, MessageKind::ViewChange, own->second});
-  set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+  // Back off: a replica left alone in a view change (the others are still in the old view)
+  // keeps asking, ever more rarely, until they join it or tell it of a newer view.
+  const std::uint32_t doublings = std::min<std::uint32_t>(view_change_retransmits_++, kRetransmitDoublingsMax);
+  set_timer(TimerKind::ViewChange, saturating_shift(view_change_timeout_ns(), doublings));
 }
 
 // A quorum of VIEW-CHANGEs for the view this replica is changing to: start the new-view

@@ -100,13 +100,13 @@ TEST_CASE("no proper prefix of a message parses and decodes; a trailing byte is 
 
 TEST_CASE("unknown kinds, unknown schemes, bad lengths and huge counts are rejected") {
   Bytes wire = with_trailer(encode_vote(MessageKind::Prepare, 1, Vote{1, 1, d(1)}));
-  Bytes k0 = wire, k11 = wire, scheme = wire, length = wire;
+  Bytes k0 = wire, k12 = wire, scheme = wire, length = wire;
   k0[0] = 0;
-  k11[0] = 11;
+  k12[0] = 12;
   scheme.back() = 7;
   length[5] = 0xff;  // body length far beyond the message
   CHECK(parse_envelope(k0).error == "unknown kind");
-  CHECK(parse_envelope(k11).error == "unknown kind");
+  CHECK(parse_envelope(k12).error == "unknown kind");
   CHECK_FALSE(parse_envelope(scheme).ok());
   CHECK_FALSE(parse_envelope(length).ok());
   // A PRE-PREPARE body claiming kBatchRequestsMax + 1 requests.
