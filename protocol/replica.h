@@ -131,11 +131,28 @@ class Replica {
     Bytes snapshot;
   };
 
+  // What a VIEW-CHANGE asserts: checkpoint `seq` with `digest` is stable (stable = true), or
+  // (view, seq, digest) prepared at its sender.
+  struct Claim {
+    bool stable = false;
+    ViewNumber view = 0;
+    SequenceNumber seq = 0;
+    MessageDigest digest;
+    bool operator==(const Claim&) const = default;
+  };
+
+  // A VIEW-CHANGE that authenticates for us and is well formed. `accepted` once each of its
+  // claims is established for us (replica_certificates.cpp): only accepted ones count toward
+  // a quorum or enter O; the others wait for corroboration.
   struct ValidViewChange {
     ReplicaId sender = 0;
     ViewChange body;
     Bytes wire;
+    std::vector<Claim> claims;      // the stable checkpoint first, then one per certificate
+    std::vector<Claim> unverified;  // those whose certificates do not verify for us
+    bool accepted = false;
   };
+  enum class CertCheck : std::uint8_t { Invalid, Verified, Unverified };
 
   // ---- replica.cpp: dispatch, sending, timers, invariants ----
   void on_wire(NodeId from, ByteView wire);
@@ -162,8 +179,12 @@ class Replica {
   void on_pre_prepare(const Envelope& env);
   void on_vote(const Envelope& env);
   bool decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out);
-  // Opens a REQUEST wire message (framing, client sender, authentication for this replica).
-  std::optional<ConsensusRequest> open_request(ByteView wire);
+  bool decode_batch_as(const PrePrepare& pp, std::vector<ConsensusRequest>& out, bool authenticate);
+  static bool batch_has_digest(const std::vector<ConsensusRequest>& requests, const MessageDigest& digest);
+  void add_to_proof(Slot& slot, ReplicaId sender, const Vote& vote, ByteView wire);
+  // Opens a REQUEST wire message (framing, client sender and, when `authenticate`, its
+  // authenticator for this replica).
+  std::optional<ConsensusRequest> open_request(ByteView wire, bool authenticate = true);
   void send_reply(ClientId client, Timestamp t, const Bytes& result);
   void accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
                           std::vector<ConsensusRequest>&& requests);
@@ -196,6 +217,7 @@ class Replica {
   void check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest);
   void make_stable(SequenceNumber seq, const MessageDigest& digest, std::vector<Bytes>&& proof);
   void collect_garbage();
+  void add_to_stable_proof(ReplicaId sender, ByteView wire);
   void start_state_transfer(SequenceNumber seq, const MessageDigest& digest,
                             std::vector<Bytes>&& proof);
   void send_fetch();
@@ -203,17 +225,24 @@ class Replica {
   void on_state_reply(const Envelope& env);
   Bytes snapshot() const;
   bool restore(ByteView snapshot);
-  bool verify_checkpoint_proof(SequenceNumber seq, const MessageDigest& digest,
-                               const std::vector<Bytes>& proof);
 
   // ---- replica_view_change.cpp ----
   void start_view_change(ViewNumber new_view);
   ViewChange build_view_change(ViewNumber new_view) const;
   void on_view_change(const Envelope& env);
-  std::optional<ViewChange> validate_view_change(ReplicaId sender, ByteView body);
-  bool validate_prepared_proof(const PreparedProof& proof, ViewNumber before_view,
-                               SequenceNumber low, ViewNumber& view_out,
-                               SequenceNumber& seq_out, MessageDigest& digest_out);
+  ValidViewChange own_view_change(ViewChange&& vc, const Bytes& wire) const;
+  std::uint32_t accepted_view_changes(ViewNumber view) const;
+
+  // ---- replica_certificates.cpp: the certificates inside VIEW-CHANGEs ----
+  std::optional<ValidViewChange> check_view_change(ReplicaId sender, ByteView body, ByteView wire);
+  CertCheck check_checkpoint_proof(SequenceNumber seq, const MessageDigest& digest,
+                                   const std::vector<Bytes>& proof);
+  CertCheck check_prepared_proof(const PreparedProof& proof, ViewNumber before_view,
+                                 SequenceNumber low, Claim& claim);
+  std::uint32_t count_own_prepares(ViewNumber view, SequenceNumber seq, const MessageDigest& digest,
+                                   std::vector<bool>& counted) const;
+  void corroborate(std::vector<ValidViewChange*>& held,
+                   const std::vector<const ValidViewChange*>& sources) const;
   void maybe_join_higher_view();
   void on_view_change_timer();
   void note_view_change_quorum();

@@ -63,9 +63,25 @@ void Replica::on_checkpoint(const Envelope& env) {
   }
   if (decoded.value.seq <= stable_seq_) {
     stats_.duplicates++;  // a late vote for a checkpoint already stable here
+    if (decoded.value.seq == stable_seq_ && decoded.value.state_digest == stable_digest_) {
+      add_to_stable_proof(env.sender, env.wire);
+    }
     return;
   }
   record_checkpoint_vote(env.sender, decoded.value, env.wire);
+}
+
+// Like prepared certificates (add_to_proof), the stable checkpoint's proof keeps every
+// matching CHECKPOINT that arrives after it became stable, so that the C of our
+// VIEW-CHANGE holds a quorum each receiver can verify even if a faulty replica's
+// CHECKPOINT authenticates only for some of them.
+void Replica::add_to_stable_proof(ReplicaId sender, ByteView wire) {
+  for (const auto& w : stable_proof_) {
+    auto e = parse_envelope(w);
+    if (e.ok() && e.value.sender == sender) return;
+  }
+  if (stable_proof_.size() >= config_.n) return;
+  stable_proof_.emplace_back(wire.begin(), wire.end());
 }
 
 void Replica::record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteView wire) {
@@ -238,22 +254,6 @@ void Replica::on_state_reply(const Envelope& env) {
   if (passive_ && stable_seq_ >= passive_horizon_ && passive_horizon_ != 0) passive_ = false;
   executed_this_step_ = true;
   try_execute();
-}
-
-bool Replica::verify_checkpoint_proof(SequenceNumber seq, const MessageDigest& digest,
-                                      const std::vector<Bytes>& proof) {
-  if (seq == 0) return proof.empty();  // genesis needs no proof
-  std::vector<bool> seen(config_.n, false);
-  std::uint32_t valid = 0;
-  for (const auto& wire : proof) {
-    auto env = open_embedded(wire, MessageKind::Checkpoint);
-    if (!env || seen[env->sender]) return false;
-    auto cp = decode_checkpoint(env->body);
-    if (!cp.ok() || cp.value.seq != seq || cp.value.state_digest != digest) return false;
-    seen[env->sender] = true;
-    valid++;
-  }
-  return valid >= config_.quorum();
 }
 
 }  // namespace protocol

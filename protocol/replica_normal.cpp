@@ -7,12 +7,12 @@
 
 namespace protocol {
 
-std::optional<ConsensusRequest> Replica::open_request(ByteView wire) {
+std::optional<ConsensusRequest> Replica::open_request(ByteView wire, bool authenticate) {
   auto env = parse_envelope(wire);
   if (!env.ok() || env.value.kind != MessageKind::Request || env.value.sender < config_.n) {
     return std::nullopt;
   }
-  if (!crypto_->verify(env.value)) return std::nullopt;
+  if (authenticate && !crypto_->verify(env.value)) return std::nullopt;
   auto req = decode_request(env.value.body);
   if (!req.ok() || req.value.client != env.value.sender) return std::nullopt;
   ConsensusRequest out{req.value.client, req.value.timestamp, std::move(req.value.operation),
@@ -63,17 +63,30 @@ void Replica::on_request(NodeId from, const Envelope& env) {
 }
 
 bool Replica::decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out) {
+  return decode_batch_as(pp, out, true);
+}
+
+// `authenticate` = false only for a batch whose digest is certified (a prepared
+// certificate with at least f+1 PREPAREs, or a NEW-VIEW's O set checked against one): a
+// correct backup authenticated these requests before it prepared, and the digest binds
+// their content. Their MAC entries for *this* replica may have been broken on the way (a
+// faulty primary can do that per recipient) and must not block the view change.
+bool Replica::decode_batch_as(const PrePrepare& pp, std::vector<ConsensusRequest>& out, bool authenticate) {
   out.clear();
   out.reserve(pp.batch.requests.size());
-  std::vector<MessageDigest> digests;
-  digests.reserve(pp.batch.requests.size());
   for (const auto& wire : pp.batch.requests) {
-    auto req = open_request(wire);
+    auto req = open_request(wire, authenticate);
     if (!req) return false;  // a request body its client did not authenticate
-    digests.push_back(req->digest);
     out.push_back(std::move(*req));
   }
   return true;
+}
+
+bool Replica::batch_has_digest(const std::vector<ConsensusRequest>& requests, const MessageDigest& digest) {
+  std::vector<MessageDigest> digests;
+  digests.reserve(requests.size());
+  for (const auto& r : requests) digests.push_back(r.digest);
+  return batch_digest(digests) == digest;
 }
 
 void Replica::on_pre_prepare(const Envelope& env) {
@@ -96,11 +109,7 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (!in_window(pp.seq)) return buffer_ahead(env, pp.seq);
   std::vector<ConsensusRequest> requests;
   if (!decode_batch(pp, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
-  std::vector<MessageDigest> digests;
-  for (const auto& r : requests) digests.push_back(r.digest);
-  if (batch_digest(digests) != pp.digest) {
-    return reject(RejectReason::BadDigest, env.sender, env.kind);
-  }
+  if (!batch_has_digest(requests, pp.digest)) return reject(RejectReason::BadDigest, env.sender, env.kind);
   Slot& slot = slot_for(pp.seq);
   if (slot.has_pre_prepare && slot.pp_view == pp.view) {
     if (slot.digest == pp.digest) { stats_.duplicates++; return; }
@@ -217,7 +226,24 @@ void Replica::on_vote(const Envelope& env) {
   } else if (slot.has_pre_prepare && vote.view == slot.pp_view && digest_matches(vote.digest, slot.digest)) {
     (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
   }
+  if (is_prepare) add_to_proof(slot, env.sender, vote, env.wire);
   advance_slot(slot);
+}
+
+// A prepared certificate keeps every matching PREPARE that arrives, not just the first
+// quorum: with MAC authenticators a faulty backup can send a PREPARE whose entries verify
+// for us but not for others, and a VIEW-CHANGE whose certificate counted on it would look
+// invalid to them. With every correct backup's PREPARE in it, each receiver still finds
+// quorum - 1 it can verify (validate_prepared_proof counts only those).
+void Replica::add_to_proof(Slot& slot, ReplicaId sender, const Vote& vote, ByteView wire) {
+  if (!slot.has_proof || vote.view != slot.proof_view || vote.digest != slot.proof_digest) return;
+  if (sender == config_.primary(vote.view)) return;
+  for (const auto& w : slot.proof.prepares) {
+    auto e = parse_envelope(w);
+    if (e.ok() && e.value.sender == sender) return;
+  }
+  assert(slot.proof.prepares.size() < config_.n);
+  slot.proof.prepares.emplace_back(wire.begin(), wire.end());
 }
 
 // Moves a slot through prepared -> committed-local as its certificates fill up.

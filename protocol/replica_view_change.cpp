@@ -28,13 +28,30 @@ void Replica::start_view_change(ViewNumber new_view) {
   const Bytes& wire = out_->messages.back().wire;
   own_view_changes_[new_view] = wire;
   while (own_view_changes_.size() > kOwnViewChangesKept) own_view_changes_.erase(own_view_changes_.begin());
-  auto& mine = view_changes_[new_view][self_];
-  mine = ValidViewChange{self_, std::move(vc), wire};
+  view_changes_[new_view][self_] = own_view_change(std::move(vc), wire);
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(new_view));
   // Until a quorum of VIEW-CHANGEs arrives this timer only paces retransmissions of ours.
   set_timer(TimerKind::ViewChange, view_change_timeout_ns());
   note_view_change_quorum();
   maybe_send_new_view();
+}
+
+// Our own VIEW-CHANGE: its certificates are the ones we assembled ourselves, so it is
+// accepted as it is; its claims count when corroborating others'.
+Replica::ValidViewChange Replica::own_view_change(ViewChange&& vc, const Bytes& wire) const {
+  ValidViewChange out;
+  out.sender = self_;
+  out.wire = wire;
+  out.accepted = true;
+  out.claims.push_back(Claim{true, 0, vc.stable_seq, vc.stable_digest});
+  for (const auto& proof : vc.prepared) {
+    auto env = parse_envelope(proof.pre_prepare);
+    auto pp = env.ok() ? decode_pre_prepare(env.value.body) : Decoded<PrePrepare>{{}, "malformed"};
+    assert(pp.ok());
+    out.claims.push_back(Claim{false, pp.value.view, pp.value.seq, pp.value.digest});
+  }
+  out.body = std::move(vc);
+  return out;
 }
 
 // The ViewChange timer. In normal status it is the request timer: a request waited too
@@ -69,8 +86,7 @@ void Replica::on_view_change_timer() {
 // timer T (doubled per consecutive view change) from now, as §4.5.2 says.
 void Replica::note_view_change_quorum() {
   if (status_ != Status::ViewChange || view_change_quorum_) return;
-  auto it = view_changes_.find(view_);
-  if (it == view_changes_.end() || it->second.size() < config_.quorum()) return;
+  if (accepted_view_changes(view_) < config_.quorum()) return;
   view_change_quorum_ = true;
   set_timer(TimerKind::ViewChange, view_change_timeout_ns());
 }
@@ -124,83 +140,34 @@ void Replica::on_view_change(const Envelope& env) {
       return;
     }
   }
-  auto vc = validate_view_change(env.sender, env.body);
+  auto vc = check_view_change(env.sender, env.body, env.wire);
   if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
   // Keep only each sender's highest VIEW-CHANGE: a faulty replica cannot grow this table.
   for (auto it = view_changes_.begin(); it != view_changes_.end();) {
     it->second.erase(env.sender);
     it = it->second.empty() ? view_changes_.erase(it) : std::next(it);
   }
-  const ViewNumber v = vc->new_view;
-  view_changes_[v][env.sender] =
-      ValidViewChange{env.sender, std::move(*vc), Bytes(env.wire.begin(), env.wire.end())};
+  auto& held = view_changes_[wanted];
+  held[env.sender] = std::move(*vc);
+  // A new VIEW-CHANGE may corroborate claims that others held back (replica_certificates.cpp).
+  std::vector<ValidViewChange*> mutable_held;
+  std::vector<const ValidViewChange*> sources;
+  for (auto& [sender, held_vc] : held) {
+    mutable_held.push_back(&held_vc);
+    sources.push_back(&held_vc);
+  }
+  corroborate(mutable_held, sources);
   maybe_join_higher_view();
   note_view_change_quorum();
   maybe_send_new_view();
 }
 
-std::optional<ViewChange> Replica::validate_view_change(ReplicaId sender, ByteView body) {
-  auto decoded = decode_view_change(body);
-  if (!decoded.ok() || decoded.value.new_view == 0) return std::nullopt;
-  const ViewChange& vc = decoded.value;
-  if (vc.stable_seq == 0 ? vc.stable_digest != genesis_digest_ || !vc.checkpoint_proof.empty()
-                         : !verify_checkpoint_proof(vc.stable_seq, vc.stable_digest,
-                                                    vc.checkpoint_proof)) {
-    return std::nullopt;
-  }
-  std::vector<SequenceNumber> seqs;
-  for (const auto& proof : vc.prepared) {
-    ViewNumber view = 0;
-    SequenceNumber seq = 0;
-    MessageDigest digest;
-    if (!validate_prepared_proof(proof, vc.new_view, vc.stable_seq, view, seq, digest)) {
-      return std::nullopt;
-    }
-    seqs.push_back(seq);
-  }
-  std::sort(seqs.begin(), seqs.end());
-  if (std::adjacent_find(seqs.begin(), seqs.end()) != seqs.end()) return std::nullopt;
-  (void)sender;
-  return std::move(decoded.value);
-}
-
-// A prepared certificate holds iff its PRE-PREPARE comes from that view's primary, carries
-// an authentic batch matching its digest, lies in the sender's window, and quorum - 1
-// distinct backups sent matching PREPAREs. Certificates are bound to (view, seq, digest).
-bool Replica::validate_prepared_proof(const PreparedProof& proof, ViewNumber before_view,
-                                      SequenceNumber low, ViewNumber& view_out,
-                                      SequenceNumber& seq_out, MessageDigest& digest_out) {
-  auto env = open_embedded(proof.pre_prepare, MessageKind::PrePrepare);
-  if (!env) return false;
-  auto pp = decode_pre_prepare(env->body);
-  if (!pp.ok() || env->sender != config_.primary(pp.value.view)) return false;
-  if (pp.value.view >= before_view || pp.value.seq <= low ||
-      pp.value.seq > low + config_.log_window) {
-    return false;
-  }
-  std::vector<ConsensusRequest> requests;
-  if (!decode_batch(pp.value, requests)) return false;
-  std::vector<MessageDigest> digests;
-  for (const auto& r : requests) digests.push_back(r.digest);
-  if (batch_digest(digests) != pp.value.digest) return false;
-  std::vector<bool> seen(config_.n, false);
-  std::uint32_t matching = 0;
-  for (const auto& wire : proof.prepares) {
-    auto penv = open_embedded(wire, MessageKind::Prepare);
-    if (!penv || seen[penv->sender] || penv->sender == env->sender) return false;
-    auto vote = decode_vote(penv->body);
-    if (!vote.ok() || vote.value.view != pp.value.view || vote.value.seq != pp.value.seq ||
-        vote.value.digest != pp.value.digest) {
-      return false;
-    }
-    seen[penv->sender] = true;
-    matching++;
-  }
-  if (matching + 1 < config_.quorum()) return false;
-  view_out = pp.value.view;
-  seq_out = pp.value.seq;
-  digest_out = pp.value.digest;
-  return true;
+std::uint32_t Replica::accepted_view_changes(ViewNumber view) const {
+  auto it = view_changes_.find(view);
+  if (it == view_changes_.end()) return 0;
+  std::uint32_t count = 0;
+  for (const auto& [sender, vc] : it->second) count += vc.accepted ? 1 : 0;
+  return count;
 }
 
 // Liveness (§4.5.2): f+1 replicas asking for views above ours cannot all be faulty, so
@@ -220,12 +187,17 @@ void Replica::maybe_join_higher_view() {
 
 void Replica::maybe_send_new_view() {
   if (status_ != Status::ViewChange || config_.primary(view_) != self_ || new_view_sent_) return;
-  auto it = view_changes_.find(view_);
-  if (it == view_changes_.end() || it->second.size() < config_.quorum()) return;
+  if (accepted_view_changes(view_) < config_.quorum()) return;
+  // V holds every VIEW-CHANGE we accepted, not just a quorum: with MACs a backup may be
+  // unable to verify some of them (a faulty sender can break its entry), and it accepts the
+  // NEW-VIEW if the ones it can verify still form a quorum that yields the same O. Those we
+  // hold back stay out: O must not rest on a claim we could not establish.
+  const auto& held = view_changes_.at(view_);
   std::vector<ValidViewChange> v_set;
-  v_set.push_back(it->second.at(self_));
-  for (const auto& [sender, vc] : it->second) {
-    if (v_set.size() < config_.quorum() && sender != self_) v_set.push_back(vc);
+  v_set.push_back(held.at(self_));
+  assert(v_set.front().accepted);
+  for (const auto& [sender, vc] : held) {
+    if (sender != self_ && vc.accepted) v_set.push_back(vc);
   }
   SequenceNumber min_s = 0;
   auto o = compute_new_view_o(v_set, min_s);
@@ -297,16 +269,47 @@ void Replica::on_new_view(const Envelope& env) {
   new_view_wire_.assign(env.wire.begin(), env.wire.end());
 }
 
-// Checks every VIEW-CHANGE in V (certificates included) and recomputes O.
+// Checks the VIEW-CHANGEs in V (certificates included) and recomputes O (§4.4). With MACs
+// this replica may be unable to verify some VIEW-CHANGEs in V that the primary could: their
+// own authenticator for us is broken (a faulty sender), or a claim in them is neither
+// verifiable by us nor corroborated (replica_certificates.cpp). Those are set aside. The
+// NEW-VIEW holds iff the ones we accept form a quorum and O recomputed from them alone is
+// the O received: O is then what §4.4 computes from a quorum of VIEW-CHANGEs whose claims
+// are established for us, so the paper's safety argument applies unchanged. Anything the
+// primary could only have built wrongly on purpose (a malformed entry, a sender twice, a
+// VIEW-CHANGE for another view or with a certificate wrong in itself) rejects the NEW-VIEW.
 bool Replica::check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set) {
   std::vector<bool> seen(config_.n, false);
+  std::vector<ValidViewChange> checked;
   for (const auto& wire : nv.view_changes) {
-    auto env = open_embedded(wire, MessageKind::ViewChange);
-    if (!env || seen[env->sender]) return false;
-    auto vc = validate_view_change(env->sender, env->body);
-    if (!vc || vc->new_view != nv.view) return false;
-    seen[env->sender] = true;
-    v_set.push_back(ValidViewChange{env->sender, std::move(*vc), wire});
+    auto env = parse_envelope(wire);
+    if (!env.ok() || env.value.kind != MessageKind::ViewChange || env.value.sender >= config_.n ||
+        seen[env.value.sender]) {
+      return false;
+    }
+    seen[env.value.sender] = true;
+    auto header = decode_view_change(env.value.body);
+    if (!header.ok() || header.value.new_view != nv.view) return false;
+    if (!crypto_->verify(env.value)) continue;  // our entry is broken: we cannot use it
+    auto vc = check_view_change(env.value.sender, env.value.body, wire);
+    if (!vc) return false;
+    checked.push_back(std::move(*vc));
+  }
+  // Claims may be corroborated by any VIEW-CHANGE for this view that authenticates for us:
+  // those in V and those we received ourselves.
+  std::vector<ValidViewChange*> held;
+  std::vector<const ValidViewChange*> sources;
+  for (auto& vc : checked) {
+    held.push_back(&vc);
+    sources.push_back(&vc);
+  }
+  auto ours = view_changes_.find(nv.view);
+  if (ours != view_changes_.end()) {
+    for (const auto& [sender, vc] : ours->second) sources.push_back(&vc);
+  }
+  corroborate(held, sources);
+  for (auto& vc : checked) {
+    if (vc.accepted) v_set.push_back(std::move(vc));
   }
   if (v_set.size() < config_.quorum()) return false;
   SequenceNumber min_s = 0;
@@ -321,8 +324,10 @@ bool Replica::check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_
         pp.value.digest != expected->second.digest) {
       return false;
     }
+    // The digest is the null request's or certified by a prepared certificate in V: the
+    // batch content is authentic if it hashes to it (see decode_batch_as).
     std::vector<ConsensusRequest> requests;
-    if (!decode_batch(pp.value, requests)) return false;
+    if (!decode_batch_as(pp.value, requests, false) || !batch_has_digest(requests, pp.value.digest)) return false;
     ++expected;
   }
   return true;
@@ -346,7 +351,20 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
   if (min_s > stable_seq_) {
     auto own = own_checkpoints_.find(min_s);
     const bool have = own != own_checkpoints_.end() && own->second.digest == latest->body.stable_digest;
-    std::vector<Bytes> proof = latest->body.checkpoint_proof;
+    // The CHECKPOINTs of every VIEW-CHANGE in V that names this checkpoint, one per sender:
+    // the claim may have been established by corroboration, and a faulty claimant's own
+    // proof may be short, but a correct claimant's holds a quorum.
+    std::vector<Bytes> proof;
+    std::vector<bool> have_sender(config_.n, false);
+    for (const auto& vc : v_set) {
+      if (vc.body.stable_seq != min_s || vc.body.stable_digest != latest->body.stable_digest) continue;
+      for (const auto& wire : vc.body.checkpoint_proof) {
+        auto e = parse_envelope(wire);
+        if (!e.ok() || e.value.sender >= config_.n || have_sender[e.value.sender]) continue;
+        have_sender[e.value.sender] = true;
+        proof.push_back(wire);
+      }
+    }
     make_stable(min_s, latest->body.stable_digest, std::vector<Bytes>(proof));
     if (!have) start_state_transfer(min_s, latest->body.stable_digest, std::move(proof));
   }
@@ -358,7 +376,7 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
     max_s = std::max(max_s, pp.value.seq);
     if (!in_window(pp.value.seq)) continue;
     std::vector<ConsensusRequest> requests;
-    if (!decode_batch(pp.value, requests)) continue;
+    if (!decode_batch_as(pp.value, requests, false)) continue;  // checked by check_new_view
     accept_pre_prepare(slot_for(pp.value.seq), pp.value, wire, std::move(requests));
   }
   next_seq_ = std::max(max_s, stable_seq_) + 1;
