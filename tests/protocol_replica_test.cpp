@@ -271,3 +271,115 @@ TEST_CASE("§4.4 a silent primary is replaced through VIEW-CHANGE and NEW-VIEW")
     CHECK(c.replicas[r]->last_executed() == 1);
   }
 }
+
+// ---- MAC authenticators and the certificates inside VIEW-CHANGE (TOCS '02) ---------------
+
+namespace {
+
+// Flips a bit of `receiver`'s MAC entry: the message stays authentic for everyone else, as a
+// faulty sender (or a faulty replica rewriting its own message) can arrange.
+Bytes break_entry(Bytes wire, NodeId receiver) {
+  auto env = parse_envelope(wire);
+  REQUIRE(env.ok());
+  REQUIRE(env.value.scheme == AuthScheme::Mac);
+  const std::size_t trailer = static_cast<std::size_t>(env.value.auth.data() - wire.data());
+  const std::size_t count = wire[trailer] | (wire[trailer + 1] << 8);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t entry = trailer + 2 + i * 36;
+    const NodeId to = wire[entry] | (wire[entry + 1] << 8) | (wire[entry + 2] << 16) | (wire[entry + 3] << 24);
+    if (to == receiver) wire[entry + 4 + 7] ^= 0x10;
+  }
+  return wire;
+}
+
+Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
+  ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
+  return c.seal_from(sender, encode_view_change(sender, vc));
+}
+
+std::vector<NewView> new_views_in(const Cluster& c) {
+  std::vector<NewView> out;
+  for (const auto& p : c.queue) {
+    auto env = parse_envelope(p.wire);
+    if (env.ok() && env.value.kind == MessageKind::NewView && p.to == 0) out.push_back(decode_new_view(env.value.body).value);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("TOCS MAC view change: a claim whose certificate does not verify for the new primary is established by f+1 VIEW-CHANGEs") {
+  Cluster c(4);  // replica 3 is faulty: its PREPARE authenticates for everyone but replica 1
+  Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  const PreparedProof proof{pp, {c.vote(MessageKind::Prepare, 2, 0, 1, d),
+                                 break_entry(c.vote(MessageKind::Prepare, 3, 0, 1, d), 1)}};
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));  // replica 1 asks for view 1 (it is its primary)
+  c.queue.clear();
+  // Replica 2 prepared (0, 1, d) with quorum - 1 = 2 PREPAREs; only one authenticates for 1.
+  c.deliver(2, 1, view_change(c, 2, 1, {proof}));
+  c.deliver(0, 1, view_change(c, 0, 1, {}));
+  CHECK(new_views_in(c).empty());  // 1, 0 and 2, but 2's claim is not established: no quorum
+  CHECK(c.rejected(1, RejectReason::BadCertificate) == 0);  // held back, not refused
+  // Replica 3 makes the same claim: f + 1 = 2 replicas say (0, 1, d) prepared, one is correct.
+  // Its VIEW-CHANGE does not authenticate for replica 2, which must still accept the NEW-VIEW.
+  c.deliver(3, 1, break_entry(view_change(c, 3, 1, {proof}), 2));
+  const auto nvs = new_views_in(c);
+  REQUIRE(nvs.size() == 1);
+  CHECK(nvs[0].view_changes.size() == 4);  // every accepted VIEW-CHANGE, not just a quorum
+  REQUIRE(nvs[0].pre_prepares.size() == 1);
+  const auto o = decode_pre_prepare(parse_envelope(nvs[0].pre_prepares[0]).value.body).value;
+  CHECK(o.seq == 1);
+  CHECK(o.digest == d);  // the request that may have committed keeps its sequence number
+  c.run();
+  for (ReplicaId r = 0; r < 4; ++r) {
+    CAPTURE(r);
+    CHECK(c.replicas[r]->view() == 1);
+    CHECK(c.rejected(r, RejectReason::BadNewView) == 0);
+    REQUIRE(c.executed[r].size() == 1);
+    CHECK(c.executed[r][0].batch_digest == d);
+  }
+}
+
+TEST_CASE("TOCS MAC view change: a certificate that only one replica claims and nobody can verify never enters O") {
+  Cluster c(4);  // replica 3 is faulty and makes up a certificate
+  Bytes pp_fake = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  // Replica 3 cannot forge replica 0's authenticator either: it seals the PRE-PREPARE itself.
+  Bytes content(parse_envelope(pp_fake).value.content.begin(), parse_envelope(pp_fake).value.content.end());
+  pp_fake = c.seal_from(3, std::move(content));
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp_fake).value.body).value.digest;
+  PreparedProof fake{pp_fake, {}};
+  for (NodeId claimed : {1u, 2u}) {
+    Bytes vote = encode_vote(MessageKind::Prepare, claimed, Vote{0, 1, d});
+    fake.prepares.push_back(c.seal_from(3, std::move(vote)));  // sealed with 3's keys
+  }
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));
+  c.queue.clear();
+  c.deliver(3, 1, view_change(c, 3, 1, {fake}));
+  c.deliver(0, 1, view_change(c, 0, 1, {}));
+  CHECK(new_views_in(c).empty());
+  c.deliver(2, 1, view_change(c, 2, 1, {}));
+  const auto nvs = new_views_in(c);
+  REQUIRE(nvs.size() == 1);
+  CHECK(nvs[0].view_changes.size() == 3);  // replica 3's stays out
+  CHECK(nvs[0].pre_prepares.empty());      // and its made-up request gets no sequence number
+}
+
+TEST_CASE("TOCS MAC view change: PREPAREs that do not authenticate for the checker are skipped, not fatal") {
+  Cluster c(4);
+  Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  // Three PREPAREs, one broken for replica 1: two still authenticate (quorum - 1 = 2), and the
+  // PRE-PREPARE's own entry for replica 1 is broken too (f + 1 PREPAREs vouch for it).
+  const PreparedProof proof{break_entry(pp, 1),
+                            {c.vote(MessageKind::Prepare, 2, 0, 1, d), c.vote(MessageKind::Prepare, 3, 0, 1, d),
+                             break_entry(c.vote(MessageKind::Prepare, 1, 0, 1, d), 1)}};
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));
+  c.queue.clear();
+  c.deliver(2, 1, view_change(c, 2, 1, {proof}));
+  c.deliver(0, 1, view_change(c, 0, 1, {}));
+  const auto nvs = new_views_in(c);
+  REQUIRE(nvs.size() == 1);
+  REQUIRE(nvs[0].pre_prepares.size() == 1);
+  CHECK(decode_pre_prepare(parse_envelope(nvs[0].pre_prepares[0]).value.body).value.digest == d);
+}
