@@ -102,6 +102,7 @@ class World {
   void set_timer(NodeId node, const protocol::TimerCommand& cmd);
   void cancel_timers(NodeId node);
   void note_faulty_votes(protocol::ReplicaId r, const protocol::OutMessage& msg);
+  void note_sent_vote(protocol::ReplicaId r, const protocol::OutMessage& msg);
   void trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash,
              std::uint64_t a, std::uint64_t b, protocol::ByteView wire = {});
   void trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b);
@@ -126,6 +127,9 @@ class World {
   std::vector<bool> crashed_;
   std::vector<double> timer_skew_;
   std::set<protocol::ReplicaId> faulty_;
+  // Replicas whose votes the amnesia oracle watches: those a crash fault restarts, as long as
+  // no Byzantine fault (which may vote twice on purpose) has touched them.
+  std::vector<bool> vote_watch_;
   std::vector<FaultRuntime> faults_;
   sim::EventQueue queue_;
   sim::PayloadPool pool_;
@@ -187,6 +191,14 @@ World::World(const Scenario& scenario, const RunOptions& options)
                                    sim::make_stream(options.seed, "fault/" + std::to_string(i))});
     const auto k = spec.kind;
     has_network_faults_ |= k == FaultKind::Delay || k == FaultKind::Drop || k == FaultKind::Partition;
+  }
+  vote_watch_.assign(config_.n, false);
+  for (const auto& spec : scenario.faults) {
+    if (spec.kind != FaultKind::Crash || !spec.restart_ns) continue;
+    for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
+      const bool named = std::find(spec.replicas.begin(), spec.replicas.end(), r) != spec.replicas.end();
+      if (named || spec.replicas_is_primary) vote_watch_[r] = true;
+    }
   }
 }
 
@@ -397,7 +409,21 @@ void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg)
   }
   for (auto& m : current) {
     if (faulty_.count(r) != 0) note_faulty_votes(r, m);
+    if (vote_watch_[r]) note_sent_vote(r, m);
     dispatch(r, std::move(m));
+  }
+}
+
+void World::note_sent_vote(protocol::ReplicaId r, const protocol::OutMessage& msg) {
+  if (msg.kind != MessageKind::PrePrepare && msg.kind != MessageKind::Prepare && msg.kind != MessageKind::Commit) return;
+  auto env = protocol::parse_envelope(msg.wire);
+  if (!env.ok() || env.value.sender != r) return;
+  if (env.value.kind == MessageKind::PrePrepare) {
+    auto pp = protocol::decode_pre_prepare(env.value.body);
+    if (pp.ok()) checker_.on_vote_sent(queue_.now_ns(), r, env.value.kind, pp.value.view, pp.value.seq, pp.value.digest);
+  } else {
+    auto v = protocol::decode_vote(env.value.body);
+    if (v.ok()) checker_.on_vote_sent(queue_.now_ns(), r, env.value.kind, v.value.view, v.value.seq, v.value.digest);
   }
 }
 
@@ -525,6 +551,9 @@ void World::fault_start(std::uint32_t index) {
              index, 1);
   if (fault_kind_is_faulty(f.spec.kind)) {
     for (auto r : f.replicas) mark_faulty(r);
+  }
+  if (fault_kind_is_faulty(f.spec.kind) && f.spec.kind != FaultKind::Crash) {
+    for (auto r : f.replicas) vote_watch_[r] = false;  // a Byzantine replica may vote twice
   }
   switch (f.spec.kind) {
     case FaultKind::Crash:

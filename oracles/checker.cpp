@@ -147,6 +147,19 @@ void Checker::on_certificate(std::int64_t time_ns, ReplicaId replica, const prot
            {replica}, note.b, {}, {}, {}});
 }
 
+void Checker::on_vote_sent(std::int64_t time_ns, ReplicaId replica, protocol::MessageKind kind, ViewNumber view,
+                           SequenceNumber seq, const MessageDigest& digest) {
+  assert(replica < config_.n);
+  const auto key = std::make_tuple(seq, replica, static_cast<std::uint8_t>(kind), view);
+  auto [it, fresh] = sent_votes_.try_emplace(key, digest);
+  if (fresh || it->second == digest) return;
+  violate({"amnesia", time_ns,
+           "replica " + std::to_string(replica) + " sent two " + protocol::message_kind_name(kind) +
+               "s for view " + std::to_string(view) + ", seq " + std::to_string(seq) +
+               " with different digests (it forgot its vote across a restart)",
+           {replica}, seq, it->second.short_hex(), digest.short_hex(), {}});
+}
+
 void Checker::on_faulty_vote(ReplicaId replica, ViewNumber view, SequenceNumber seq,
                              const MessageDigest& digest) {
   auto& votes = faulty_votes_[{seq, replica}];
@@ -173,11 +186,15 @@ void Checker::trim() {
   canonical_.erase(canonical_.begin(), canonical_.upper_bound(low));
   checkpoints_.erase(checkpoints_.begin(), checkpoints_.upper_bound(low));
   faulty_votes_.erase(faulty_votes_.begin(), faulty_votes_.lower_bound({low + 1, 0}));
+  // Votes are kept two windows below that: a restarted replica starts from an empty window
+  // and could vote again on sequence numbers the others have long passed.
+  const SequenceNumber keep = low > 2 * config_.log_window ? low - 2 * config_.log_window : 0;
+  sent_votes_.erase(sent_votes_.begin(), sent_votes_.lower_bound(std::make_tuple(keep + 1, ReplicaId{0}, std::uint8_t{0}, ViewNumber{0})));
 }
 
 std::size_t Checker::held() const {
   return canonical_.size() + checkpoints_.size() + reference_results_.size() + accepted_.size() +
-         faulty_votes_.size();
+         faulty_votes_.size() + sent_votes_.size();
 }
 
 }  // namespace oracles

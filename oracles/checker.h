@@ -12,6 +12,8 @@
 //   client_consistency  every result a client accepted equals the result of executing the
 //                       agreed log, in order, on a reference copy of the service
 //   certificate         every certificate a correct replica acts on holds a quorum
+//   amnesia             a replica faulty only by crash-restart never votes twice (see
+//                       on_vote_sent): what PBFT-NOTES calls voting twice after a crash
 // Liveness is judged by the harness at the end of the run (harness/world.cpp).
 #pragma once
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "protocol/config.h"
@@ -54,6 +57,13 @@ class Checker {
                      const MessageDigest& digest);
   void on_certificate(std::int64_t time_ns, ReplicaId replica, const protocol::Note& note);
   void on_client_accept(std::int64_t time_ns, ClientId client, Timestamp t, const Bytes& result);
+  // Every PRE-PREPARE, PREPARE and COMMIT a replica sent that is faulty only by crashing and
+  // restarting with no state (or not faulty at all): such a replica never sends two
+  // different digests for one (kind, view, seq). A restarted replica that forgot what it
+  // voted and votes again differently is an "amnesia" violation, even though the replica
+  // counts as faulty for the other invariants.
+  void on_vote_sent(std::int64_t time_ns, ReplicaId replica, protocol::MessageKind kind, ViewNumber view,
+                    SequenceNumber seq, const MessageDigest& digest);
   // Evidence: a protocol message a faulty replica signed (PRE-PREPARE, PREPARE, COMMIT)
   // for (view, seq, digest). Used to name culprits of an agreement violation.
   void on_faulty_vote(ReplicaId replica, ViewNumber view, SequenceNumber seq,
@@ -89,6 +99,8 @@ class Checker {
   std::map<std::pair<ClientId, Timestamp>, Bytes> accepted_;           // not yet computed
   std::map<std::pair<SequenceNumber, ReplicaId>, std::set<std::pair<ViewNumber, MessageDigest>>>
       faulty_votes_;
+  // (seq, replica, kind, view) -> the digest it sent; trimmed with the rest.
+  std::map<std::tuple<SequenceNumber, ReplicaId, std::uint8_t, ViewNumber>, MessageDigest> sent_votes_;
   std::vector<reports::Violation> violations_;
   std::set<std::string> reported_;  // one violation per (invariant, seq, replica) is enough
 };

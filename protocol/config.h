@@ -15,6 +15,7 @@ const char* auth_mode_name(AuthMode mode);
 enum class TestDefect : std::uint8_t {
   None,
   VotesIgnoreDigest,  // match PREPARE/COMMIT on (view, seq) only: a known public-implementation bug
+  RecoverActive,      // a replica restarted with no state votes at once (forgets it may have voted)
 };
 
 struct PbftConfig {

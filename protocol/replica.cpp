@@ -18,7 +18,7 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
     : config_(config),
       self_(self),
       crypto_(std::make_unique<NodeCrypto>(keys, self)),
-      passive_(recovering) {
+      passive_(recovering && config.test_defect != TestDefect::RecoverActive) {
   assert(config_.validate().empty());
   assert(self_ < config_.n);
   log_.resize(config_.log_window);

@@ -325,6 +325,7 @@ class Replica {
   ViewNumber status_mark_view_ = 0;
   SequenceNumber status_mark_executed_ = 0;
   bool status_mark_valid_ = false;
+  std::uint32_t statuses_sent_ = 0;  // while stuck; backs the interval off
   std::uint32_t view_change_retransmits_ = 0;  // in this view change; backs the interval off
 
   // Messages for a view not yet entered, replayed when it is (bounded).

@@ -11,8 +11,8 @@
 //   - the proof of its stable checkpoint when the sender is below it (so it fetches state),
 //   - in the same view, its own PREPARE and COMMIT (and, from the primary, the PRE-PREPARE)
 //     for the sequence numbers the sender has not executed yet,
-//   - and, unless the STATUS was itself an answer, its own STATUS, so that a sender which
-//     is ahead learns what this replica lacks.
+//   - and, when the sender is ahead of it and the STATUS was not itself an answer, its own
+//     STATUS, so that the sender learns what this replica lacks.
 // Everything re-sent is a message its author already sent (wire-identical), so receivers
 // treat it as a duplicate or as the original; nothing here creates new votes. The answer
 // to one STATUS is bounded (kStatusRetransmitMax), and STATUS itself goes out only from a
@@ -38,13 +38,18 @@ std::int64_t Replica::status_interval_ns() const {
   return std::clamp<std::int64_t>(config_.view_change_timeout_ns / 2, kStatusIntervalMinNs, kStatusIntervalMaxNs);
 }
 
+// While stuck, the interval doubles after each STATUS sent (up to 2^kRetransmitDoublingsMax),
+// like the client's retransmissions: a replica that cannot be helped (its primary is faulty
+// and a view change is coming) asks a few times, not every interval.
 void Replica::update_status_timer() {
   const bool armed = timer_armed_[static_cast<std::size_t>(TimerKind::Status)];
   if (stuck_candidate() && !armed) {
-    set_timer(TimerKind::Status, status_interval_ns());
+    const std::uint32_t doublings = std::min(statuses_sent_, kRetransmitDoublingsMax);
+    set_timer(TimerKind::Status, saturating_shift(status_interval_ns(), doublings));
   } else if (!stuck_candidate() && armed) {
     cancel_timer(TimerKind::Status);
     status_mark_valid_ = false;
+    statuses_sent_ = 0;
   }
 }
 
@@ -54,7 +59,11 @@ void Replica::on_status_timer() {
   status_mark_valid_ = true;
   status_mark_view_ = view_;
   status_mark_executed_ = last_executed_;
-  if (moved) return;  // progress since the last tick: nothing to ask for yet
+  if (moved) {
+    statuses_sent_ = 0;
+    return;  // progress since the last tick: nothing to ask for yet
+  }
+  statuses_sent_++;
   multicast(encode_status(self_, protocol::Status{view_, 0, stable_seq_, last_executed_}), MessageKind::Status);
 }
 
@@ -77,7 +86,10 @@ void Replica::on_status(const Envelope& env) {
   if (status_ == Status::Normal && st.view == view_ && !in_view_change) {
     retransmit_slots(env.sender, st.last_executed);
   }
-  if ((st.flags & protocol::Status::kReply) == 0) {
+  // Answer with our own STATUS only if the sender can help us: it is in a later view or has
+  // executed more. Otherwise every STATUS would draw n - 1 answers nobody needs.
+  const bool behind = st.view > view_ || (st.view == view_ && st.last_executed > last_executed_);
+  if ((st.flags & protocol::Status::kReply) == 0 && behind) {
     const std::uint8_t flags = protocol::Status::kReply | (status_ == Status::ViewChange ? protocol::Status::kInViewChange : 0);
     send_to(env.sender, encode_status(self_, protocol::Status{view_, flags, stable_seq_, last_executed_}),
             MessageKind::Status);

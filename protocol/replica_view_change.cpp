@@ -100,6 +100,13 @@ void Replica::note_view_change_quorum() {
 // budget spent while the network was cut would leave the laggard stranded once it heals.
 void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
   assert(sender < config_.n && sender != self_);
+  // Only for the sender's newest word: if we hold a VIEW-CHANGE of it for a later view, this
+  // one is old news (a copy delayed in the network, or one of our own answers bouncing back
+  // from a replica that had moved on) and answering it would start a ping-pong between two
+  // replicas that are both past it.
+  for (auto it = view_changes_.upper_bound(wanted_view); it != view_changes_.end(); ++it) {
+    if (it->second.count(sender) != 0) return;
+  }
   if (status_ == Status::Normal) {
     if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;

@@ -162,3 +162,16 @@ TEST_CASE("the checker forgets what every correct replica has passed") {
   CHECK(c.violations().empty());
   CHECK(c.held() == 0);
 }
+
+TEST_CASE("amnesia: a replica that sends two digests for one (kind, view, seq) fires; repeats do not") {
+  oracles::Checker c(config4(), issued);
+  c.on_vote_sent(1, 2, MessageKind::Prepare, 0, 5, digest_of("a"));
+  c.on_vote_sent(2, 2, MessageKind::Prepare, 0, 5, digest_of("a"));  // a retransmission
+  c.on_vote_sent(3, 2, MessageKind::Prepare, 1, 5, digest_of("b"));  // another view: fine
+  c.on_vote_sent(4, 2, MessageKind::Commit, 0, 5, digest_of("a"));
+  c.on_vote_sent(5, 3, MessageKind::Prepare, 0, 5, digest_of("b"));  // another replica: fine
+  CHECK(count(c, "amnesia") == 0);
+  c.on_vote_sent(6, 2, MessageKind::Prepare, 0, 5, digest_of("c"));
+  CHECK(count(c, "amnesia") == 1);
+  CHECK(c.violations().back().replicas == std::vector<std::uint32_t>{2});
+}
