@@ -202,7 +202,7 @@ void Replica::check_invariants() const {
   assert(known_requests_.size() <= config_.request_queue_max);
   assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
   assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);
-  assert(view_changes_.size() <= config_.n + 2);
+  assert(view_changes_.size() <= std::size_t{config_.n} * kViewChangesPerSender + 1);
   assert(own_view_changes_.size() <= kOwnViewChangesKept);
   assert(!view_change_quorum_ || status_ == Status::ViewChange);
   assert(!asked_for_new_view_ || view_change_quorum_);

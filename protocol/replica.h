@@ -314,6 +314,7 @@ class Replica {
   // own recent VIEW-CHANGEs by view, and the NEW-VIEW that installed view_ (empty in view 0
   // or when the view was learned otherwise), re-sent to a replica that shows it missed them.
   static constexpr std::size_t kOwnViewChangesKept = 4;
+  static constexpr std::uint32_t kViewChangesPerSender = 4;  // in view_changes_
   std::map<ViewNumber, Bytes> own_view_changes_;
   Bytes new_view_wire_;
 

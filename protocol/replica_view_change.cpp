@@ -141,21 +141,34 @@ void Replica::on_view_change(const Envelope& env) {
     if (!passive_) help_laggard(env.sender, wanted);
     return;
   }
+  // Each sender's VIEW-CHANGEs for its kViewChangesPerSender highest views are kept, not just
+  // the highest: a replica that timed out of view v (it held a quorum for v and no NEW-VIEW
+  // came) has moved on to v+1, but its VIEW-CHANGE for v may be what the others still need
+  // to complete a quorum for v. Keeping only its newest one left them stuck at v, it alone at
+  // v+1, and no f+1 to pull anyone along. The bound keeps a faulty replica from growing this.
+  std::uint32_t kept = 0;
+  ViewNumber lowest_kept = 0;
   for (const auto& [view, senders] : view_changes_) {
-    if (view >= wanted && senders.count(env.sender) != 0) {
-      stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view or a later one
+    if (senders.count(env.sender) == 0) continue;
+    if (view == wanted) {
+      stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view
       return;
     }
+    if (kept++ == 0) lowest_kept = view;
+  }
+  if (kept >= kViewChangesPerSender && wanted < lowest_kept) {
+    stats_.duplicates++;  // older than everything we keep of it
+    return;
   }
   auto vc = check_view_change(env.sender, env.body, env.wire);
   if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
-  // Keep only each sender's highest VIEW-CHANGE: a faulty replica cannot grow this table.
-  for (auto it = view_changes_.begin(); it != view_changes_.end();) {
-    it->second.erase(env.sender);
-    it = it->second.empty() ? view_changes_.erase(it) : std::next(it);
-  }
   auto& held = view_changes_[wanted];
   held[env.sender] = std::move(*vc);
+  if (kept >= kViewChangesPerSender) {
+    auto lowest = view_changes_.find(lowest_kept);
+    lowest->second.erase(env.sender);
+    if (lowest->second.empty()) view_changes_.erase(lowest);
+  }
   // A new VIEW-CHANGE may corroborate claims that others held back (replica_certificates.cpp).
   std::vector<ValidViewChange*> mutable_held;
   std::vector<const ValidViewChange*> sources;
@@ -180,12 +193,17 @@ std::uint32_t Replica::accepted_view_changes(ViewNumber view) const {
 // Liveness (§4.5.2): f+1 replicas asking for views above ours cannot all be faulty, so
 // join the smallest of those views even if our own timer has not fired.
 void Replica::maybe_join_higher_view() {
-  std::vector<ViewNumber> higher;
+  // Each other replica's newest view above ours (the map is ordered: the last one wins).
+  std::vector<ViewNumber> newest(config_.n, 0);
   for (const auto& [view, senders] : view_changes_) {
     if (view <= view_) continue;
     for (const auto& [sender, vc] : senders) {
-      if (sender != self_) higher.push_back(view);
+      if (sender != self_) newest[sender] = view;
     }
+  }
+  std::vector<ViewNumber> higher;
+  for (ViewNumber v : newest) {
+    if (v != 0) higher.push_back(v);
   }
   if (higher.size() < config_.f + 1) return;
   std::sort(higher.begin(), higher.end());
