@@ -117,6 +117,22 @@ struct Outbox {
   std::vector<Execution> executions;
   std::vector<Rejection> rejections;
   std::vector<Note> notes;
+  // Empty buffers that still hold capacity, which the host hands back once it has taken
+  // a message's bytes: a node encodes its next message into one, so steady-state sending
+  // allocates nothing. Purely an allocation cache: what is in it never changes a run.
+  static constexpr std::size_t kSpareBuffersMax = 64;
+  std::vector<Bytes> spare_buffers;
+  Bytes take_buffer() {
+    if (spare_buffers.empty()) return {};
+    Bytes b = std::move(spare_buffers.back());
+    spare_buffers.pop_back();
+    b.clear();
+    return b;
+  }
+  void give_buffer(Bytes&& b) {
+    if (b.capacity() != 0 && spare_buffers.size() < kSpareBuffersMax) spare_buffers.push_back(std::move(b));
+  }
+  // Clears what a step emitted; spare buffers stay.
   void clear() {
     messages.clear();
     timers.clear();

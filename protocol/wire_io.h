@@ -10,6 +10,9 @@ namespace protocol {
 
 class WireWriter {
  public:
+  WireWriter() = default;
+  // Appends to `start` (a buffer whose capacity the caller wants reused).
+  explicit WireWriter(std::vector<std::uint8_t>&& start) : out_(std::move(start)) {}
   void u8(std::uint8_t v) { out_.push_back(v); }
   void u32(std::uint32_t v) { put(v, 4); }
   void u64(std::uint64_t v) { put(v, 8); }
@@ -22,7 +25,9 @@ class WireWriter {
 
  private:
   void put(std::uint64_t v, int width) {
-    for (int i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    const std::size_t at = out_.size();
+    out_.resize(at + static_cast<std::size_t>(width));
+    for (int i = 0; i < width; ++i) out_[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
   }
   std::vector<std::uint8_t> out_;
 };
