@@ -1,8 +1,17 @@
 #include "sim/event_queue.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace sim {
+
+namespace {
+
+bool earlier(const Event& x, const Event& y) {
+  return x.time_ns != y.time_ns ? x.time_ns < y.time_ns : x.sequence < y.sequence;
+}
+
+}  // namespace
 
 bool EventQueue::less(std::uint32_t a, std::uint32_t b) const {
   const Event& x = slots_[a].event;
@@ -77,6 +86,43 @@ void EventQueue::remove_at(std::uint32_t i) {
   free_slots_.push_back(slot);
 }
 
+void EventQueue::post(Event event) {
+  assert(event.time_ns >= now_ns_ && "no scheduling in the past");
+  event.sequence = next_sequence_++;
+  // Sift up with a hole: move parents down until the event's place is found.
+  std::size_t i = posted_.size();
+  posted_.emplace_back();
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!earlier(event, posted_[parent])) break;
+    posted_[i] = posted_[parent];
+    i = parent;
+  }
+  posted_[i] = event;
+}
+
+Event EventQueue::pop_posted() {
+  assert(!posted_.empty());
+  const Event top = posted_[0];
+  const Event last = posted_.back();
+  posted_.pop_back();
+  const std::size_t size = posted_.size();
+  if (size == 0) return top;
+  // Sift the last event down from the root with a hole.
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t left = 2 * i + 1;
+    if (left >= size) break;
+    const std::size_t right = left + 1;
+    const std::size_t child = right < size && earlier(posted_[right], posted_[left]) ? right : left;
+    if (!earlier(posted_[child], last)) break;
+    posted_[i] = posted_[child];
+    i = child;
+  }
+  posted_[i] = last;
+  return top;
+}
+
 bool EventQueue::cancel(EventHandle handle) {
   if (!handle.valid() || handle.slot >= slots_.size()) return false;
   const Slot& s = slots_[handle.slot];
@@ -86,17 +132,27 @@ bool EventQueue::cancel(EventHandle handle) {
 }
 
 std::optional<Event> EventQueue::pop() {
-  if (heap_.empty()) return std::nullopt;
-  const Event event = slots_[heap_[0]].event;
+  const bool from_posted = !posted_.empty() &&
+                           (heap_.empty() || earlier(posted_[0], slots_[heap_[0]].event));
+  Event event;
+  if (from_posted) {
+    event = pop_posted();
+  } else if (!heap_.empty()) {
+    event = slots_[heap_[0]].event;
+    remove_at(0);
+  } else {
+    return std::nullopt;
+  }
   assert(event.time_ns >= now_ns_);
-  remove_at(0);
   now_ns_ = event.time_ns;
   return event;
 }
 
 std::optional<TimeNs> EventQueue::peek_time() const {
-  if (heap_.empty()) return std::nullopt;
-  return slots_[heap_[0]].event.time_ns;
+  if (heap_.empty() && posted_.empty()) return std::nullopt;
+  if (heap_.empty()) return posted_[0].time_ns;
+  if (posted_.empty()) return slots_[heap_[0]].event.time_ns;
+  return std::min(posted_[0].time_ns, slots_[heap_[0]].event.time_ns);
 }
 
 }  // namespace sim

@@ -1,10 +1,15 @@
-// The event queue: a binary min-heap ordered by (time_ns, sequence). The sequence number is
+// The event queue: events come out ordered by (time_ns, sequence). The sequence number is
 // the order of insertion, so events due at the same virtual time come out in the order they
 // were scheduled, identically on every run.
 //
-// cancel() removes a pending event in O(log n) (an indexed heap: each pending event sits in
-// a slot that knows its heap position; slots are reused, so memory is bounded by the number
-// of pending events, not by the number ever scheduled). A cancelled event never comes out.
+// Two min-heaps share the one sequence counter, and pop() takes the smaller of their tops,
+// so the order is exactly that of a single queue:
+//  - post(): events nobody will cancel (message deliveries, the bulk of a run) go into a
+//    plain heap that stores them inline: no handle, no slot, no indirection.
+//  - schedule(): cancellable events (timers) go into an indexed heap: each pending event
+//    sits in a slot that knows its heap position, so cancel() removes it in O(log n);
+//    slots are reused, so memory is bounded by the number of pending events, not by the
+//    number ever scheduled. A cancelled event never comes out.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -39,6 +44,10 @@ class EventQueue {
   // REQUIRES: event.time_ns >= the time of the last popped event (no scheduling in the past).
   EventHandle schedule(Event event);
 
+  // Like schedule() for an event that will never be cancelled (cheaper: no handle).
+  // REQUIRES: as schedule().
+  void post(Event event);
+
   // Marks the event as cancelled. Cancelling an event that already fired, or twice, is a
   // no-op. Returns true if the event was pending and is now cancelled.
   bool cancel(EventHandle handle);
@@ -49,8 +58,8 @@ class EventQueue {
   // Time of the earliest pending event, or nullopt.
   std::optional<TimeNs> peek_time() const;
 
-  std::size_t size() const { return heap_.size(); }
-  bool empty() const { return heap_.empty(); }
+  std::size_t size() const { return heap_.size() + posted_.size(); }
+  bool empty() const { return heap_.empty() && posted_.empty(); }
   TimeNs now_ns() const { return now_ns_; }  // time of the last popped event
   std::uint64_t scheduled_total() const { return next_sequence_; }
 
@@ -68,6 +77,8 @@ class EventQueue {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> heap_;  // slot indices, min-heap by (time_ns, sequence)
+  std::vector<Event> posted_;        // min-heap by (time_ns, sequence), events inline
+  Event pop_posted();
   std::uint64_t next_sequence_ = 0;
   TimeNs now_ns_ = 0;
 };

@@ -1,7 +1,8 @@
 // The run's trace and fingerprint. Every event the host processes (message sent, delivered,
 // dropped, rejected; timer fired; execution; fault start/stop) is recorded here. The
 // fingerprint is a 64-bit hash chained over the ordered events and their payload hashes; it
-// is always computed (cheap mode). When recording is on, events are also kept as lines of
+// is always computed (cheap mode). A payload is hashed once, when the host pools it
+// (sim/payload_pool.h); each event then folds in that 64-bit hash, not the bytes again. When recording is on, events are also kept as lines of
 // JSON (one object per event) for `--trace` and for the reports.
 #pragma once
 #include <cstdint>
