@@ -66,11 +66,13 @@ class Replica {
   // last_executed() would carry).
   MessageDigest current_state_digest() const;
   // Log entries holding a sequence number, own checkpoints kept, early messages buffered.
-  std::size_t log_entries() const;
+  std::size_t log_entries() const { return log_entries_; }
   std::size_t checkpoints_kept() const { return own_checkpoints_.size(); }
   std::size_t buffered() const { return early_.size(); }
-  // Asserts the replica's invariants (window, ordering, bounds). Called after every step.
+  // Asserts the replica's invariants (window, ordering, bounds). step() runs the O(1) part
+  // after every step and the whole check, O(log_window), periodically; see replica.cpp.
   void check_invariants() const;
+  void check_invariants_full() const;
 
  private:
   enum class Status : std::uint8_t { Normal, ViewChange };
@@ -152,6 +154,9 @@ class Replica {
   // certificate. It never returns to voting in a view it has left.
   bool observing() const { return !may_vote(); }
   Slot& slot_for(SequenceNumber seq);
+  void check_slot(const Slot& slot) const;
+  // A buffer for an outgoing message, with capacity from the host's spares.
+  Bytes new_buffer() { return out_->take_buffer(); }
   const Slot* find_slot(SequenceNumber seq) const;
   // Decodes an embedded wire message, checks its framing, kind and authentication for
   // this replica. Returns its envelope (pointing into `wire`) or nullopt.
@@ -232,6 +237,10 @@ class Replica {
   SequenceNumber next_seq_ = 1;             // primary: next sequence number to assign
   SequenceNumber last_executed_ = 0;
   std::vector<Slot> log_;                   // ring, log_window slots
+  std::size_t log_entries_ = 0;             // slots holding a sequence number
+  const Slot* touched_ = nullptr;           // the slot this step last took (checked after it)
+  std::uint64_t steps_ = 0;
+  bool full_check_due_ = false;
 
   KvService service_;
   std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
@@ -268,6 +277,10 @@ class Replica {
   std::deque<std::pair<NodeId, Bytes>> early_;
 
   std::array<bool, kTimerKinds> timer_armed_{};
+
+  // Receiver lists for MAC authenticators, made once: every replica, and all but self.
+  std::vector<NodeId> all_replicas_;
+  std::vector<NodeId> other_replicas_;
 };
 
 }  // namespace protocol

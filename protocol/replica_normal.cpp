@@ -12,12 +12,15 @@ std::optional<ConsensusRequest> Replica::open_request(ByteView wire) {
   if (!env.ok() || env.value.kind != MessageKind::Request || env.value.sender < config_.n) {
     return std::nullopt;
   }
-  if (!crypto_->verify(env.value)) return std::nullopt;
-  auto req = decode_request(env.value.body);
-  if (!req.ok() || req.value.client != env.value.sender) return std::nullopt;
-  ConsensusRequest out{req.value.client, req.value.timestamp, std::move(req.value.operation),
-                       request_digest(env.value.content)};
-  return out;
+  std::optional<MessageDigest> content_digest;
+  if (!crypto_->verify(env.value, &content_digest)) return std::nullopt;
+  RequestView req;
+  if (!decode_request_view(env.value.body, req).empty() || req.client != env.value.sender) {
+    return std::nullopt;
+  }
+  // The MAC check hashed the content already: that hash is the request digest.
+  const MessageDigest digest = content_digest ? *content_digest : crypto_->request_digest(env.value.content);
+  return ConsensusRequest{req.client, req.timestamp, Bytes(req.operation.begin(), req.operation.end()), digest};
 }
 
 void Replica::on_request(NodeId from, const Envelope& env) {
@@ -49,7 +52,7 @@ void Replica::on_request(NodeId from, const Envelope& env) {
     KnownRequest known;
     known.wire.assign(env.wire.begin(), env.wire.end());
     known.request = ConsensusRequest{req.client, req.timestamp, req.operation,
-                                     request_digest(env.content)};
+                                     crypto_->request_digest(env.content)};
     known_requests_.emplace(key, std::move(known));
     if (primary == self_) proposal_queue_.push_back(key);
   } else {
@@ -98,7 +101,7 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (!decode_batch(pp, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
   std::vector<MessageDigest> digests;
   for (const auto& r : requests) digests.push_back(r.digest);
-  if (batch_digest(digests) != pp.digest) {
+  if (crypto_->batch_digest(digests) != pp.digest) {
     return reject(RejectReason::BadDigest, env.sender, env.kind);
   }
   Slot& slot = slot_for(pp.seq);
@@ -137,8 +140,9 @@ void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire
   recount(slot);
   if (may_vote() && self_ != config_.primary(pp.view) && pp.view == view_) {
     slot.sent_prepare = true;
-    multicast(encode_vote(MessageKind::Prepare, self_, Vote{pp.view, pp.seq, pp.digest}),
-              MessageKind::Prepare);
+    Bytes buf = new_buffer();
+    encode_vote_into(buf, MessageKind::Prepare, self_, Vote{pp.view, pp.seq, pp.digest});
+    multicast(std::move(buf), MessageKind::Prepare);
     VoteRecord& own = slot.prepares[self_];
     own.present = true;
     own.view = pp.view;
@@ -243,8 +247,9 @@ void Replica::advance_slot(Slot& slot) {
                                {}, slot.prepare_matches + 1});
     if (may_vote() && slot.pp_view == view_) {
       slot.sent_commit = true;
-      multicast(encode_vote(MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest}),
-                MessageKind::Commit);
+      Bytes buf = new_buffer();
+      encode_vote_into(buf, MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest});
+      multicast(std::move(buf), MessageKind::Commit);
       VoteRecord& own = slot.commits[self_];
       own.present = true;
       own.view = slot.pp_view;
@@ -303,7 +308,9 @@ void Replica::execute_slot(Slot& slot) {
 
 void Replica::send_reply(ClientId client, Timestamp t, const Bytes& result) {
   if (client < config_.n) return;
-  send_to(client, encode_reply(self_, Reply{view_, t, client, result}), MessageKind::Reply);
+  Bytes buf = new_buffer();
+  encode_reply_into(buf, self_, view_, t, client, result);
+  send_to(client, std::move(buf), MessageKind::Reply);
 }
 
 // The primary assigns sequence numbers only within (h, H]: beyond H backups would drop
@@ -340,7 +347,7 @@ void Replica::issue_one_batch() {
     requests.push_back(it->second.request);
   }
   if (requests.empty()) return;
-  pp.digest = batch_digest(digests);
+  pp.digest = crypto_->batch_digest(digests);
   next_seq_++;
   multicast(encode_pre_prepare(self_, pp), MessageKind::PrePrepare);
   const Bytes wire = out_->messages.back().wire;
