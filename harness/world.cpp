@@ -334,7 +334,7 @@ void World::drain(NodeId node) {
       if (options_.record_trace) completions_.push_back({queue_.now_ns(), latency});
       checker_.on_client_accept(queue_.now_ns(), node, note.a, note.bytes);
       const TimeNs think = sim::from_ms(scenario_.workload.think_ms);
-      queue_.schedule(sim::Event{queue_.now_ns() + think, 0, kClientStart, node, 0, 0});
+      queue_.post(sim::Event{queue_.now_ns() + think, 0, kClientStart, node, 0, 0});
     }
   }
   staged_.clear();
@@ -384,6 +384,10 @@ faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) 
 
 // A faulty replica's messages pass through its active behaviours, in fault order.
 void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg) {
+  if (faulty_.empty() || faulty_.count(r) == 0) {
+    dispatch(r, std::move(msg));  // no behaviour wraps a replica that is not faulty
+    return;
+  }
   std::vector<protocol::OutMessage> current;
   current.push_back(std::move(msg));
   for (auto& f : faults_) {
@@ -422,7 +426,8 @@ void World::dispatch(NodeId from, protocol::OutMessage&& msg) {
     return;  // a behaviour addressed nobody
   }
   if (recipients == 0) return;
-  const sim::PayloadId payload = pool_.put(std::move(msg.wire), recipients);
+  const sim::PayloadId payload = pool_.put_swap(msg.wire, recipients);
+  outbox_.give_buffer(std::move(msg.wire));  // the pool's old buffer, for the next message
   if (msg.to != protocol::kAllReplicas) {
     route(from, msg.to, payload, msg.kind);
     return;
@@ -460,8 +465,8 @@ void World::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind ki
   if (fate.copies == 2) pool_.add_reference(payload);
   in_flight_ += fate.copies;
   for (std::uint32_t i = 0; i < fate.copies; ++i) {
-    queue_.schedule(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
-                               payload, from});
+    queue_.post(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
+                           payload, from});
   }
 }
 
