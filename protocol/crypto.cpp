@@ -35,11 +35,32 @@ SHA256_CTX* ctx_of(std::array<std::uint8_t, 112>& state) {
   return reinterpret_cast<SHA256_CTX*>(state.data());
 }
 
-// The keyed inner and outer SHA-256 states of one HMAC key.
+// The keyed inner and outer SHA-256 states of one HMAC key, kept compact: after absorbing
+// exactly one 64-byte block a SHA-256 state is its eight chaining words and a bit count of
+// 512 with an empty buffer, so 64 bytes hold both states (not two 112-byte contexts).
+// Peers' keys are looked up for every message, so the table's size is cache misses saved.
 struct HmacKey {
-  SHA256_CTX inner{};
-  SHA256_CTX outer{};
+  std::array<SHA_LONG, 8> inner{};
+  std::array<SHA_LONG, 8> outer{};
   bool ready = false;
+
+  static std::array<SHA_LONG, 8> absorb_block(const std::uint8_t (&block)[64]) {
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, block, 64);
+    // What resume() rebuilds: nothing buffered, 512 bits counted.
+    assert(c.num == 0 && c.Nl == 512 && c.Nh == 0 && c.md_len == SHA256_DIGEST_LENGTH);
+    std::array<SHA_LONG, 8> h;
+    std::copy(std::begin(c.h), std::end(c.h), h.begin());
+    return h;
+  }
+  static void resume(SHA256_CTX& c, const std::array<SHA_LONG, 8>& h) {
+    std::copy(h.begin(), h.end(), std::begin(c.h));
+    c.Nl = 512;
+    c.Nh = 0;
+    c.num = 0;
+    c.md_len = SHA256_DIGEST_LENGTH;
+  }
   void init(ByteView key) {
     assert(key.size() <= 64);
     std::uint8_t ipad[64], opad[64];
@@ -48,24 +69,36 @@ struct HmacKey {
       ipad[i] = k ^ 0x36;
       opad[i] = k ^ 0x5c;
     }
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, ipad, 64);
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, opad, 64);
+    inner = absorb_block(ipad);
+    outer = absorb_block(opad);
     ready = true;
   }
   std::array<std::uint8_t, 32> mac(ByteView data) const {
     assert(ready);
-    std::array<std::uint8_t, 32> inner_hash{}, out{};
-    SHA256_CTX c = inner;
+    std::array<std::uint8_t, 32> inner_hash, out;
+    SHA256_CTX c;
+    resume(c, inner);
     SHA256_Update(&c, data.data(), data.size());
     SHA256_Final(inner_hash.data(), &c);
-    c = outer;
+    resume(c, outer);
     SHA256_Update(&c, inner_hash.data(), inner_hash.size());
     SHA256_Final(out.data(), &c);
     return out;
   }
 };
+
+// Constant-time equality of two 32-byte MACs (no early exit on the first difference),
+// four word compares instead of CRYPTO_memcmp's byte loop.
+bool mac_equal(const std::uint8_t* a, const std::uint8_t* b) {
+  std::uint64_t diff = 0;
+  for (int i = 0; i < 4; ++i) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a + 8 * i, 8);
+    std::memcpy(&y, b + 8 * i, 8);
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
 
 void put_le(Bytes& out, std::uint64_t v, int width) {
   for (int i = 0; i < width; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -296,7 +329,8 @@ bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content
       if (content_digest != nullptr) *content_digest = d;
       counters_.hmac_ops++;
       const auto mac = key.mac(d.bytes);
-      return CRYPTO_memcmp(mac.data(), p + 4, kMacBytes) == 0;
+      static_assert(kMacBytes == 32);
+      return mac_equal(mac.data(), p + 4);
     }
     if (receiver < self_) lo = mid + 1; else hi = mid;
   }

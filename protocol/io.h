@@ -132,8 +132,22 @@ struct Outbox {
   void give_buffer(Bytes&& b) {
     if (b.capacity() != 0 && spare_buffers.size() < kSpareBuffersMax) spare_buffers.push_back(std::move(b));
   }
-  // Clears what a step emitted; spare buffers stay.
+  // Executions are recycled the same way: clear() keeps them, with the vectors and bytes
+  // inside, and add_execution() hands one back (its fields hold stale values: the caller
+  // sets every one). Executing then allocates nothing in the steady state.
+  static constexpr std::size_t kSpareExecutionsMax = 16;
+  std::vector<Execution> spare_executions;
+  Execution& add_execution() {
+    if (spare_executions.empty()) return executions.emplace_back();
+    executions.push_back(std::move(spare_executions.back()));
+    spare_executions.pop_back();
+    return executions.back();
+  }
+  // Clears what a step emitted; spare buffers and executions stay.
   void clear() {
+    for (auto& e : executions) {
+      if (spare_executions.size() < kSpareExecutionsMax) spare_executions.push_back(std::move(e));
+    }
     messages.clear();
     timers.clear();
     executions.clear();

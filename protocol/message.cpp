@@ -134,12 +134,19 @@ Decoded<Envelope> parse_envelope(ByteView wire) {
   return {e, {}};
 }
 
-Bytes encode_request(NodeId sender, const Request& m) {
-  return framed(MessageKind::Request, sender, [&](WireWriter& w) {
-    w.u32(m.client);
-    w.u64(m.timestamp);
-    w.bytes(m.operation);
+void encode_request_into(Bytes& out, NodeId sender, ClientId client, Timestamp timestamp,
+                         ByteView operation) {
+  framed_into(out, MessageKind::Request, sender, [&](WireWriter& w) {
+    w.u32(client);
+    w.u64(timestamp);
+    w.bytes(operation);
   });
+}
+
+Bytes encode_request(NodeId sender, const Request& m) {
+  Bytes out;
+  encode_request_into(out, sender, m.client, m.timestamp, m.operation);
+  return out;
 }
 
 Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m) {
@@ -266,6 +273,17 @@ std::string_view decode_request_view(ByteView body, RequestView& out) {
   out.client = r.u32();
   out.timestamp = r.u64();
   out.operation = r.bytes(kOperationBytesMax);
+  if (!r.ok()) return "truncated or bad length";
+  if (!r.at_end()) return "trailing bytes";
+  return {};
+}
+
+std::string_view decode_reply_view(ByteView body, ReplyView& out) {
+  WireReader r(body);
+  out.view = r.u64();
+  out.timestamp = r.u64();
+  out.client = r.u32();
+  out.result = r.bytes(kResultBytesMax);
   if (!r.ok()) return "truncated or bad length";
   if (!r.at_end()) return "trailing bytes";
   return {};

@@ -178,6 +178,8 @@ Bytes encode_state_reply(NodeId sender, const StateReply& m);
 // The same encodings written into a caller's buffer (cleared first, capacity kept), so a
 // hot path that reuses buffers allocates nothing. The value-returning forms above are
 // these plus a fresh buffer.
+void encode_request_into(Bytes& out, NodeId sender, ClientId client, Timestamp timestamp,
+                         ByteView operation);
 void encode_vote_into(Bytes& out, MessageKind kind, NodeId sender, const Vote& m);
 void encode_reply_into(Bytes& out, NodeId sender, ViewNumber view, Timestamp timestamp,
                        ClientId client, ByteView result);
@@ -211,7 +213,14 @@ struct PrePrepareView {
   MessageDigest digest;
   std::vector<ByteView> requests;  // whole REQUEST wire messages
 };
+struct ReplyView {
+  ViewNumber view = 0;
+  Timestamp timestamp = 0;
+  ClientId client = 0;
+  ByteView result;
+};
 std::string_view decode_request_view(ByteView body, RequestView& out);
+std::string_view decode_reply_view(ByteView body, ReplyView& out);
 std::string_view decode_pre_prepare_view(ByteView body, PrePrepareView& out);
 
 // ---- digests ----
