@@ -22,6 +22,7 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   assert(config_.validate().empty());
   assert(self_ < config_.n);
   log_.resize(config_.log_window);
+  ring_base_ = (stable_seq_ + 1) % config_.log_window;
   for (auto& slot : log_) {
     slot.prepares.resize(config_.n);
     slot.commits.resize(config_.n);
@@ -105,12 +106,13 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     reject(RejectReason::WrongSender, from, e.kind);  // replies are for clients; no echoes
     return;
   }
-  if (!crypto_->verify(e)) {
+  std::optional<MessageDigest> content_digest;
+  if (!crypto_->verify(e, &content_digest)) {
     reject(RejectReason::BadAuth, from, e.kind);
     return;
   }
   switch (e.kind) {
-    case MessageKind::Request: on_request(from, e); return;
+    case MessageKind::Request: on_request(from, e, content_digest); return;
     case MessageKind::PrePrepare: on_pre_prepare(e); return;
     case MessageKind::Prepare:
     case MessageKind::Commit: on_vote(e); return;
@@ -171,20 +173,32 @@ bool Replica::in_window(SequenceNumber seq) const {
 
 Replica::Slot& Replica::slot_for(SequenceNumber seq) {
   assert(in_window(seq));
-  Slot& slot = log_[seq % config_.log_window];
+  Slot& slot = log_[ring_index(seq)];
   if (slot.seq != seq) {
     // The window moved past the old occupant (garbage collection leaves it free).
     assert(slot.seq == 0 || slot.seq <= stable_seq_);
+    // Keep the buffers (votes, wires, requests, proof): no allocation per sequence number.
+    // The proof's contents are stale but unread while has_proof is false.
     auto prepares = std::move(slot.prepares);
     auto commits = std::move(slot.commits);
     auto pp_wire = std::move(slot.pre_prepare_wire);
+    auto requests = std::move(slot.requests);
+    auto proof = std::move(slot.proof);
     slot = Slot{};
     for (auto& v : prepares) v.present = false;
     for (auto& v : commits) v.present = false;
     pp_wire.clear();
-    slot.prepares = std::move(prepares);  // keep capacity: no allocation per sequence number
+    // The requests' buffers go to the spares decode_batch draws from.
+    constexpr std::size_t kSpareRequestsMax = 64;
+    for (auto& r : requests) {
+      if (spare_requests_.size() < kSpareRequestsMax) spare_requests_.push_back(std::move(r));
+    }
+    requests.clear();
+    slot.prepares = std::move(prepares);
     slot.commits = std::move(commits);
     slot.pre_prepare_wire = std::move(pp_wire);
+    slot.requests = std::move(requests);
+    slot.proof = std::move(proof);
     slot.seq = seq;
     log_entries_++;
   }
@@ -194,7 +208,7 @@ Replica::Slot& Replica::slot_for(SequenceNumber seq) {
 
 const Replica::Slot* Replica::find_slot(SequenceNumber seq) const {
   if (!in_window(seq)) return nullptr;
-  const Slot& slot = log_[seq % config_.log_window];
+  const Slot& slot = log_[ring_index(seq)];
   return slot.seq == seq ? &slot : nullptr;
 }
 
@@ -216,7 +230,7 @@ void Replica::check_slot(const Slot& slot) const {
   // Nothing at or below the stable checkpoint survives garbage collection, and nothing
   // beyond the high watermark is ever admitted.
   assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
-  assert(slot.seq == 0 || &log_[slot.seq % config_.log_window] == &slot);
+  assert(slot.seq == 0 || &log_[ring_index(slot.seq)] == &slot);
   assert(!slot.committed || slot.prepared || slot.commit_matches >= config_.quorum());
   assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);
   assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
@@ -226,9 +240,11 @@ void Replica::check_slot(const Slot& slot) const {
 // O(log_window): every slot, and the occupancy count against a recount.
 void Replica::check_invariants_full() const {
   check_invariants();
+  assert(ring_base_ == (stable_seq_ + 1) % config_.log_window);
   std::size_t occupied = 0;
   for (const auto& slot : log_) {
     check_slot(slot);
+    assert(slot.seq == 0 || ring_index(slot.seq) == slot.seq % config_.log_window);
     occupied += slot.seq != 0;
   }
   assert(occupied == log_entries_);

@@ -137,6 +137,7 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
   if (seq <= stable_seq_) return;
   assert(proof.size() >= config_.quorum());
   stable_seq_ = seq;
+  ring_base_ = (stable_seq_ + 1) % config_.log_window;
   stable_digest_ = digest;
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
@@ -165,8 +166,7 @@ void Replica::collect_garbage() {
       log_entries_--;
       slot.seq = 0;
       slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = false;
-      slot.requests.clear();
-      slot.proof = PreparedProof{};
+      // Buffers stay for the slot's next sequence number (slot_for resets the rest).
     }
   }
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.lower_bound(stable_seq_));
