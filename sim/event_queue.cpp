@@ -5,13 +5,6 @@
 
 namespace sim {
 
-namespace {
-
-bool earlier(const Event& x, const Event& y) {
-  return x.time_ns != y.time_ns ? x.time_ns < y.time_ns : x.sequence < y.sequence;
-}
-
-}  // namespace
 
 bool EventQueue::less(std::uint32_t a, std::uint32_t b) const {
   const Event& x = slots_[a].event;
@@ -86,41 +79,69 @@ void EventQueue::remove_at(std::uint32_t i) {
   free_slots_.push_back(slot);
 }
 
+// The posted heap is 4-ary: half the levels of a binary heap, and the four children of a
+// node are adjacent (their keys fill one cache line), so a pop touches few lines. Sifts
+// move a hole rather than swapping.
+constexpr std::size_t kArity = 4;
+
 void EventQueue::post(Event event) {
   assert(event.time_ns >= now_ns_ && "no scheduling in the past");
-  event.sequence = next_sequence_++;
-  // Sift up with a hole: move parents down until the event's place is found.
-  std::size_t i = posted_.size();
-  posted_.emplace_back();
+  const Key key{event.time_ns, next_sequence_++};
+  const Body body{event.kind, event.target, event.a, event.b};
+  std::size_t i = posted_keys_.size();
+  posted_keys_.emplace_back();
+  posted_bodies_.emplace_back();
   while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
-    if (!earlier(event, posted_[parent])) break;
-    posted_[i] = posted_[parent];
+    const std::size_t parent = (i - 1) / kArity;
+    if (!key_less(key, posted_keys_[parent])) break;
+    posted_keys_[i] = posted_keys_[parent];
+    posted_bodies_[i] = posted_bodies_[parent];
     i = parent;
   }
-  posted_[i] = event;
+  posted_keys_[i] = key;
+  posted_bodies_[i] = body;
 }
 
-Event EventQueue::pop_posted() {
-  assert(!posted_.empty());
-  const Event top = posted_[0];
-  const Event last = posted_.back();
-  posted_.pop_back();
-  const std::size_t size = posted_.size();
-  if (size == 0) return top;
-  // Sift the last event down from the root with a hole.
+void EventQueue::pop_posted(Event& out) {
+  assert(!posted_keys_.empty());
+  const Key& top_key = posted_keys_[0];
+  const Body& top = posted_bodies_[0];
+  out = Event{top_key.time_ns, top_key.sequence, top.kind, top.target, top.a, top.b};
+  const Key key = posted_keys_.back();
+  const Body body = posted_bodies_.back();
+  posted_keys_.pop_back();
+  posted_bodies_.pop_back();
+  const std::size_t size = posted_keys_.size();
+  if (size == 0) return;
   std::size_t i = 0;
   while (true) {
-    const std::size_t left = 2 * i + 1;
-    if (left >= size) break;
-    const std::size_t right = left + 1;
-    const std::size_t child = right < size && earlier(posted_[right], posted_[left]) ? right : left;
-    if (!earlier(posted_[child], last)) break;
-    posted_[i] = posted_[child];
+    const std::size_t first = kArity * i + 1;
+    if (first >= size) break;
+    std::size_t child = first;
+    if (first + kArity <= size) {
+      // All four children exist: pick the least without data-dependent branches.
+      const std::size_t a = key_less(posted_keys_[first + 1], posted_keys_[first]) ? first + 1 : first;
+      const std::size_t b = key_less(posted_keys_[first + 3], posted_keys_[first + 2]) ? first + 3 : first + 2;
+      child = key_less(posted_keys_[b], posted_keys_[a]) ? b : a;
+    } else {
+      for (std::size_t c = first + 1; c < size; ++c) {
+        if (key_less(posted_keys_[c], posted_keys_[child])) child = c;
+      }
+    }
+    if (!key_less(posted_keys_[child], key)) break;
+    posted_keys_[i] = posted_keys_[child];
+    posted_bodies_[i] = posted_bodies_[child];
     i = child;
   }
-  posted_[i] = last;
-  return top;
+  posted_keys_[i] = key;
+  posted_bodies_[i] = body;
+}
+
+bool EventQueue::posted_first() const {
+  if (posted_keys_.empty()) return false;
+  if (heap_.empty()) return true;
+  const Event& timer = slots_[heap_[0]].event;
+  return key_less(posted_keys_[0], Key{timer.time_ns, timer.sequence});
 }
 
 bool EventQueue::cancel(EventHandle handle) {
@@ -131,28 +152,28 @@ bool EventQueue::cancel(EventHandle handle) {
   return true;
 }
 
-std::optional<Event> EventQueue::pop() {
-  const bool from_posted = !posted_.empty() &&
-                           (heap_.empty() || earlier(posted_[0], slots_[heap_[0]].event));
-  Event event;
-  if (from_posted) {
-    event = pop_posted();
-  } else if (!heap_.empty()) {
-    event = slots_[heap_[0]].event;
-    remove_at(0);
+void EventQueue::pop_into(Event& out) {
+  assert(!empty());
+  if (posted_first()) {
+    pop_posted(out);
   } else {
-    return std::nullopt;
+    out = slots_[heap_[0]].event;
+    remove_at(0);
   }
-  assert(event.time_ns >= now_ns_);
-  now_ns_ = event.time_ns;
+  assert(out.time_ns >= now_ns_);
+  now_ns_ = out.time_ns;
+}
+
+std::optional<Event> EventQueue::pop() {
+  if (empty()) return std::nullopt;
+  Event event;
+  pop_into(event);
   return event;
 }
 
 std::optional<TimeNs> EventQueue::peek_time() const {
-  if (heap_.empty() && posted_.empty()) return std::nullopt;
-  if (heap_.empty()) return posted_[0].time_ns;
-  if (posted_.empty()) return slots_[heap_[0]].event.time_ns;
-  return std::min(posted_[0].time_ns, slots_[heap_[0]].event.time_ns);
+  if (empty()) return std::nullopt;
+  return peek_time_ns();
 }
 
 }  // namespace sim

@@ -46,17 +46,7 @@ void append_json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void Trace::record(const TraceEvent& e, std::string_view summary) {
-  // Every field of every event, chained in order: three 128-bit multiplies per event (a
-  // run records a few events per simulated message, so this is on the hottest path).
-  std::uint64_t s = state_;
-  s = hash_chain(s, static_cast<std::uint64_t>(e.time_ns),
-                 (std::uint64_t{static_cast<std::uint8_t>(e.kind)} << 32) | e.tag);
-  s = hash_chain(s, (std::uint64_t{e.from} << 32) | e.to, e.payload_hash);
-  s = hash_chain(s, e.a, e.b);
-  state_ = s;
-  events_++;
-  if (!record_lines_) return;
+void Trace::record_line(const TraceEvent& e, std::string_view summary) {
   char head[200];
   std::snprintf(head, sizeof head,
                 "{\"t\":%lld,\"kind\":\"%s\",\"from\":%u,\"to\":%u,\"tag\":%u,\"hash\":\"%016llx\",\"a\":%llu,\"b\":%llu",
