@@ -5,7 +5,7 @@
 // deterministic (each workload prints its fingerprint, so two benchmark runs can be checked
 // to have done the same work). Every oracle and every assertion stays on while measuring.
 //
-//   build-bench/bench/pbftsim_bench [--repeat R] [--only NAME] [--seeds S]
+//   build-bench/bench/pbftsim_bench [--repeat R] [--only NAME] [--seeds S] [--no-floor]
 //   build-bench/bench/pbftsim_bench --memory REQUESTS   (one W5 size; bench/run runs both)
 //
 // NAME is one workload: w1_none w1_mac w2_none w2_mac w3_n4 w3_n16 w3_n64 w4 (or a prefix,
@@ -261,6 +261,7 @@ void workload4(int repeat, int seeds) {
 int main(int argc, char** argv) {
   int repeat = 5;
   int seeds = 600;
+  bool floor = true;
   std::string only;
   std::uint64_t memory_requests = 0;
   for (int i = 1; i < argc; ++i) {
@@ -270,10 +271,12 @@ int main(int argc, char** argv) {
       only = argv[++i];
     } else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) {
       seeds = std::max(1, std::atoi(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--no-floor")) {
+      floor = false;  // for profiling the runs alone
     } else if (!std::strcmp(argv[i], "--memory") && i + 1 < argc) {
       memory_requests = std::strtoull(argv[++i], nullptr, 10);
     } else {
-      std::fprintf(stderr, "usage: %s [--repeat R] [--only NAME] [--seeds S] | --memory REQUESTS\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--repeat R] [--only NAME] [--seeds S] [--no-floor] | --memory REQUESTS\n", argv[0]);
       return 2;
     }
   }
@@ -292,10 +295,10 @@ int main(int argc, char** argv) {
   figure_text("machine.load_average_start", load_average());
   figure_text("bench.repeat", std::to_string(repeat) + " (figures are medians)");
   // Workloads 1 and 2: n = 4, f = 1, 6000 requests, 30 in flight, no faults.
-  if (want("w1_none")) throughput("w1_none", shape(4, AuthMode::None, 1, 30, 6000), repeat, true);
-  if (want("w1_mac")) throughput("w1_mac", shape(4, AuthMode::Mac, 1, 30, 6000), repeat, true);
-  if (want("w2_none")) throughput("w2_none", shape(4, AuthMode::None, 16, 30, 6000), repeat, true);
-  if (want("w2_mac")) throughput("w2_mac", shape(4, AuthMode::Mac, 16, 30, 6000), repeat, true);
+  if (want("w1_none")) throughput("w1_none", shape(4, AuthMode::None, 1, 30, 6000), repeat, floor);
+  if (want("w1_mac")) throughput("w1_mac", shape(4, AuthMode::Mac, 1, 30, 6000), repeat, floor);
+  if (want("w2_none")) throughput("w2_none", shape(4, AuthMode::None, 16, 30, 6000), repeat, floor);
+  if (want("w2_mac")) throughput("w2_mac", shape(4, AuthMode::Mac, 16, 30, 6000), repeat, floor);
   // Workload 3: how the cost per delivered message grows with n (auth none).
   double n4 = 0, n64 = 0;
   if (want("w3_n4")) n4 = ns_per_msg(shape(4, AuthMode::None, 1, 30, 6000), repeat, "w3_n4");
