@@ -81,15 +81,15 @@ std::string sequence_svg(const RunReport& r, std::int64_t focus_ns, std::uint32_
     << num(width) << " " << num(height) << "\" data-w=\"" << num(width) << "\" data-h=\"" << num(height) << "\">";
   for (std::uint32_t lane = 0; lane < lanes; ++lane) {
     const bool faulty = std::find(r.faulty_replicas.begin(), r.faulty_replicas.end(), lane) != r.faulty_replicas.end();
-    const std::string name = lane < r.n ? "replica " + std::to_string(lane) : "client " + std::to_string(lane);
-    o << "<line x1=\"" << num(x(lane)) << "\" y1=\"30\" x2=\"" << num(x(lane)) << "\" y2=\"" << num(height)
+    const std::string name = lane < r.n ? "replica " + std::to_string(lane) : "client " + std::to_string(lane - r.n);
+    o << "<line class=\"lane" << (faulty ? " faulty" : "") << "\" x1=\"" << num(x(lane)) << "\" y1=\"30\" x2=\"" << num(x(lane)) << "\" y2=\"" << num(height)
       << "\" stroke=\"" << (faulty ? "#b00020" : "#999") << "\"/><text x=\"" << num(x(lane)) << "\" y=\"20\" "
       << "text-anchor=\"middle\" font-size=\"11\" fill=\"" << (faulty ? "#b00020" : "#222") << "\">"
       << xml_escape(name) << (faulty ? " (faulty)" : "") << "</text>";
   }
   for (const auto& a : arrows) {
     const char* colour = a.kind == "drop" ? "#d33" : a.kind == "reject" ? "#e08000" : "#3366aa";
-    o << "<line x1=\"" << num(x(a.from)) << "\" y1=\"" << num(y(a.sent_ns)) << "\" x2=\"" << num(x(a.to))
+    o << "<line class=\"msg " << a.kind << "\" x1=\"" << num(x(a.from)) << "\" y1=\"" << num(y(a.sent_ns)) << "\" x2=\"" << num(x(a.to))
       << "\" y2=\"" << num(y(a.arrived_ns)) << "\" stroke=\"" << colour << "\" stroke-width=\"0.7\"><title>"
       << xml_escape(a.label + " @" + num(a.arrived_ns / 1e6) + " ms") << "</title></line>";
     if (a.kind == "drop") {
@@ -209,14 +209,17 @@ std::string to_html(const RunReport& r) {
   return o.str();
 }
 
-std::string explore_to_html(const std::string& scenario_name, const std::vector<ExploreCell>& cells) {
+std::string explore_to_html(const std::string& scenario_name, const std::string& behaviour,
+                            const std::vector<ExploreCell>& cells) {
   std::map<std::uint32_t, std::vector<const ExploreCell*>> rows;
   for (const auto& c : cells) rows[c.n].push_back(&c);
   std::ostringstream o;
   o << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pbftsim explore: " << xml_escape(scenario_name)
     << "</title>" << kStyle << "</head><body><h1>Fault tolerance: " << xml_escape(scenario_name) << "</h1>"
-    << "<p>Each cell: share of runs where safety / liveness held. Cells with byzantine = f are outlined.</p><table>"
-    << "<tr><th>n</th><th>f</th>";
+    << "<p>Byzantine behaviour: <code>" << xml_escape(behaviour) << "</code>. Each cell: the share of runs where "
+    << "safety held / where liveness held; the colour is safety (green: always held, red: never). Cells with "
+    << "byzantine = f are outlined. Beyond f PBFT promises no liveness: <i>n/a</i>, with the share of requests "
+    << "that completed.</p><table id=\"heatmap\"><tr><th>n</th><th>f</th>";
   if (!rows.empty()) {
     for (const auto* c : rows.begin()->second) o << "<th>byzantine " << c->byzantine << "</th>";
   }
@@ -224,12 +227,22 @@ std::string explore_to_html(const std::string& scenario_name, const std::vector<
   for (const auto& [n, row] : rows) {
     o << "<tr><th>" << n << "</th><th>" << row.front()->f << "</th>";
     for (const auto* c : row) {
-      const double runs = std::max<double>(1, c->runs - c->errors);
-      const double safe = c->safety_held / runs;
-      const int red = static_cast<int>(255 * (1 - safe)), green = static_cast<int>(200 * safe);
-      o << "<td style=\"background:rgb(" << red << "," << green << ",80);color:#fff;"
-        << (c->byzantine == c->f ? "outline:3px solid #000;" : "") << "\">" << num(100 * safe) << "% / "
-        << num(100.0 * c->liveness_held / runs) << "%</td>";
+      const std::uint32_t judged = c->runs - c->errors;
+      const double safe = judged == 0 ? 0.0 : static_cast<double>(c->safety_held) / judged;
+      const int red = static_cast<int>(200 * (1 - safe)), green = static_cast<int>(150 * safe);
+      o << "<td class=\"cell\" style=\"background:rgb(" << red << "," << green << ",60);color:#fff;"
+        << (c->byzantine == c->f ? "outline:3px solid #000;" : "") << "\" title=\"" << c->runs << " runs, "
+        << c->errors << " harness errors\">";
+      if (judged == 0) {
+        o << "no run completed";
+      } else if (c->liveness_required()) {
+        o << num(100 * safe) << "% / " << num(100.0 * c->liveness_held / judged) << "%";
+      } else {
+        const double done = c->requests_submitted == 0 ? 0.0 : 100.0 * c->requests_completed / c->requests_submitted;
+        o << num(100 * safe) << "% / <i>n/a</i> (" << num(done) << "% done)";
+      }
+      if (c->errors > 0) o << " E" << c->errors;
+      o << "</td>";
     }
     o << "</tr>";
   }
