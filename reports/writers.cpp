@@ -17,6 +17,8 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
+constexpr std::size_t kViolationsListedMax = 20;  // the summary lists the first ones
+
 std::string ms(std::int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e6);
@@ -109,7 +111,12 @@ std::string to_text(const RunReport& r) {
   if (!r.harness_error.empty()) o << "  harness error: " << r.harness_error << "\n";
   o << "  cluster: n=" << r.n << " f=" << r.f << ", faulty replicas: " << join_ids(r.faulty_replicas) << "\n";
   o << "  safety:   " << verdict(r.safety_holds, r.expect_safety) << "\n";
+  std::size_t listed = 0;
   for (const auto& v : r.violations) {
+    if (listed++ == kViolationsListedMax) {
+      o << "    ... and " << r.violations.size() - kViolationsListedMax << " more (the JSON report has them all)\n";
+      break;
+    }
     o << "    - " << v.invariant << " at " << ms(v.time_ns) << " ms: " << v.detail;
     if (v.seq) o << " [seq " << *v.seq << "]";
     if (!v.value_a.empty() || !v.value_b.empty()) o << " [" << v.value_a << " vs " << v.value_b << "]";
