@@ -115,7 +115,7 @@ Replica::CertCheck Replica::check_prepared_proof(const PreparedProof& proof, Vie
   }
   if (proof.prepares.size() >= config_.n) return CertCheck::Invalid;  // more than the backups
   std::vector<ConsensusRequest> requests;
-  if (!decode_batch_as(pp.value, requests, false) || !batch_has_digest(requests, pp.value.digest)) {
+  if (!decode_batch_as(pp.value, requests, false) || digest_of_batch(requests) != pp.value.digest) {
     return CertCheck::Invalid;
   }
   claim = Claim{false, pp.value.view, pp.value.seq, pp.value.digest};

@@ -352,7 +352,7 @@ bool Replica::check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_
     // The digest is the null request's or certified by a prepared certificate in V: the
     // batch content is authentic if it hashes to it (see decode_batch_as).
     std::vector<ConsensusRequest> requests;
-    if (!decode_batch_as(pp.value, requests, false) || !batch_has_digest(requests, pp.value.digest)) return false;
+    if (!decode_batch_as(pp.value, requests, false) || digest_of_batch(requests) != pp.value.digest) return false;
     ++expected;
   }
   return true;
