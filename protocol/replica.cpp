@@ -108,6 +108,12 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     reject(RejectReason::WrongSender, from, e.kind);  // replies are for clients; no echoes
     return;
   }
+  if (e.kind == MessageKind::ViewChange && held_view_change_wire(e)) {
+    // Byte for byte a VIEW-CHANGE we authenticated and hold already (a retransmission):
+    // nothing to verify or do again.
+    stats_.duplicates++;
+    return;
+  }
   std::optional<MessageDigest> content_digest;
   if (!crypto_->verify(e, &content_digest)) {
     reject(RejectReason::BadAuth, from, e.kind);

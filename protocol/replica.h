@@ -262,6 +262,9 @@ class Replica {
   void on_view_change(const Envelope& env);
   ValidViewChange own_view_change(ViewChange&& vc, const Bytes& wire) const;
   std::uint32_t accepted_view_changes(ViewNumber view) const;
+  // The VIEW-CHANGE we hold from `sender` for `view` if its wire is exactly `wire`.
+  const ValidViewChange* held_view_change(ViewNumber view, ReplicaId sender, ByteView wire) const;
+  bool held_view_change_wire(const Envelope& env) const;
 
   // ---- replica_certificates.cpp: the certificates inside VIEW-CHANGEs ----
   std::optional<ValidViewChange> check_view_change(ReplicaId sender, ByteView body, ByteView wire);

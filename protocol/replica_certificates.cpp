@@ -119,10 +119,20 @@ Replica::CertCheck Replica::check_prepared_proof(const PreparedProof& proof, Vie
     return CertCheck::Invalid;
   }
   claim = Claim{false, pp.value.view, pp.value.seq, pp.value.digest};
+  const Slot* ours = find_slot(pp.value.seq);
+  if (ours != nullptr && ours->has_proof && ours->proof_view == claim.view && ours->proof_digest == claim.digest) {
+    return CertCheck::Verified;  // we prepared exactly this ourselves
+  }
+  // The PREPAREs we received ourselves first (free), then embedded ones until enough:
+  // each embedded check is a MAC or a signature.
   std::vector<bool> counted(config_.n, false);
-  std::uint32_t matching = 0;
+  std::uint32_t matching = count_own_prepares(pp.value.view, pp.value.seq, pp.value.digest, counted);
   const ReplicaId primary = env.value.sender;
+  const std::uint32_t wanted = std::max(config_.quorum() - 1, config_.f + 1);
   for (const auto& wire : proof.prepares) {
+    if (matching >= wanted) break;
+    auto head = parse_envelope(wire);
+    if (!head.ok() || head.value.sender >= config_.n || counted[head.value.sender]) continue;
     auto penv = open_embedded(wire, MessageKind::Prepare);
     if (!penv || penv->sender == primary || counted[penv->sender]) continue;
     auto vote = decode_vote(penv->body);
@@ -133,7 +143,6 @@ Replica::CertCheck Replica::check_prepared_proof(const PreparedProof& proof, Vie
     counted[penv->sender] = true;
     matching++;
   }
-  matching += count_own_prepares(pp.value.view, pp.value.seq, pp.value.digest, counted);
   if (matching + 1 < config_.quorum()) return CertCheck::Unverified;
   if (matching >= config_.f + 1) return CertCheck::Verified;
   if (!crypto_->verify(env.value) || !decode_batch_as(pp.value, requests, true)) return CertCheck::Unverified;
