@@ -214,10 +214,11 @@ class Pool {
         eof = got == 0 || (errno != EAGAIN && errno != EINTR);
         break;
       }
+      // Past the limit is a hang, even if the run ends before we get round to killing it.
       const double age_s = std::chrono::duration<double>(Clock::now() - c.started).count();
-      if (!eof && timeout_s_ > 0 && age_s > timeout_s_ && !c.timed_out) {
+      if (timeout_s_ > 0 && age_s > timeout_s_ && !c.timed_out) {
         c.timed_out = true;
-        kill(c.pid, SIGKILL);
+        if (!eof) kill(c.pid, SIGKILL);
       }
       if (!eof) {
         ++i;
@@ -315,6 +316,7 @@ int fuzz_command(const FuzzArgs& args) {
             << "\n" << std::flush;
 
   const bool tty = isatty(STDERR_FILENO) != 0 && !args.quiet;
+  const std::uint64_t progress_every = std::max<std::uint64_t>(1, args.runs / 20);
   std::map<Verdict, std::uint64_t> tally;
   std::vector<std::uint64_t> failed_seeds;
   std::uint64_t next = 0, finished = 0;
@@ -357,6 +359,10 @@ int fuzz_command(const FuzzArgs& args) {
         }
         if (tty) {
           std::fprintf(stderr, "\r[%llu/%llu runs, %zu failed]", static_cast<unsigned long long>(finished),
+                       static_cast<unsigned long long>(args.runs), failed_seeds.size());
+        } else if (!args.quiet && !args.verbose && finished % progress_every == 0) {
+          // Not a terminal (a CI log): a progress line every 5 % instead of a live counter.
+          std::fprintf(stderr, "[%llu/%llu runs, %zu failed]\n", static_cast<unsigned long long>(finished),
                        static_cast<unsigned long long>(args.runs), failed_seeds.size());
         }
         return args.max_failures == 0 || failed_seeds.size() < args.max_failures;
