@@ -283,6 +283,25 @@ void draw_faults(Draw& d, Scenario& s, const RandomScenarioOptions& o) {
   for (std::size_t i = 0; i < s.faults.size(); ++i) s.faults[i].json_path = "/faults/" + std::to_string(i);
 }
 
+// Keeps one run's simulation cost within a budget, so a fuzzing session spends its time on
+// many scenarios rather than a few expensive ones: messages grow with n^2 per request,
+// signatures cost more than MACs, and a view-change timeout below the network's round trip
+// turns every request into several view changes (each re-running the window). Only the
+// amount of work shrinks; every dimension of the space stays reachable.
+void bound_cost(Scenario& s) {
+  constexpr double kCostMax = 2.0e6;
+  const double n = s.cluster.n;
+  const double crypto = s.cluster.auth == protocol::AuthMode::Signature ? 8.0 : 1.0;
+  const double round_trip_ms = 2 * mean_ms(s.network.latency) + 1;
+  const double churn = static_cast<double>(s.cluster.view_change_timeout_ns) / 1e6 < 2 * round_trip_ms ? 16.0 : 1.0;
+  auto cost = [&] {
+    return static_cast<double>(s.workload.clients) * s.workload.requests_per_client * n * n * crypto * churn;
+  };
+  while (cost() > kCostMax && s.workload.requests_per_client > 1) s.workload.requests_per_client /= 2;
+  while (cost() > kCostMax && s.workload.clients > 1) s.workload.clients /= 2;
+  s.workload.outstanding = std::min(s.workload.outstanding, std::max<std::uint32_t>(1, s.workload.requests_per_client));
+}
+
 // Long enough to finish after the last fault heals, whatever the timeouts: the run stops as
 // soon as every request completed, so a generous limit costs nothing when it passes.
 void size_run(Scenario& s) {
@@ -344,6 +363,7 @@ Scenario random_scenario(std::uint64_t seed, const RandomScenarioOptions& option
   s.network = draw_network(d);
   s.workload = draw_workload(d);
   draw_faults(d, s, options);
+  bound_cost(s);
   size_run(s);
   const bool judged = guarantees_apply(s);
   s.expect.safety = judged ? Expect::Holds : Expect::Any;

@@ -28,6 +28,7 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
     slot.commits.resize(config_.n);
   }
   latest_checkpoint_.resize(config_.n);
+  laggard_asks_.assign(config_.n, 0);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     all_replicas_.push_back(r);
     if (r != self_) other_replicas_.push_back(r);
@@ -235,6 +236,7 @@ void Replica::check_invariants() const {
   assert(own_view_changes_.size() <= kOwnViewChangesKept);
   assert(!view_change_quorum_ || status_ == Status::ViewChange);
   assert(!asked_for_new_view_ || view_change_quorum_);
+  assert(laggard_asks_.size() == config_.n);
   assert(next_seq_ >= 1);
 }
 

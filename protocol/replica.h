@@ -280,6 +280,7 @@ class Replica {
   void on_view_change_timer();
   void note_view_change_quorum();
   void help_laggard(ReplicaId sender, ViewNumber wanted_view);
+  std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);
   // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
@@ -356,10 +357,14 @@ class Replica {
   static constexpr std::uint32_t kViewChangesPerSender = 4;  // in view_changes_
   std::map<ViewNumber, Bytes> own_view_changes_;
   Bytes new_view_wire_;
+  std::vector<std::uint8_t> laggard_asks_;  // by replica: asks for our NEW-VIEW in this view (max 2)
 
   // STATUS: where this replica stood at the last status tick (a STATUS goes out only when
   // nothing moved since), and the named bounds of the retransmission it prompts.
-  static constexpr std::int64_t kStatusIntervalMinNs = 1'000'000;    // 1 ms
+  // Not below a few round trips of a typical simulated network: asking again before an
+  // answer can arrive only adds traffic; with a request timeout shorter than this the view
+  // change comes first anyway.
+  static constexpr std::int64_t kStatusIntervalMinNs = 10'000'000;   // 10 ms
   static constexpr std::int64_t kStatusIntervalMaxNs = 100'000'000;  // 100 ms
   static constexpr std::uint32_t kStatusRetransmitMax = 24;  // messages re-sent per STATUS
   ViewNumber status_mark_view_ = 0;

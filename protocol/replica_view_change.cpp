@@ -31,7 +31,7 @@ void Replica::start_view_change(ViewNumber new_view) {
   view_changes_[new_view][self_] = own_view_change(std::move(vc), wire);
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(new_view));
   // Until a quorum of VIEW-CHANGEs arrives this timer only paces retransmissions of ours.
-  set_timer(TimerKind::ViewChange, view_change_timeout_ns());
+  set_timer(TimerKind::ViewChange, retransmit_interval_ns(0));
   note_view_change_quorum();
   maybe_send_new_view();
 }
@@ -78,8 +78,16 @@ void Replica::on_view_change_timer() {
   out_->messages.push_back(OutMessage{kAllReplicas, MessageKind::ViewChange, own->second});
   // Back off: a replica left alone in a view change (the others are still in the old view)
   // keeps asking, ever more rarely, until they join it or tell it of a newer view.
-  const std::uint32_t doublings = std::min<std::uint32_t>(view_change_retransmits_++, kRetransmitDoublingsMax);
-  set_timer(TimerKind::ViewChange, saturating_shift(view_change_timeout_ns(), doublings));
+  set_timer(TimerKind::ViewChange, retransmit_interval_ns(++view_change_retransmits_));
+}
+
+// How long to wait before re-sending our VIEW-CHANGE: the view-change timeout, but never
+// less than kStatusIntervalMinNs (re-sending faster than an answer can come back only adds
+// traffic, and far-too-short timeouts are something users configure), doubling with each
+// retransmission up to 2^kRetransmitDoublingsMax.
+std::int64_t Replica::retransmit_interval_ns(std::uint32_t retransmits) const {
+  const std::int64_t base = std::max(view_change_timeout_ns(), kStatusIntervalMinNs);
+  return saturating_shift(base, std::min(retransmits, kRetransmitDoublingsMax));
 }
 
 // A quorum of VIEW-CHANGEs for the view this replica is changing to: start the new-view
@@ -108,7 +116,12 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
     if (it->second.count(sender) != 0) return;
   }
   if (status_ == Status::Normal) {
-    if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
+    // The primary answers every time; the others from the sender's second request on (the
+    // primary may be the one keeping the NEW-VIEW from it), not all n - 1 at once.
+    std::uint8_t& asked = laggard_asks_[sender];
+    if (asked < 2) asked++;
+    const bool answer = config_.primary(view_) == self_ || asked >= 2;
+    if (answer && !new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;
   }
   for (ViewNumber v : {wanted_view, view_}) {
@@ -388,6 +401,7 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
   view_ = view;
   view_change_quorum_ = false;
   asked_for_new_view_ = false;
+  laggard_asks_.assign(config_.n, 0);
   out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
