@@ -9,6 +9,7 @@
 // executed sequence number); each peer answers with what it can tell the sender is missing:
 //   - a NEW-VIEW or VIEW-CHANGEs when the sender is in an older view (help_laggard),
 //   - the proof of its stable checkpoint when the sender is below it (so it fetches state),
+//     and its own CHECKPOINTs above the sender's stable one (lost ones stall the window),
 //   - in the same view, its own PREPARE and COMMIT (and, from the primary, the PRE-PREPARE)
 //     for the sequence numbers the sender has not executed yet,
 //   - and, when the sender is ahead of it and the STATUS was not itself an answer, its own
@@ -82,6 +83,12 @@ void Replica::on_status(const Envelope& env) {
   if (st.last_executed < stable_seq_ && st.stable_seq < stable_seq_) {
     // Below our stable checkpoint: its proof makes the sender fetch the state.
     for (const auto& wire : stable_proof_) out_->messages.push_back(OutMessage{env.sender, MessageKind::Checkpoint, wire});
+  }
+  // Our own CHECKPOINTs above the sender's stable one: if they were lost (a partition), no
+  // checkpoint becomes stable, the window fills and the primary can assign nothing more.
+  for (auto it = checkpoint_votes_.upper_bound(std::max(st.stable_seq, stable_seq_)); it != checkpoint_votes_.end(); ++it) {
+    const CheckpointVote& mine = it->second[self_];
+    if (mine.present && !mine.wire.empty()) out_->messages.push_back(OutMessage{env.sender, MessageKind::Checkpoint, mine.wire});
   }
   if (status_ == Status::Normal && st.view == view_ && !in_view_change) {
     retransmit_slots(env.sender, st.last_executed);
