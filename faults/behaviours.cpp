@@ -80,6 +80,8 @@ class Equivocate final : public Behaviour {
     for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
     b.digest = protocol::batch_digest(ds);
     c_->digests[{b.view, b.seq}] = {pp.value.digest, b.digest};
+    // Bounded: the oldest (view, seq) go first; colluders vote on recent ones only.
+    while (c_->digests.size() > kDigestsMax) c_->digests.erase(c_->digests.begin());
     const Bytes wire_b = ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, b), all_replicas(ctx.config));
     send_each(c_->side_a, ctx.self, msg.kind, msg.wire, out);
     send_each(c_->members, ctx.self, msg.kind, msg.wire, out);
@@ -102,6 +104,7 @@ class Equivocate final : public Behaviour {
     send_each(c_->side_b, ctx.self, msg.kind, sealed(b), out);
     stats_.rewritten++;
   }
+  static constexpr std::size_t kDigestsMax = 4096;
   std::shared_ptr<Coalition> c_;
 };
 
