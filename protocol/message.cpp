@@ -375,16 +375,8 @@ Decoded<StateReply> decode_state_reply(ByteView body) {
 MessageDigest request_digest(ByteView request_content) { return sha256(request_content); }
 
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
-  static constexpr std::string_view kTag = "pbftsim/batch/v1";
-  static_assert(batch_digest_input_bytes(0) == kTag.size() + 4);
-  const auto count = static_cast<std::uint32_t>(request_digests.size());
-  const std::uint8_t count_le[4] = {static_cast<std::uint8_t>(count), static_cast<std::uint8_t>(count >> 8),
-                                    static_cast<std::uint8_t>(count >> 16), static_cast<std::uint8_t>(count >> 24)};
   Sha256 h;
-  h.update(ByteView(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
-  h.update(count_le);
-  for (const auto& d : request_digests) h.update(d.bytes);
-  return h.finish();
+  return batch_digest_with(h, request_digests);
 }
 
 MessageDigest null_batch_digest() {
