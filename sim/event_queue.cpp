@@ -79,8 +79,7 @@ void EventQueue::remove_at(std::uint32_t i) {
   free_slots_.push_back(slot);
 }
 
-EventQueue::EventQueue()
-    : head_(kBuckets, kNone), tail_(kBuckets, kNone), occupied_(kBuckets / 64, 0) {
+EventQueue::EventQueue() : buckets_(kBuckets), occupied_(kBuckets / 64, 0) {
   static_assert(kBuckets % 64 == 0 && (kBuckets & (kBuckets - 1)) == 0);
 }
 
@@ -88,29 +87,15 @@ void EventQueue::post(Event event) {
   assert(event.time_ns >= now_ns_ && "no scheduling in the past");
   assert(event.time_ns >= 0);
   const Node node{Key{event.time_ns, next_sequence_++},
-                  Body{event.kind, event.target, event.a, event.b}, kNone};
+                  Body{event.kind, event.target, event.a, event.b}};
   posted_++;
   const std::int64_t bucket = bucket_of(event.time_ns);
   if (bucket <= cursor_) {
     run_insert(node);  // due in the bucket being consumed (or earlier): keep the run sorted
   } else if (bucket < cursor_ + static_cast<std::int64_t>(kBuckets)) {
     const std::size_t b = static_cast<std::size_t>(bucket) & (kBuckets - 1);
-    std::uint32_t index;
-    if (free_nodes_.empty()) {
-      index = static_cast<std::uint32_t>(nodes_.size());
-      nodes_.push_back(node);
-    } else {
-      index = free_nodes_.back();
-      free_nodes_.pop_back();
-      nodes_[index] = node;
-    }
-    if (head_[b] == kNone) {
-      head_[b] = index;
-      occupied_[b / 64] |= std::uint64_t{1} << (b % 64);
-    } else {
-      nodes_[tail_[b]].next = index;
-    }
-    tail_[b] = index;
+    if (buckets_[b].empty()) occupied_[b / 64] |= std::uint64_t{1} << (b % 64);
+    buckets_[b].push_back(node);
   } else {
     far_push(node);
   }
@@ -186,25 +171,16 @@ bool EventQueue::load_run() {
   assert(cursor_ != INT64_MAX);
   if (ring_bucket == cursor_) {
     const std::size_t b = static_cast<std::size_t>(cursor_) & (kBuckets - 1);
-    for (std::uint32_t i = head_[b]; i != kNone;) {
-      run_.push_back(nodes_[i]);
-      free_nodes_.push_back(i);
-      i = nodes_[i].next;
-    }
-    head_[b] = tail_[b] = kNone;
+    run_.swap(buckets_[b]);  // run_ was empty: the bucket keeps its buffer for later
     occupied_[b / 64] &= ~(std::uint64_t{1} << (b % 64));
   }
   while (!far_.empty() && bucket_of(far_[0].key.time_ns) == cursor_) {
     run_.emplace_back();
     far_pop(run_.back());
   }
-  // Usually a handful of events: insertion sort, no allocation.
-  for (std::size_t i = 1; i < run_.size(); ++i) {
-    const Node node = run_[i];
-    std::size_t j = i;
-    for (; j > 0 && key_less(node.key, run_[j - 1].key); --j) run_[j] = run_[j - 1];
-    run_[j] = node;
-  }
+  // A handful of events at small n, hundreds when 64 replicas multicast: std::sort (which
+  // itself insertion-sorts short ranges), no allocation.
+  std::sort(run_.begin(), run_.end(), [](const Node& x, const Node& y) { return key_less(x.key, y.key); });
   assert(!run_.empty());
   return true;
 }

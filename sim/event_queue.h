@@ -5,8 +5,8 @@
 // Two structures share the one sequence counter, and pop() takes the earlier of their
 // fronts, so the order is exactly that of a single queue:
 //  - post(): events nobody will cancel (message deliveries, the bulk of a run) go into a
-//    calendar: a ring of kBuckets time buckets of 2^kBucketShift ns each, filled as
-//    unsorted lists; the earliest bucket is sorted into a run when it is reached, and
+//    calendar: a ring of kBuckets time buckets of 2^kBucketShift ns each, each an unsorted
+//    array; the earliest bucket is sorted into a run when it is reached, and
 //    events past the ring's horizon wait in a 4-ary heap. Posting is O(1) and popping
 //    O(1) amortised for events a few ms ahead (a heap cost O(log pending) per event,
 //    and this is once per simulated message). Within a run, order is (time_ns, sequence).
@@ -97,9 +97,7 @@ class EventQueue {
   struct Node {
     Key key;
     Body body;
-    std::uint32_t next;
   };
-  static constexpr std::uint32_t kNone = UINT32_MAX;
   static bool key_less(const Key& x, const Key& y) {
     return x.time_ns != y.time_ns ? x.time_ns < y.time_ns : x.sequence < y.sequence;
   }
@@ -121,9 +119,9 @@ class EventQueue {
   std::int64_t cursor_ = -1;            // run_ holds every posted event of bucket <= cursor_
   std::vector<Node> run_;               // sorted by key, consumed from run_next_
   std::size_t run_next_ = 0;
-  std::vector<Node> nodes_;             // the buckets' list nodes, recycled
-  std::vector<std::uint32_t> free_nodes_;
-  std::vector<std::uint32_t> head_, tail_;  // per bucket of the ring: (cursor_, cursor_ + kBuckets)
+  // The ring: buckets (cursor_, cursor_ + kBuckets), each contiguous. A bucket reached is
+  // swapped with run_, so buffers circulate and the steady state allocates nothing.
+  std::vector<std::vector<Node>> buckets_;
   std::vector<std::uint64_t> occupied_;     // a bit per ring bucket with events
   std::vector<Node> far_;               // 4-ary min-heap by key: events past the horizon
   std::uint64_t next_sequence_ = 0;
