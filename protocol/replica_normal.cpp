@@ -208,7 +208,7 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
     own.present = true;
     own.view = view;
     own.digest = digest;
-    own.wire = out_->messages.back().wire;
+    slot.prepare_wires[self_] = out_->messages.back().wire;
     slot.prepare_matches++;
   }
   advance_slot(slot);
@@ -276,7 +276,7 @@ void Replica::on_vote(const Envelope& env) {
   rec.present = true;
   rec.view = vote.view;
   rec.digest = vote.digest;
-  if (is_prepare) rec.wire.assign(env.wire.begin(), env.wire.end());
+  if (is_prepare) slot.prepare_wires[env.sender].assign(env.wire.begin(), env.wire.end());
   if (replaced) {
     recount(slot);
   } else if (slot.has_pre_prepare && vote.view == slot.pp_view && digest_matches(vote.digest, slot.digest)) {
@@ -304,7 +304,7 @@ void Replica::advance_slot(Slot& slot) {
       const auto& p = slot.prepares[r];
       if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
         if (kept == proof_prepares.size()) proof_prepares.emplace_back();
-        proof_prepares[kept++] = p.wire;
+        proof_prepares[kept++] = slot.prepare_wires[r];
       }
     }
     proof_prepares.resize(kept);
