@@ -101,12 +101,12 @@ void put_le(Bytes& out, std::uint64_t v, int width) {
 }
 
 std::array<std::uint8_t, 32> derive(std::string_view tag, std::uint64_t seed, std::uint32_t a,
-                                    std::uint32_t b, bool pair) {
+                                    std::uint32_t b, bool pair, Sha256* hasher = nullptr) {
   Bytes in(tag.begin(), tag.end());
   put_le(in, seed, 8);
   put_le(in, a, 4);
   if (pair) put_le(in, b, 4);
-  return sha256(in).bytes;
+  return hasher != nullptr ? hasher->digest(in).bytes : sha256(in).bytes;
 }
 
 struct PkeyDeleter {
@@ -206,6 +206,10 @@ std::array<std::uint8_t, 32> KeyRing::mac_key(NodeId from, NodeId to) const {
   return derive("pbftsim/mac/v1", seed_, from, to, true);
 }
 
+std::array<std::uint8_t, 32> KeyRing::mac_key(NodeId from, NodeId to, Sha256& hasher) const {
+  return derive("pbftsim/mac/v1", seed_, from, to, true, &hasher);
+}
+
 const std::array<std::uint8_t, 32>& KeyRing::public_key(NodeId node) const {
   assert(node < node_count_);
   if (!public_key_ready_[node]) {
@@ -264,7 +268,7 @@ MessageDigest NodeCrypto::batch_digest(std::span<const MessageDigest> request_di
 std::array<std::uint8_t, 32> NodeCrypto::mac_to(NodeId receiver, const MessageDigest& d) {
   assert(receiver < impl_->send.size());
   HmacKey& key = impl_->send[receiver];
-  if (!key.ready()) key.init(ring_.mac_key(self_, receiver));
+  if (!key.ready()) key.init(ring_.mac_key(self_, receiver, impl_->hasher));
   counters_.hmac_ops++;
   return key.mac(d.bytes, impl_->scratch.get());
 }
@@ -356,7 +360,7 @@ bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content
     const std::uint32_t receiver = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
     if (receiver == self_) {
       HmacKey& key = impl_->receive[e.sender];
-      if (!key.ready()) key.init(ring_.mac_key(e.sender, self_));
+      if (!key.ready()) key.init(ring_.mac_key(e.sender, self_, impl_->hasher));
       const MessageDigest d = digest(e.content);
       if (content_digest != nullptr) *content_digest = d;
       counters_.hmac_ops++;

@@ -84,6 +84,8 @@ class KeyRing {
 
   // The raw 32-byte HMAC key for messages from `from` to `to`.
   std::array<std::uint8_t, 32> mac_key(NodeId from, NodeId to) const;
+  // The same, hashed with the caller's context (no context made per call).
+  std::array<std::uint8_t, 32> mac_key(NodeId from, NodeId to, Sha256& hasher) const;
   // Node i's Ed25519 public key (32 bytes); computed once, cached.
   const std::array<std::uint8_t, 32>& public_key(NodeId node) const;
 

@@ -94,8 +94,15 @@ void EventQueue::post(Event event) {
     run_insert(node);  // due in the bucket being consumed (or earlier): keep the run sorted
   } else if (bucket < cursor_ + static_cast<std::int64_t>(kBuckets)) {
     const std::size_t b = static_cast<std::size_t>(bucket) & (kBuckets - 1);
-    if (buckets_[b].empty()) occupied_[b / 64] |= std::uint64_t{1} << (b % 64);
-    buckets_[b].push_back(node);
+    std::vector<Node>& events = buckets_[b];
+    if (events.empty()) {
+      occupied_[b / 64] |= std::uint64_t{1} << (b % 64);
+      if (events.capacity() == 0 && !spare_buffers_.empty()) {
+        events.swap(spare_buffers_.back());
+        spare_buffers_.pop_back();
+      }
+    }
+    events.push_back(node);
   } else {
     far_push(node);
   }
@@ -171,7 +178,11 @@ bool EventQueue::load_run() {
   assert(cursor_ != INT64_MAX);
   if (ring_bucket == cursor_) {
     const std::size_t b = static_cast<std::size_t>(cursor_) & (kBuckets - 1);
-    run_.swap(buckets_[b]);  // run_ was empty: the bucket keeps its buffer for later
+    run_.swap(buckets_[b]);  // run_ was empty: its buffer becomes a spare
+    if (buckets_[b].capacity() != 0) {
+      spare_buffers_.emplace_back();
+      spare_buffers_.back().swap(buckets_[b]);
+    }
     occupied_[b / 64] &= ~(std::uint64_t{1} << (b % 64));
   }
   while (!far_.empty() && bucket_of(far_[0].key.time_ns) == cursor_) {

@@ -120,8 +120,11 @@ class EventQueue {
   std::vector<Node> run_;               // sorted by key, consumed from run_next_
   std::size_t run_next_ = 0;
   // The ring: buckets (cursor_, cursor_ + kBuckets), each contiguous. A bucket reached is
-  // swapped with run_, so buffers circulate and the steady state allocates nothing.
+  // swapped with run_, and run_'s old buffer goes to the spares that empty buckets draw
+  // from: buffers circulate, only about as many as non-empty buckets exist, and the steady
+  // state allocates nothing (a short run touches every bucket of the ring once).
   std::vector<std::vector<Node>> buckets_;
+  std::vector<std::vector<Node>> spare_buffers_;
   std::vector<std::uint64_t> occupied_;     // a bit per ring bucket with events
   std::vector<Node> far_;               // 4-ary min-heap by key: events past the horizon
   std::uint64_t next_sequence_ = 0;
