@@ -220,6 +220,7 @@ void throughput(const std::string& name, const harness::Scenario& s, int repeat,
   figure(name + ".committed_req_per_s", static_cast<double>(last.report.completed) / w, "%.0f");
   figure(name + ".sim_time_over_wall_time", static_cast<double>(st.virtual_time_ns) / 1e9 / w, "%.2f");
   figure(name + ".ns_per_delivered_msg", w * 1e9 / std::max(1.0, msgs), "%.1f");
+  figure(name + ".cpu_ns_per_delivered_msg", median(cpu) * 1e9 / std::max(1.0, msgs), "%.1f");
   if (floor) {
     const double f = median(floor_s);
     figure_text(name + ".crypto_ops", "sha256=" + std::to_string(last.crypto.sha256_ops) +
@@ -263,16 +264,22 @@ NsPerMsg ns_per_msg(const harness::Scenario& s, int repeat, const std::string& n
   return {median(ns), median(cpu_ns)};
 }
 
+double process_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
 // Workload 4: many seeds of a small scenario in one process, `jobs` threads, each run
-// single-threaded. Returns seeds per wall second.
-double seeds_per_second(int jobs, int seeds, int& passed_out) {
-  harness::Scenario s = shape(4, protocol::AuthMode::Mac, 1, 4, 100);
-  harness::FaultSpec silent;
-  silent.kind = harness::FaultKind::Silence;
-  silent.replicas = {3};  // a backup
-  s.faults.push_back(silent);
+// single-threaded. Returns seeds per wall second; `cpu_per_seed_s` gets the CPU time per
+// seed over all threads (equal for 1 and 2 jobs when the threads do not contend).
+harness::Scenario workload4_scenario();
+
+double seeds_per_second(int jobs, int seeds, int& passed_out, double& cpu_per_seed_s) {
+  const harness::Scenario s = workload4_scenario();
   std::atomic<int> next{0}, passed{0};
   const auto start = Clock::now();
+  const double cpu_start = process_cpu_s();
   auto worker = [&] {
     for (int i = next++; i < seeds; i = next++) {
       harness::RunOptions o;
@@ -284,22 +291,47 @@ double seeds_per_second(int jobs, int seeds, int& passed_out) {
   for (int t = 1; t < jobs; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  const double wall = seconds_since(start);
+  cpu_per_seed_s = (process_cpu_s() - cpu_start) / seeds;
   passed_out = passed.load();
-  return seeds / seconds_since(start);
+  return seeds / wall;
+}
+
+harness::Scenario workload4_scenario() {
+  harness::Scenario s = shape(4, protocol::AuthMode::Mac, 1, 4, 100);
+  harness::FaultSpec silent;
+  silent.kind = harness::FaultKind::Silence;
+  silent.replicas = {3};  // a backup
+  s.faults.push_back(silent);
+  return s;
 }
 
 void workload4(int repeat, int seeds) {
-  std::vector<double> one, two;
+  std::vector<double> one, two, cpu_one, cpu_two;
   int passed1 = 0, passed2 = 0;
   for (int i = 0; i < repeat; ++i) {
-    one.push_back(seeds_per_second(1, seeds, passed1));
-    two.push_back(seeds_per_second(2, seeds, passed2));
+    double c1 = 0, c2 = 0;
+    one.push_back(seeds_per_second(1, seeds, passed1, c1));
+    two.push_back(seeds_per_second(2, seeds, passed2, c2));
+    cpu_one.push_back(c1);
+    cpu_two.push_back(c2);
   }
   figure_text("w4.seeds", std::to_string(seeds) + " per measurement; passed jobs1=" + std::to_string(passed1) +
                               " jobs2=" + std::to_string(passed2));
   target("w4.seeds_per_s_jobs1", median(one), 300, true, "%.0f");
   figure("w4.seeds_per_s_jobs2", median(two), "%.0f");
   target("w4.jobs2_over_jobs1", median(two) / median(one), 1.8, true, "%.2f");
+  // Contention shows as more CPU per seed with two threads than with one; 1 CPU-second
+  // per seed-second is the most a single thread gives, so 1 / cpu_per_seed bounds seeds/s.
+  figure("w4.cpu_ms_per_seed_jobs1", median(cpu_one) * 1e3, "%.3f");
+  figure("w4.cpu_ms_per_seed_jobs2", median(cpu_two) * 1e3, "%.3f");
+  figure("w4.cpu_per_seed_jobs2_over_jobs1", median(cpu_two) / median(cpu_one), "%.2f");
+  // How much of a seed is cryptography: the crypto floor of one seed's run.
+  const Measured one_seed = timed_run(workload4_scenario(), 1);
+  std::vector<double> floor_cpu;
+  for (int i = 0; i < 5; ++i) floor_cpu.push_back(crypto_floor(one_seed.crypto).cpu_s);
+  figure("w4.seed1_delivered_msgs", static_cast<double>(one_seed.report.stats.messages_delivered), "%.0f");
+  figure("w4.seed1_crypto_floor_cpu_ms", median(floor_cpu) * 1e3, "%.3f");
   std::fflush(stdout);
 }
 
