@@ -314,19 +314,18 @@ void NodeCrypto::seal_in_place(Bytes& wire, std::span<const NodeId> receivers) {
     to = sorted;
   }
   const MessageDigest d = digest(wire);
-  const std::size_t at = wire.size();
-  wire.resize(at + 3 + to.size() * (4 + kMacBytes));
-  std::uint8_t* p = wire.data() + at;
-  *p++ = static_cast<std::uint8_t>(AuthScheme::Mac);
-  *p++ = static_cast<std::uint8_t>(to.size());
-  *p++ = static_cast<std::uint8_t>(to.size() >> 8);
+  wire.reserve(wire.size() + 3 + to.size() * (4 + kMacBytes));
+  const std::uint8_t head[3] = {static_cast<std::uint8_t>(AuthScheme::Mac),
+                                static_cast<std::uint8_t>(to.size()),
+                                static_cast<std::uint8_t>(to.size() >> 8)};
+  wire.insert(wire.end(), head, head + 3);
   for (NodeId r : to) {
-    for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(r >> (8 * i));
+    std::uint8_t entry[4 + kMacBytes];
+    for (int i = 0; i < 4; ++i) entry[i] = static_cast<std::uint8_t>(r >> (8 * i));
     const auto mac = mac_to(r, d);
-    std::memcpy(p, mac.data(), kMacBytes);
-    p += kMacBytes;
+    std::memcpy(entry + 4, mac.data(), kMacBytes);
+    wire.insert(wire.end(), entry, entry + sizeof entry);
   }
-  assert(p == wire.data() + wire.size());
 }
 
 bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content_digest) {
@@ -357,7 +356,7 @@ bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
     const std::uint8_t* p = e.auth.data() + 2 + mid * kEntry;
-    const std::uint32_t receiver = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
+    const std::uint32_t receiver = load_le32(p);
     if (receiver == self_) {
       HmacKey& key = impl_->receive[e.sender];
       if (!key.ready()) key.init(ring_.mac_key(e.sender, self_, impl_->hasher));
