@@ -211,6 +211,9 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
     slot.prepare_wires[self_] = out_->messages.back().wire;
     slot.prepare_matches++;
   }
+  // Last, because it may re-enter on_wire (executing can make a checkpoint stable, which
+  // replays early messages), and that reuses the scratch buffers request_wires, wire and
+  // requests may point into: nothing here reads them after this call.
   advance_slot(slot);
 }
 
