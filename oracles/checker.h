@@ -77,6 +77,7 @@ class Checker {
 
   protocol::PbftConfig config_;
   IssuedOperation issued_;
+  Bytes issued_scratch_;
   std::set<ReplicaId> faulty_;
   std::map<SequenceNumber, Canonical> canonical_;           // agreed batches not yet trimmed
   std::map<SequenceNumber, std::pair<MessageDigest, ReplicaId>> checkpoints_;
