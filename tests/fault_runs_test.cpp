@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <variant>
 #include <map>
 #include <set>
 #include <string>
@@ -325,4 +326,26 @@ TEST_CASE("\"primary\" names the primary of the highest view when the fault star
   check_correct_run(r.report);
   CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{0, 1});
   CHECK(r.report.stats.final_view >= 2);
+}
+
+TEST_CASE("the library's crash-restart-during-view-change restarts its replica in mid view change") {
+  auto loaded = load_scenario_file(std::string(PBFTSIM_SOURCE_ROOT) + "/scenarios/crash-restart-during-view-change.json");
+  REQUIRE(std::holds_alternative<Scenario>(loaded));
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    CAPTURE(seed);
+    const Run r = run(std::get<Scenario>(loaded), seed);
+    check_correct_run(r.report);
+    std::int64_t view_change_started = -1, new_view_entered = -1, restarted = -1;
+    for (const auto& e : r.events) {
+      if (e.kind != "note") continue;
+      const bool correct = e.from >= 2 && e.from < 7;
+      if (correct && view_change_started < 0 && e.msg.rfind("view change to", 0) == 0) view_change_started = e.t;
+      if (correct && new_view_entered < 0 && e.msg.rfind("entered view", 0) == 0) new_view_entered = e.t;
+      if (e.from == 1 && e.msg == "restarted with no state") restarted = e.t;
+    }
+    CHECK(view_change_started > 0);
+    CHECK(view_change_started < restarted);
+    CHECK(restarted < new_view_entered);
+    CHECK(r.report.stats.final_view >= 2);
+  }
 }
