@@ -21,8 +21,12 @@ std::string text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
 std::string list(const std::vector<ReplicaId>& ids) {
   std::string s = "[";
-  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
-  return s + "]";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) s += ",";
+    s += std::to_string(ids[i]);
+  }
+  s += "]";
+  return s;
 }
 
 std::string describe(const MessageDigest& digest, const std::vector<protocol::ExecutedRequest>& requests) {
@@ -30,9 +34,19 @@ std::string describe(const MessageDigest& digest, const std::vector<protocol::Ex
                   (requests.size() == 1 ? "" : "s");
   for (std::size_t i = 0; i < requests.size() && i < kRequestsListedMax; ++i) {
     const auto& r = requests[i];
-    s += (i ? ", " : ": ") + std::string("(client ") + std::to_string(r.client) + ", t=" +
-         std::to_string(r.timestamp) + ", " + r.request_digest.short_hex() +
-         (r.duplicate ? ", duplicate" : ", result \"" + text(r.result) + "\"") + ")";
+    s += i != 0 ? ", (client " : ": (client ";
+    s += std::to_string(r.client);
+    s += ", t=";
+    s += std::to_string(r.timestamp);
+    s += ", ";
+    s += r.request_digest.short_hex();
+    if (r.duplicate) {
+      s += ", duplicate)";
+    } else {
+      s += ", result \"";
+      s += text(r.result);
+      s += "\")";
+    }
   }
   if (requests.size() > kRequestsListedMax) s += ", ...";
   return s;
@@ -281,7 +295,10 @@ std::string Checker::holdings_text(ReplicaId at, Claim kind, ViewNumber view, Se
   std::string s;
   for (const auto& h : evidence_.holdings(at, kind, view, seq)) {
     if (h.digest == except) continue;
-    s += (s.empty() ? "" : "; ") + h.digest.short_hex() + " from " + list(h.senders);
+    if (!s.empty()) s += "; ";
+    s += h.digest.short_hex();
+    s += " from ";
+    s += list(h.senders);
   }
   return s.empty() ? "no other value" : s;
 }
