@@ -46,9 +46,33 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return out;
 }
 
-// Runs `count` jobs on `threads` threads; job i writes only its own result slot.
-void parallel_for(std::size_t count, std::uint32_t threads, const std::function<void(std::size_t)>& job,
-                  const std::function<void(std::size_t)>& progress) {
+// `run --n N --byzantine K --behaviour KIND`: the scenario as explore derives it. Returns
+// nullopt (after saying why) when the flags do not make sense.
+std::optional<harness::Scenario> derived_or_complain(const harness::Scenario& base, const RunArgs& args,
+                                                    std::string& behaviour) {
+  if (!args.byzantine) {
+    std::cerr << "pbftsim: --n and --behaviour replay a cell of explore and need --byzantine K\n";
+    return std::nullopt;
+  }
+  behaviour = args.behaviour.empty() ? default_behaviour(base) : args.behaviour;
+  const auto kind = byzantine_kind_named(behaviour);
+  if (!kind) {
+    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (silence, crash, "
+                 "equivocate, withhold, corrupt, forge, replay, bad_view_change), got \"" << behaviour << "\"\n";
+    return std::nullopt;
+  }
+  auto derived = derive_byzantine(base, args.n.value_or(base.cluster.n), *args.byzantine, *kind);
+  if (auto* why = std::get_if<std::string>(&derived)) {
+    std::cerr << "pbftsim: " << *why << "\n";
+    return std::nullopt;
+  }
+  return std::get<harness::Scenario>(std::move(derived));
+}
+
+}  // namespace
+
+void parallel_runs(std::size_t count, std::uint32_t jobs, const std::function<void(std::size_t)>& job, bool quiet) {
+  const bool show = !quiet && isatty(STDERR_FILENO) != 0;
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
   std::mutex progress_mutex;
@@ -56,35 +80,37 @@ void parallel_for(std::size_t count, std::uint32_t threads, const std::function<
     for (std::size_t i = next++; i < count; i = next++) {
       job(i);
       const std::size_t d = ++done;
+      if (!show) continue;
       std::lock_guard<std::mutex> lock(progress_mutex);
-      progress(d);
+      std::fprintf(stderr, "\r[%zu/%zu runs]%s", d, count, d == count ? "\n" : "");
+      std::fflush(stderr);
     }
   };
   std::vector<std::thread> pool;
-  const std::uint32_t n = std::max<std::uint32_t>(1, std::min<std::size_t>(threads, count));
-  for (std::uint32_t t = 1; t < n; ++t) pool.emplace_back(worker);
+  const std::size_t threads = std::max<std::size_t>(1, std::min<std::size_t>(jobs, count));
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
 }
 
-std::function<void(std::size_t)> progress_printer(std::size_t total, bool quiet) {
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  return [=](std::size_t done) {
-    if (quiet || !tty) return;
-    std::fprintf(stderr, "\r[%zu/%zu runs]", done, total);
-    if (done == total) std::fprintf(stderr, "\n");
-  };
-}
-
-}  // namespace
-
 int run_command(const RunArgs& args) {
   auto scenario = load_or_complain(args.scenario);
   if (!scenario) return kExitBadInput;
+  const bool derive = args.n || args.byzantine || !args.behaviour.empty();
+  std::string behaviour;
+  if (derive) {
+    scenario = derived_or_complain(*scenario, args, behaviour);
+    if (!scenario) return kExitBadInput;
+  }
   harness::RunOptions options;
   options.seed = args.seed.value_or(scenario->seed);
   options.record_trace = !args.trace_path.empty() || !args.html_path.empty();
-  const reports::RunReport report = harness::run_scenario(*scenario, options);
+  reports::RunReport report = harness::run_scenario(*scenario, options);
+  if (derive) {
+    report.replay_command = "pbftsim run " + args.scenario + " --n " + std::to_string(scenario->cluster.n) +
+                            " --byzantine " + std::to_string(*args.byzantine) + " --behaviour " + behaviour +
+                            " --seed " + std::to_string(options.seed);
+  }
   if (args.quiet) {
     std::cout << report.outcome << " " << report.scenario << " seed=" << report.seed
               << " fingerprint=" << report.fingerprint << "\n";
@@ -111,16 +137,17 @@ int suite_command(const SuiteArgs& args) {
     scenarios.push_back(std::move(*s));
   }
   std::vector<reports::SuiteEntry> entries(scenarios.size() * args.seeds);
-  parallel_for(
+  parallel_runs(
       entries.size(), args.jobs,
       [&](std::size_t i) {
         const auto& s = scenarios[i / args.seeds];
+        // Wall time is for the JUnit file only; it never reaches a run.
         const auto start = std::chrono::steady_clock::now();
-        entries[i].report = harness::run_scenario(s, {s.seed + i % args.seeds, false});
+        entries[i].report = harness::run_scenario(s, {s.seed + i % args.seeds, false, nullptr});
         entries[i].wall_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       },
-      progress_printer(entries.size(), args.quiet));
+      args.quiet);
   std::cout << reports::suite_table(entries);
   bool written = write_or_complain(args.junit_path, reports::to_junit("pbftsim", entries));
   written = write_or_complain(args.report_path, reports::suite_to_json(entries)) && written;

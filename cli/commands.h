@@ -2,9 +2,13 @@
 // its expectation, 1 when one did not, 2 on bad input (nothing is run).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
+
+#include "harness/scenario.h"
 
 namespace cli {
 
@@ -17,6 +21,9 @@ struct RunArgs {
   std::optional<std::uint64_t> seed;
   std::string report_path, trace_path, html_path;
   bool quiet = false;
+  // Replaying a cell of `pbftsim explore`: the scenario as derive_byzantine() makes it.
+  std::optional<std::uint32_t> n, byzantine;
+  std::string behaviour;
 };
 int run_command(const RunArgs& args);
 
@@ -42,5 +49,26 @@ struct ExploreArgs {
 int explore_command(const ExploreArgs& args);
 
 int validate_command(const std::vector<std::string>& files);
+
+// ---- shared by the commands ----
+
+// The scenario explore runs in one cell, and `run --n --byzantine --behaviour` replays:
+// `base` at size n (f kept when n is the base's, else floor((n-1)/3)); its faults of kinds
+// that make replicas faulty are replaced by one fault of `kind` on replicas 0 .. byzantine-1
+// from the start to the end of the run (for equivocate: replica 0 equivocates as the first
+// primary and 1 .. byzantine-1 collude); its network faults and timer skews stay. The
+// parameters of the new fault (probability, rate, to) come from the base's first fault of
+// that kind, when it has one. Expectations become what PBFT promises: safety and liveness
+// hold when byzantine <= f, anything goes beyond. Returns why not, when it cannot be built.
+std::variant<harness::Scenario, std::string> derive_byzantine(const harness::Scenario& base, std::uint32_t n,
+                                                              std::uint32_t byzantine, harness::FaultKind kind);
+// A fault kind that makes replicas faulty, by its JSON name; nullopt for others.
+std::optional<harness::FaultKind> byzantine_kind_named(const std::string& name);
+// The behaviour explore uses when none is given: the base's first faulty kind, else equivocate.
+std::string default_behaviour(const harness::Scenario& base);
+
+// Runs job(0) .. job(count-1) on `jobs` threads (each job writes only its own result), and
+// shows "[done/total runs]" on stderr when stderr is a terminal and not `quiet`.
+void parallel_runs(std::size_t count, std::uint32_t jobs, const std::function<void(std::size_t)>& job, bool quiet);
 
 }  // namespace cli

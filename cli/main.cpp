@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--trace", run.trace_path, "Write the event trace (JSON lines) here");
   run_cmd->add_option("--html", run.html_path, "Write a self-contained HTML report here");
   run_cmd->add_flag("--quiet,-q", run.quiet, "Print only the verdict line");
+  run_cmd->add_option("--n", run.n, "Replay an explore cell: cluster size")->check(CLI::Range(1u, 1024u));
+  run_cmd->add_option("--byzantine", run.byzantine, "Replay an explore cell: number of Byzantine replicas");
+  run_cmd->add_option("--behaviour,--behavior", run.behaviour, "Replay an explore cell: their fault kind");
 
   cli::SuiteArgs suite;
   auto* suite_cmd = app.add_subcommand("suite", "Run every scenario in directories/files for K seeds");

@@ -77,12 +77,23 @@ std::string show(const json& v) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& message) { throw Problem{path, message}; }
 
+// A key as a JSON pointer token (RFC 6901): "~" becomes "~0" and "/" becomes "~1".
+std::string escape_pointer(const std::string& key) {
+  std::string out;
+  for (char ch : key) {
+    if (ch == '~') out += "~0";
+    else if (ch == '/') out += "~1";
+    else out += ch;
+  }
+  return out;
+}
+
 void only_fields(const json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; }) == allowed.end()) {
       std::string list;
       for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(path + "/" + it.key(), "unknown field; expected one of: " + list);
+      fail(path + "/" + escape_pointer(it.key()), "unknown field; expected one of: " + list);
     }
   }
 }
@@ -230,7 +241,11 @@ protocol::PbftConfig parse_cluster(const json& root) {
   cfg.batch_size_max = static_cast<std::uint32_t>(integer(c, "batch_size", p, 1, protocol::kBatchRequestsMax, 1));
   cfg.batch_delay_ns = sim::from_ms(number(c, "batch_delay_ms", p, 0, kMsMax, 0));
   cfg.checkpoint_interval = integer(c, "checkpoint_interval", p, 1, 1'000'000, 64);
-  cfg.log_window = integer(c, "log_window", p, 1, 1'000'000, std::max<std::uint64_t>(128, 2 * cfg.checkpoint_interval));
+  // Default window: the smallest multiple of K that is at least 128 and at least 2K (a
+  // primary can then run a full checkpoint interval ahead of the last stable checkpoint).
+  const std::uint64_t k = cfg.checkpoint_interval;
+  const std::uint64_t window_default = k * std::max<std::uint64_t>(2, (128 + k - 1) / k);
+  cfg.log_window = integer(c, "log_window", p, 1, 1'000'000, std::min<std::uint64_t>(window_default, 1'000'000 / k * k));
   if (cfg.log_window % cfg.checkpoint_interval != 0) {
     fail(p + "/log_window", "expected a multiple of checkpoint_interval (" + std::to_string(cfg.checkpoint_interval) +
                                 "), got " + std::to_string(cfg.log_window));
@@ -332,13 +347,14 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
   f.kind = *kind;
   std::vector<const char*> allowed{"kind", "replicas", "from_ms", "until_ms"};
   switch (f.kind) {
+    // A partition names its sides in "groups"; "replicas" would mean nothing there.
+    case FaultKind::Partition: allowed = {"kind", "groups", "from_ms", "until_ms"}; break;
     case FaultKind::Crash: allowed = {"kind", "replicas", "from_ms", "restart_ms"}; break;
     case FaultKind::Equivocate: allowed.insert(allowed.end(), {"split", "colluders"}); break;
     case FaultKind::Withhold: allowed.push_back("to"); break;
     case FaultKind::Corrupt: case FaultKind::Drop: allowed.push_back("probability"); break;
     case FaultKind::Replay: allowed.push_back("rate"); break;
     case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms"}); break;
-    case FaultKind::Partition: allowed.push_back("groups"); break;
     case FaultKind::TimerSkew: allowed.push_back("factor"); break;
     default: break;
   }
@@ -346,7 +362,7 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; }) == allowed.end()) {
       std::string list;
       for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(p + "/" + it.key(), "unknown field for a " + name + " fault; expected one of: " + list);
+      fail(p + "/" + escape_pointer(it.key()), "unknown field for a " + name + " fault; expected one of: " + list);
     }
   }
   if (o.contains("replicas")) {
@@ -413,6 +429,52 @@ Scenario parse_root(const json& root, std::string_view file_name) {
   return s;
 }
 
+// nlohmann/json keeps the last of two equal keys without a word. A scenario that says
+// "from_ms" twice is a mistake the user should hear about, so the parse callback tracks the
+// JSON pointer of the current position and remembers the first repeated key.
+class DuplicateKeyFinder {
+ public:
+  bool on_event(json::parse_event_t event, const json& parsed) {
+    using E = json::parse_event_t;
+    switch (event) {
+      case E::object_start: frames_.push_back({true, {}, "", 0}); break;
+      case E::array_start: frames_.push_back({false, {}, "", 0}); break;
+      case E::key: {
+        Frame& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second && first_.empty()) first_ = pointer();
+        break;
+      }
+      case E::value: element_done(); break;
+      case E::object_end:
+      case E::array_end:
+        frames_.pop_back();
+        element_done();
+        break;
+    }
+    return true;
+  }
+  const std::string& first_duplicate() const { return first_; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;      // object: the current key
+    std::size_t index;    // array: the current element
+  };
+  void element_done() {
+    if (!frames_.empty() && !frames_.back().object) frames_.back().index++;
+  }
+  std::string pointer() const {
+    std::string out;
+    for (const auto& f : frames_) out += "/" + (f.object ? escape_pointer(f.key) : std::to_string(f.index));
+    return out;
+  }
+  std::vector<Frame> frames_;
+  std::string first_;
+};
+
 void line_and_column(std::string_view text, std::size_t offset, int& line, int& column) {
   line = 1;
   column = 1;
@@ -426,8 +488,12 @@ void line_and_column(std::string_view text, std::size_t offset, int& line, int& 
 ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_name) {
   const std::string file = file_name.empty() ? "<string>" : std::string(file_name);
   json root;
+  DuplicateKeyFinder duplicates;
   try {
-    root = json::parse(text_in.begin(), text_in.end(), nullptr, true, /*ignore_comments=*/false);
+    root = json::parse(
+        text_in.begin(), text_in.end(),
+        [&duplicates](int, json::parse_event_t event, json& parsed) { return duplicates.on_event(event, parsed); },
+        true, /*ignore_comments=*/false);
   } catch (const json::parse_error& e) {
     ScenarioError err{file, "", "", 0, 0};
     line_and_column(text_in, e.byte, err.line, err.column);
@@ -435,6 +501,9 @@ ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_na
     const auto colon = what.find("syntax error");
     err.message = colon == std::string::npos ? what : what.substr(colon);
     return err;
+  }
+  if (!duplicates.first_duplicate().empty()) {
+    return ScenarioError{file, duplicates.first_duplicate(), "duplicate key: each field may appear only once", 0, 0};
   }
   try {
     return parse_root(root, file_name);

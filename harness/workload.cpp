@@ -1,7 +1,8 @@
 #include "harness/workload.h"
 
 #include <cassert>
-#include <string>
+#include <charconv>
+#include <string_view>
 
 #include "protocol/service.h"
 #include "sim/hash.h"
@@ -31,8 +32,15 @@ protocol::Bytes workload_operation(std::uint64_t seed, std::uint32_t node, std::
                                    std::uint32_t keys) {
   assert(t >= 1 && keys >= 1);
   const std::uint64_t h = sim::hash_mix(sim::hash_mix(sim::hash_mix(seed, node), t), 0x6f70);
-  const std::string key = "k" + std::to_string(h % keys);
-  const std::string value = std::to_string(node) + ":" + std::to_string(t);
+  // "k<h % keys>" and "<node>:<t>", formatted without heap strings (once per request).
+  char key_buf[24], value_buf[48];
+  key_buf[0] = 'k';
+  char* key_end = std::to_chars(key_buf + 1, key_buf + sizeof key_buf, h % keys).ptr;
+  char* value_end = std::to_chars(value_buf, value_buf + sizeof value_buf, node).ptr;
+  *value_end++ = ':';
+  value_end = std::to_chars(value_end, value_buf + sizeof value_buf, t).ptr;
+  const std::string_view key(key_buf, static_cast<std::size_t>(key_end - key_buf));
+  const std::string_view value(value_buf, static_cast<std::size_t>(value_end - value_buf));
   switch ((h >> 32) % 4) {
     case 0: return protocol::encode_kv_operation(protocol::KvOpcode::Put, key, value);
     case 1: return protocol::encode_kv_operation(protocol::KvOpcode::Get, key);

@@ -125,7 +125,7 @@ class World {
              std::uint64_t a, std::uint64_t b, protocol::ByteView wire = {});
   void trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b);
   faults::ByzantineContext context(protocol::ReplicaId r, FaultRuntime& f);
-  bool all_clients_done() const { return completed_ == workload_.total(); }
+  bool all_clients_done() const { return completed_ == requests_total_; }
   std::vector<protocol::ReplicaId> resolve(const FaultSpec& spec) const;
   void mark_faulty(protocol::ReplicaId r);
   reports::RunReport build_report(const std::string& stop_reason);
@@ -135,11 +135,13 @@ class World {
   RunOptions options_;
   protocol::PbftConfig config_;
   WorkloadLayout workload_;
+  std::uint64_t requests_total_;  // workload_.total(), asked after every event
   std::uint32_t nodes_;
   protocol::KeyRing keys_;
   std::vector<std::unique_ptr<protocol::Replica>> replicas_;
   std::vector<std::unique_ptr<protocol::Client>> clients_;
   std::vector<std::uint64_t> issued_;
+  std::vector<protocol::Bytes> issued_op_;  // per client: the operation of its latest request
   std::vector<TimeNs> sent_at_ns_;
   std::vector<std::unique_ptr<protocol::NodeCrypto>> byzantine_crypto_;
   std::vector<bool> crashed_;
@@ -176,9 +178,11 @@ World::World(const Scenario& scenario, const RunOptions& options)
       options_(options),
       config_(scenario.cluster),
       workload_(layout_workload(scenario)),
+      requests_total_(workload_.total()),
       nodes_(config_.n + workload_.protocol_clients),
       keys_(options.seed, config_.auth, nodes_),
       issued_(workload_.protocol_clients, 0),
+      issued_op_(workload_.protocol_clients),
       sent_at_ns_(workload_.protocol_clients, 0),
       byzantine_crypto_(config_.n),
       crashed_(config_.n, false),
@@ -189,8 +193,14 @@ World::World(const Scenario& scenario, const RunOptions& options)
       checker_(config_,
                [this](protocol::ClientId c, protocol::Timestamp t, protocol::Bytes& op) {
                  if (c < workload_.first_node || c >= nodes_) return false;
-                 if (t == 0 || t > issued_[c - workload_.first_node]) return false;
-                 op = workload_operation(options_.seed, c, t, scenario_.workload.keys);
+                 const std::uint32_t i = c - workload_.first_node;
+                 if (t == 0 || t > issued_[i]) return false;
+                 // Usually the request in flight: its operation is kept, not rebuilt.
+                 if (t == issued_[i]) {
+                   op.assign(issued_op_[i].begin(), issued_op_[i].end());
+                 } else {
+                   op = workload_operation(options_.seed, c, t, scenario_.workload.keys);
+                 }
                  return true;
                }),
       liveness_(settled_ns(scenario), std::max<sim::DurationNs>(1, scenario.liveness_bound_ns)),
@@ -222,15 +232,16 @@ reports::RunReport World::run() {
     if (spec.until_ns) queue_.schedule(sim::Event{*spec.until_ns, 0, kFaultEnd, 0, i, 0});
   }
   std::string stop = "quiescent";
+  sim::Event event;
   while (true) {
     // After the last request completes, let the messages in flight arrive, so that every
     // replica's final state reflects everything the network delivered.
     if (all_clients_done() && in_flight_ == 0) { stop = "completed"; break; }
-    const auto next = queue_.peek_time();
-    if (!next) break;
-    if (*next > scenario_.duration_ns) { stop = "time_limit"; break; }
+    if (queue_.empty()) break;
+    if (queue_.peek_time_ns() > scenario_.duration_ns) { stop = "time_limit"; break; }
     if (trace_.events() >= scenario_.max_events) { stop = "event_budget"; break; }
-    handle(*queue_.pop());
+    queue_.pop_into(event);
+    handle(event);
   }
   return build_report(stop);
 }
@@ -324,8 +335,8 @@ void World::client_submit(NodeId node) {
   issued_[c]++;
   sent_at_ns_[c] = queue_.now_ns();
   outbox_.clear();
-  clients_[c]->submit(workload_operation(options_.seed, node, issued_[c], scenario_.workload.keys),
-                      outbox_);
+  issued_op_[c] = workload_operation(options_.seed, node, issued_[c], scenario_.workload.keys);
+  clients_[c]->submit(issued_op_[c], outbox_);
   assert(clients_[c]->last_timestamp() == issued_[c]);
   drain(node);
 }
@@ -372,7 +383,7 @@ void World::drain(NodeId node) {
       if (options_.record_trace) completions_.push_back({queue_.now_ns(), latency});
       checker_.on_client_accept(queue_.now_ns(), node, note.a, note.bytes);
       const TimeNs think = sim::from_ms(scenario_.workload.think_ms);
-      queue_.schedule(sim::Event{queue_.now_ns() + think, 0, kClientStart, node, 0, 0});
+      queue_.post(sim::Event{queue_.now_ns() + think, 0, kClientStart, node, 0, 0});
     }
   }
   staged_.clear();
@@ -423,6 +434,10 @@ faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) 
 
 // A faulty replica's messages pass through its active behaviours, in fault order.
 void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg) {
+  if (faulty_.empty() || faulty_.count(r) == 0) {
+    dispatch(r, std::move(msg));  // no behaviour wraps a replica that is not faulty
+    return;
+  }
   std::vector<protocol::OutMessage> current;
   current.push_back(std::move(msg));
   for (auto& f : faults_) {
@@ -435,7 +450,7 @@ void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg)
     }
   }
   for (auto& m : current) {
-    if (faulty_.count(r) != 0) checker_.on_sent(r, m.wire);
+    checker_.on_sent(r, m.wire);
     dispatch(r, std::move(m));
   }
 }
@@ -449,7 +464,8 @@ void World::dispatch(NodeId from, protocol::OutMessage&& msg) {
     return;  // a behaviour addressed nobody
   }
   if (recipients == 0) return;
-  const sim::PayloadId payload = pool_.put(std::move(msg.wire), recipients);
+  const sim::PayloadId payload = pool_.put_swap(msg.wire, recipients);
+  outbox_.give_buffer(std::move(msg.wire));  // the pool's old buffer, for the next message
   if (msg.to != protocol::kAllReplicas) {
     route(from, msg.to, payload, msg.kind);
     return;
@@ -487,8 +503,8 @@ void World::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind ki
   if (fate.copies == 2) pool_.add_reference(payload);
   in_flight_ += fate.copies;
   for (std::uint32_t i = 0; i < fate.copies; ++i) {
-    queue_.schedule(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
-                               payload, from});
+    queue_.post(sim::Event{queue_.now_ns() + fate.delay_ns[i] + extra_ns, 0, kDeliver, to,
+                           payload, from});
   }
 }
 

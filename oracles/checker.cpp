@@ -154,7 +154,7 @@ void Checker::check_same_execution(std::int64_t time_ns, ReplicaId replica, cons
 
 void Checker::check_requests(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex) {
   for (const auto& r : ex.requests) {
-    Bytes issued_op;
+    Bytes& issued_op = issued_scratch_;  // reused: this runs for every request at every replica
     if (!issued_(r.client, r.timestamp, issued_op) || issued_op != r.operation) {
       violate({"validity", time_ns,
                "replica " + std::to_string(replica) + " executed a request client " +

@@ -122,6 +122,7 @@ class Checker {
 
   protocol::PbftConfig config_;
   IssuedOperation issued_;
+  Bytes issued_scratch_;  // reused by check_requests: it runs for every request at every replica
   std::vector<bool> faulty_;
   Evidence evidence_;
   std::map<SequenceNumber, Canonical> canonical_;            // agreed batches not yet trimmed

@@ -11,20 +11,24 @@ Client::Client(const PbftConfig& config, ClientId self, const KeyRing& keys)
       crypto_(std::make_unique<NodeCrypto>(keys, self)),
       retry_timeout_ns_(config.client_retry_timeout_ns) {
   assert(self_ >= config_.n);  // node ids below n are replicas
+  for (ReplicaId r = 0; r < config_.n; ++r) replicas_.push_back(r);
+  outstanding_.replies.resize(config_.n);
 }
 
-void Client::submit(Bytes operation, Outbox& out) {
+void Client::submit(ByteView operation, Outbox& out) {
   assert(!busy());
-  Outstanding o;
+  Outstanding& o = outstanding_;
+  o.active = true;
   o.timestamp = ++timestamp_;
+  o.replied = 0;
+  for (auto& r : o.replies) r.present = false;
   // Authenticated for every replica: backups check the request inside PRE-PREPAREs.
-  std::vector<NodeId> replicas;
-  for (ReplicaId r = 0; r < config_.n; ++r) replicas.push_back(r);
-  o.wire = crypto_->seal(encode_request(self_, Request{self_, o.timestamp, std::move(operation)}),
-                         replicas);
-  out.messages.push_back(OutMessage{config_.primary(view_), MessageKind::Request, o.wire});
+  encode_request_into(o.wire, self_, self_, o.timestamp, operation);
+  crypto_->seal_in_place(o.wire, replicas_);
+  Bytes copy = out.take_buffer();
+  copy.assign(o.wire.begin(), o.wire.end());
+  out.messages.push_back(OutMessage{config_.primary(view_), MessageKind::Request, std::move(copy)});
   out.timers.push_back(TimerCommand{TimerKind::ClientRetry, false, retry_timeout_ns_});
-  outstanding_ = std::move(o);
   stats_.submitted++;
 }
 
@@ -48,33 +52,46 @@ void Client::retransmit(Outbox& out) {
   // The primary may be faulty or the request lost: tell every replica (§4.5.1), and back
   // off so a slow group is not flooded.
   stats_.retransmissions++;
-  out.messages.push_back(OutMessage{kAllReplicas, MessageKind::Request, outstanding_->wire});
+  out.messages.push_back(OutMessage{kAllReplicas, MessageKind::Request, outstanding_.wire});
   retry_timeout_ns_ = std::min<std::int64_t>(retry_timeout_ns_ * 2, config_.client_retry_timeout_ns * 16);
   out.timers.push_back(TimerCommand{TimerKind::ClientRetry, false, retry_timeout_ns_});
 }
 
 void Client::on_reply(const Envelope& env, Outbox& out) {
-  auto reply = decode_reply(env.body);
-  if (!reply.ok() || reply.value.client != self_ || !busy() ||
-      reply.value.timestamp != outstanding_->timestamp) {
+  ReplyView reply;
+  if (!decode_reply_view(env.body, reply).empty() || reply.client != self_ || !busy() ||
+      reply.timestamp != outstanding_.timestamp) {
     stats_.replies_rejected++;  // late, duplicate after completion, or not ours
     return;
   }
-  auto& replies = outstanding_->replies;
-  replies.try_emplace(env.sender, reply.value.view, reply.value.result);
+  assert(env.sender < config_.n);  // step() admits replies from replicas only
+  Reply& mine = outstanding_.replies[env.sender];
+  if (!mine.present) {
+    mine.present = true;
+    mine.view = reply.view;
+    mine.result.assign(reply.result.begin(), reply.result.end());
+    outstanding_.replied++;
+  }
+  // O(n) per reply, and a request has n replies against O(n^2) protocol messages.
   std::uint32_t matching = 0;
-  for (const auto& [replica, r] : replies) matching += r.second == reply.value.result;
+  for (const auto& r : outstanding_.replies) {
+    matching += r.present && std::equal(r.result.begin(), r.result.end(), reply.result.begin(), reply.result.end());
+  }
   if (matching < config_.reply_quorum()) return;
   // The (f+1)-th highest view reported is at most some correct replica's view, so a
   // faulty replica cannot make the client chase a view that does not exist.
-  std::vector<ViewNumber> views;
-  for (const auto& [replica, r] : replies) views.push_back(r.first);
+  std::vector<ViewNumber>& views = views_scratch_;
+  views.clear();
+  for (const auto& r : outstanding_.replies) {
+    if (r.present) views.push_back(r.view);
+  }
+  assert(views.size() == outstanding_.replied);
   std::sort(views.rbegin(), views.rend());
   view_ = std::max(view_, views[std::min<std::size_t>(config_.f, views.size() - 1)]);
-  Note done{Note::Kind::Completed, outstanding_->timestamp, 0, {}, reply.value.result, matching};
+  Note done{Note::Kind::Completed, outstanding_.timestamp, 0, {}, Bytes(reply.result.begin(), reply.result.end()), matching};
   out.notes.push_back(std::move(done));
   out.timers.push_back(TimerCommand{TimerKind::ClientRetry, true, 0});
-  outstanding_.reset();
+  outstanding_.active = false;
   retry_timeout_ns_ = config_.client_retry_timeout_ns;
   stats_.completed++;
 }

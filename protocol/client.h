@@ -3,7 +3,6 @@
 // distinct replicas, retransmission to every replica on timeout.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -30,13 +29,13 @@ class Client {
 
   // Sends a new request with the next timestamp to the replica it believes is primary.
   // REQUIRES: !busy().
-  void submit(Bytes operation, Outbox& out);
+  void submit(ByteView operation, Outbox& out);
 
   // A reply or a retry timer. When f+1 matching replies arrive, the Outbox gets a
   // Note::Completed with the timestamp and result, and the client is no longer busy.
   void step(const Input& input, Outbox& out);
 
-  bool busy() const { return outstanding_.has_value(); }
+  bool busy() const { return outstanding_.active; }
   ClientId id() const { return self_; }
   Timestamp last_timestamp() const { return timestamp_; }
   ViewNumber believed_view() const { return view_; }
@@ -44,10 +43,19 @@ class Client {
   const CryptoCounters& crypto_counters() const { return crypto_->counters(); }
 
  private:
+  // The request in flight. Kept from one request to the next (active says whether one is
+  // in flight), so its buffers are reused rather than allocated per request.
+  struct Reply {
+    bool present = false;
+    ViewNumber view = 0;
+    Bytes result;
+  };
   struct Outstanding {
+    bool active = false;
     Timestamp timestamp = 0;
-    Bytes wire;  // the sealed REQUEST, resent as is
-    std::map<ReplicaId, std::pair<ViewNumber, Bytes>> replies;  // first reply per replica
+    Bytes wire;                  // the sealed REQUEST, resent as is
+    std::vector<Reply> replies;  // first reply per replica, indexed by replica
+    std::uint32_t replied = 0;   // replicas that replied
   };
   void on_reply(const Envelope& env, Outbox& out);
   void retransmit(Outbox& out);
@@ -58,8 +66,10 @@ class Client {
   Timestamp timestamp_ = 0;
   ViewNumber view_ = 0;
   std::int64_t retry_timeout_ns_;
-  std::optional<Outstanding> outstanding_;
+  Outstanding outstanding_;
   ClientStats stats_;
+  std::vector<NodeId> replicas_;
+  std::vector<ViewNumber> views_scratch_;  // every replica: the receivers of a REQUEST's authenticator
 };
 
 }  // namespace protocol

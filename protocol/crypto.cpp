@@ -1,41 +1,67 @@
-// SHA-256, HMAC-SHA256 authenticators and Ed25519 through OpenSSL's EVP interface.
+// SHA-256, HMAC-SHA256 authenticators and Ed25519 through OpenSSL.
 //
-// HMAC is computed from precomputed states: for each peer, the SHA-256 contexts that have
-// absorbed key^ipad and key^opad are made once and copied per MAC, so a MAC costs two
-// short hash finalisations and no allocation or algorithm lookup.
+// SHA-256 goes through OpenSSL's low-level SHA256_* functions, not EVP. They are deprecated
+// in OpenSSL 3 but still built, and they are the same SHA-NI/AVX2 code without the EVP
+// layer: for the 40-200 byte messages PBFT hashes, EVP_Digest costs 300-400 ns where the
+// hash itself costs 50-160 ns (provider lookup, context allocation), and the EVP context
+// cannot be copied by value. Nothing else here is deprecated: Ed25519 stays on EVP.
+//
+// HMAC is computed from precomputed states: for each peer, the SHA-256 states that have
+// absorbed key^ipad and key^opad are made once and copied (a plain struct copy) per MAC,
+// so a MAC over a 32-byte digest costs exactly two compression-function calls.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "protocol/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
+#include <functional>
 #include <stdexcept>
 
 #include "protocol/wire_io.h"
 
 namespace protocol {
 
+static_assert(sizeof(SHA256_CTX) == 112 && alignof(SHA256_CTX) <= 8,
+              "Sha256::state_ must hold exactly one SHA256_CTX");
+
 namespace {
 
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = EVP_sha256();  // fetched once
-  return md;
+SHA256_CTX* ctx_of(std::array<std::uint8_t, 112>& state) {
+  return reinterpret_cast<SHA256_CTX*>(state.data());
 }
 
-struct MdCtx {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  MdCtx() { if (ctx == nullptr) throw std::runtime_error("EVP_MD_CTX_new failed"); }
-  ~MdCtx() { EVP_MD_CTX_free(ctx); }
-  MdCtx(const MdCtx&) = delete;
-  MdCtx& operator=(const MdCtx&) = delete;
-};
-
-// The keyed inner and outer SHA-256 states of one HMAC key.
+// The keyed inner and outer SHA-256 states of one HMAC key, kept compact: after absorbing
+// exactly one 64-byte block a SHA-256 state is its eight chaining words and a bit count of
+// 512 with an empty buffer, so 64 bytes hold both states (not two 112-byte contexts).
+// Peers' keys are looked up for every message, so the table's size is cache misses saved.
 struct HmacKey {
-  MdCtx inner;
-  MdCtx outer;
-  explicit HmacKey(ByteView key) {
+  std::array<SHA_LONG, 8> inner{};
+  std::array<SHA_LONG, 8> outer{};
+  bool ready = false;
+
+  static std::array<SHA_LONG, 8> absorb_block(const std::uint8_t (&block)[64]) {
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, block, 64);
+    // What resume() rebuilds: nothing buffered, 512 bits counted.
+    assert(c.num == 0 && c.Nl == 512 && c.Nh == 0 && c.md_len == SHA256_DIGEST_LENGTH);
+    std::array<SHA_LONG, 8> h;
+    std::copy(std::begin(c.h), std::end(c.h), h.begin());
+    return h;
+  }
+  static void resume(SHA256_CTX& c, const std::array<SHA_LONG, 8>& h) {
+    std::copy(h.begin(), h.end(), std::begin(c.h));
+    c.Nl = 512;
+    c.Nh = 0;
+    c.num = 0;
+    c.md_len = SHA256_DIGEST_LENGTH;
+  }
+  void init(ByteView key) {
     assert(key.size() <= 64);
     std::uint8_t ipad[64], opad[64];
     for (std::size_t i = 0; i < 64; ++i) {
@@ -43,23 +69,36 @@ struct HmacKey {
       ipad[i] = k ^ 0x36;
       opad[i] = k ^ 0x5c;
     }
-    EVP_DigestInit_ex(inner.ctx, sha256_md(), nullptr);
-    EVP_DigestUpdate(inner.ctx, ipad, 64);
-    EVP_DigestInit_ex(outer.ctx, sha256_md(), nullptr);
-    EVP_DigestUpdate(outer.ctx, opad, 64);
+    inner = absorb_block(ipad);
+    outer = absorb_block(opad);
+    ready = true;
   }
-  std::array<std::uint8_t, 32> mac(ByteView data, EVP_MD_CTX* scratch) const {
-    std::array<std::uint8_t, 32> inner_hash{}, out{};
-    unsigned int length = 0;
-    EVP_MD_CTX_copy_ex(scratch, inner.ctx);
-    EVP_DigestUpdate(scratch, data.data(), data.size());
-    EVP_DigestFinal_ex(scratch, inner_hash.data(), &length);
-    EVP_MD_CTX_copy_ex(scratch, outer.ctx);
-    EVP_DigestUpdate(scratch, inner_hash.data(), inner_hash.size());
-    EVP_DigestFinal_ex(scratch, out.data(), &length);
+  std::array<std::uint8_t, 32> mac(ByteView data) const {
+    assert(ready);
+    std::array<std::uint8_t, 32> inner_hash, out;
+    SHA256_CTX c;
+    resume(c, inner);
+    SHA256_Update(&c, data.data(), data.size());
+    SHA256_Final(inner_hash.data(), &c);
+    resume(c, outer);
+    SHA256_Update(&c, inner_hash.data(), inner_hash.size());
+    SHA256_Final(out.data(), &c);
     return out;
   }
 };
+
+// Constant-time equality of two 32-byte MACs (no early exit on the first difference),
+// four word compares instead of CRYPTO_memcmp's byte loop.
+bool mac_equal(const std::uint8_t* a, const std::uint8_t* b) {
+  std::uint64_t diff = 0;
+  for (int i = 0; i < 4; ++i) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a + 8 * i, 8);
+    std::memcpy(&y, b + 8 * i, 8);
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
 
 void put_le(Bytes& out, std::uint64_t v, int width) {
   for (int i = 0; i < width; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -81,13 +120,20 @@ using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 }  // namespace
 
-MessageDigest sha256(ByteView data) {
+Sha256::Sha256() { SHA256_Init(ctx_of(state_)); }
+
+Sha256& Sha256::update(ByteView data) {
+  SHA256_Update(ctx_of(state_), data.data(), data.size());
+  return *this;
+}
+
+MessageDigest Sha256::finish() {
   MessageDigest d;
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), d.bytes.data(), &length, sha256_md(), nullptr);
-  assert(length == 32);
+  SHA256_Final(d.bytes.data(), ctx_of(state_));
   return d;
 }
+
+MessageDigest sha256(ByteView data) { return Sha256().update(data).finish(); }
 
 std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data) {
   std::array<std::uint8_t, 32> short_key{};
@@ -96,14 +142,26 @@ std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data) {
     short_key = sha256(key).bytes;
     k = short_key;
   }
-  HmacKey h(k);
-  MdCtx scratch;
-  return h.mac(data, scratch.ctx);
+  HmacKey h;
+  h.init(k);
+  return h.mac(data);
+}
+
+void CryptoCounters::count_sha256(std::uint64_t bytes) {
+  const std::size_t c = std::min<std::uint64_t>(Sha256::blocks(bytes), kBlockClasses - 1);
+  sha256_ops++;
+  sha256_bytes += bytes;
+  sha256_ops_by_blocks[c]++;
+  sha256_bytes_by_blocks[c] += bytes;
 }
 
 void CryptoCounters::add(const CryptoCounters& o) {
   sha256_ops += o.sha256_ops;
   sha256_bytes += o.sha256_bytes;
+  for (std::size_t c = 0; c < kBlockClasses; ++c) {
+    sha256_ops_by_blocks[c] += o.sha256_ops_by_blocks[c];
+    sha256_bytes_by_blocks[c] += o.sha256_bytes_by_blocks[c];
+  }
   hmac_ops += o.hmac_ops;
   sign_ops += o.sign_ops;
   verify_ops += o.verify_ops;
@@ -134,11 +192,10 @@ const std::array<std::uint8_t, 32>& KeyRing::public_key(NodeId node) const {
 }
 
 struct NodeCrypto::Impl {
-  std::vector<std::unique_ptr<HmacKey>> send;     // key self -> peer
-  std::vector<std::unique_ptr<HmacKey>> receive;  // key peer -> self
+  std::vector<HmacKey> send;     // key self -> peer
+  std::vector<HmacKey> receive;  // key peer -> self
   std::vector<Pkey> peer_public;
   Pkey private_key;
-  MdCtx scratch;
 };
 
 NodeCrypto::NodeCrypto(const KeyRing& ring, NodeId self)
@@ -158,27 +215,39 @@ NodeCrypto::~NodeCrypto() = default;
 AuthMode NodeCrypto::mode() const { return ring_.mode(); }
 
 MessageDigest NodeCrypto::digest(ByteView data) {
-  counters_.sha256_ops++;
-  counters_.sha256_bytes += data.size();
+  counters_.count_sha256(data.size());
   return sha256(data);
 }
 
+MessageDigest NodeCrypto::request_digest(ByteView request_content) {
+  counters_.count_sha256(request_content.size());
+  return protocol::request_digest(request_content);
+}
+
+MessageDigest NodeCrypto::batch_digest(std::span<const MessageDigest> request_digests) {
+  counters_.count_sha256(batch_digest_input_bytes(request_digests.size()));
+  return protocol::batch_digest(request_digests);
+}
+
 std::array<std::uint8_t, 32> NodeCrypto::mac_to(NodeId receiver, const MessageDigest& d) {
-  auto& key = impl_->send[receiver];
-  if (!key) {
-    const auto k = ring_.mac_key(self_, receiver);
-    key = std::make_unique<HmacKey>(k);
-  }
+  assert(receiver < impl_->send.size());
+  HmacKey& key = impl_->send[receiver];
+  if (!key.ready) key.init(ring_.mac_key(self_, receiver));
   counters_.hmac_ops++;
-  return key->mac(d.bytes, impl_->scratch.ctx);
+  return key.mac(d.bytes);
 }
 
 Bytes NodeCrypto::seal(Bytes&& content, std::span<const NodeId> receivers) {
   Bytes wire = std::move(content);
+  seal_in_place(wire, receivers);
+  return wire;
+}
+
+void NodeCrypto::seal_in_place(Bytes& wire, std::span<const NodeId> receivers) {
   switch (ring_.mode()) {
     case AuthMode::None:
       wire.push_back(static_cast<std::uint8_t>(AuthScheme::None));
-      return wire;
+      return;
     case AuthMode::Signature: {
       counters_.sign_ops++;
       std::array<std::uint8_t, kSignatureBytes> sig{};
@@ -190,30 +259,41 @@ Bytes NodeCrypto::seal(Bytes&& content, std::span<const NodeId> receivers) {
       if (!ok) throw std::runtime_error("Ed25519 signing failed");
       wire.push_back(static_cast<std::uint8_t>(AuthScheme::Signature));
       wire.insert(wire.end(), sig.begin(), sig.end());
-      return wire;
+      return;
     }
     case AuthMode::Mac: break;
   }
-  std::vector<NodeId> to;
-  to.reserve(receivers.size());
-  for (NodeId r : receivers) {
-    if (r < ring_.node_count()) to.push_back(r);  // nobody else holds a key
+  // Receivers as given are usually ascending already (every caller lists replicas in
+  // order); only an unsorted list is copied and sorted. Nobody outside the ring holds a key.
+  std::span<const NodeId> to = receivers;
+  std::vector<NodeId> sorted;
+  const bool ascending = std::adjacent_find(receivers.begin(), receivers.end(),
+                                            std::greater_equal<NodeId>()) == receivers.end();
+  if (!ascending || (!receivers.empty() && receivers.back() >= ring_.node_count())) {
+    for (NodeId r : receivers) {
+      if (r < ring_.node_count()) sorted.push_back(r);
+    }
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    to = sorted;
   }
-  std::sort(to.begin(), to.end());
-  to.erase(std::unique(to.begin(), to.end()), to.end());
   const MessageDigest d = digest(wire);
-  wire.reserve(wire.size() + 3 + to.size() * (4 + kMacBytes));
-  wire.push_back(static_cast<std::uint8_t>(AuthScheme::Mac));
-  put_le(wire, to.size(), 2);
+  const std::size_t at = wire.size();
+  wire.resize(at + 3 + to.size() * (4 + kMacBytes));
+  std::uint8_t* p = wire.data() + at;
+  *p++ = static_cast<std::uint8_t>(AuthScheme::Mac);
+  *p++ = static_cast<std::uint8_t>(to.size());
+  *p++ = static_cast<std::uint8_t>(to.size() >> 8);
   for (NodeId r : to) {
-    put_le(wire, r, 4);
+    for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(r >> (8 * i));
     const auto mac = mac_to(r, d);
-    wire.insert(wire.end(), mac.begin(), mac.end());
+    std::memcpy(p, mac.data(), kMacBytes);
+    p += kMacBytes;
   }
-  return wire;
+  assert(p == wire.data() + wire.size());
 }
 
-bool NodeCrypto::verify(const Envelope& e) {
+bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content_digest) {
   if (e.sender >= ring_.node_count()) return false;
   switch (ring_.mode()) {
     case AuthMode::None: return e.scheme == AuthScheme::None;
@@ -243,12 +323,14 @@ bool NodeCrypto::verify(const Envelope& e) {
     const std::uint8_t* p = e.auth.data() + 2 + mid * kEntry;
     const std::uint32_t receiver = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
     if (receiver == self_) {
-      auto& key = impl_->receive[e.sender];
-      if (!key) key = std::make_unique<HmacKey>(ring_.mac_key(e.sender, self_));
+      HmacKey& key = impl_->receive[e.sender];
+      if (!key.ready) key.init(ring_.mac_key(e.sender, self_));
       const MessageDigest d = digest(e.content);
+      if (content_digest != nullptr) *content_digest = d;
       counters_.hmac_ops++;
-      const auto mac = key->mac(d.bytes, impl_->scratch.ctx);
-      return CRYPTO_memcmp(mac.data(), p + 4, kMacBytes) == 0;
+      const auto mac = key.mac(d.bytes);
+      static_assert(kMacBytes == 32);
+      return mac_equal(mac.data(), p + 4);
     }
     if (receiver < self_) lo = mid + 1; else hi = mid;
   }

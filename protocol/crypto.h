@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -27,14 +28,34 @@ MessageDigest sha256(ByteView data);
 // HMAC-SHA256 (RFC 2104), one-shot; the hot path uses NodeCrypto's precomputed contexts.
 std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data);
 
-// Counts of the cryptographic operations a node performed and the bytes they covered, so
-// the benchmark can replay exactly the same work to time the crypto floor.
+// SHA-256 fed in pieces (no allocation, no library lookup per use).
+class Sha256 {
+ public:
+  Sha256();
+  Sha256& update(ByteView data);
+  MessageDigest finish();
+  // The number of 64-byte compression blocks SHA-256 runs over a message of `bytes` bytes
+  // (the message, a 0x80 byte and the 8-byte length, padded to a multiple of 64).
+  static std::uint64_t blocks(std::uint64_t bytes) { return (bytes + 8) / 64 + 1; }
+
+ private:
+  alignas(8) std::array<std::uint8_t, 112> state_;  // an OpenSSL SHA256_CTX (checked in crypto.cpp)
+};
+
+// Counts of the cryptographic operations a node performed and the sizes they covered, so
+// the benchmark can replay exactly the same work to time the crypto floor. SHA-256 work
+// is kept by message size class (number of compression blocks), with the bytes of each
+// class, so a replay matches the run in operations, blocks and bytes.
 struct CryptoCounters {
+  static constexpr std::size_t kBlockClasses = 16;  // 1..14 blocks, and 15 or more
   std::uint64_t sha256_ops = 0;
   std::uint64_t sha256_bytes = 0;
+  std::array<std::uint64_t, kBlockClasses> sha256_ops_by_blocks{};    // index: min(blocks, 15)
+  std::array<std::uint64_t, kBlockClasses> sha256_bytes_by_blocks{};
   std::uint64_t hmac_ops = 0;      // each over a 32-byte digest
   std::uint64_t sign_ops = 0;
   std::uint64_t verify_ops = 0;    // Ed25519 verifications
+  void count_sha256(std::uint64_t bytes);
   void add(const CryptoCounters& o);
 };
 
@@ -62,8 +83,8 @@ class KeyRing {
   mutable std::vector<bool> public_key_ready_;
 };
 
-// One node's cryptographic identity. Holds reusable HMAC contexts per peer (created on
-// first use) and its Ed25519 private key. Not copyable.
+// One node's cryptographic identity. Holds the keyed HMAC states per peer (made on first
+// use, then copied by value for each MAC) and its Ed25519 private key. Not copyable.
 class NodeCrypto {
  public:
   NodeCrypto(const KeyRing& ring, NodeId self);
@@ -83,10 +104,19 @@ class NodeCrypto {
   // True if `envelope` is authentic for self as receiver: its sender's MAC entry for self
   // is correct, or its signature verifies under the sender's public key. In mode none,
   // true when the scheme byte is none. A message sealed under another scheme is false.
-  bool verify(const Envelope& envelope);
+  // When `content_digest` is given and the check hashed the content (MAC mode), the
+  // SHA-256 of the content is stored there: it is the request digest of a REQUEST, so a
+  // caller that needs both pays for one hash.
+  bool verify(const Envelope& envelope, std::optional<MessageDigest>* content_digest = nullptr);
+
+  // seal() on a buffer in place: `wire` holds the content and gets the trailer appended.
+  void seal_in_place(Bytes& wire, std::span<const NodeId> receivers);
 
   const CryptoCounters& counters() const { return counters_; }
   MessageDigest digest(ByteView data);  // sha256 that counts itself
+  // request_digest() and batch_digest() (message.h) that count themselves.
+  MessageDigest request_digest(ByteView request_content);
+  MessageDigest batch_digest(std::span<const MessageDigest> request_digests);
   // The MAC this node puts in an authenticator entry for `receiver` over `digest` (the
   // same fast path seal() uses; the benchmark times it for the crypto floor).
   std::array<std::uint8_t, 32> mac_to(NodeId receiver, const MessageDigest& digest);

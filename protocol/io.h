@@ -117,7 +117,37 @@ struct Outbox {
   std::vector<Execution> executions;
   std::vector<Rejection> rejections;
   std::vector<Note> notes;
+  // Empty buffers that still hold capacity, which the host hands back once it has taken
+  // a message's bytes: a node encodes its next message into one, so steady-state sending
+  // allocates nothing. Purely an allocation cache: what is in it never changes a run.
+  static constexpr std::size_t kSpareBuffersMax = 64;
+  std::vector<Bytes> spare_buffers;
+  Bytes take_buffer() {
+    if (spare_buffers.empty()) return {};
+    Bytes b = std::move(spare_buffers.back());
+    spare_buffers.pop_back();
+    b.clear();
+    return b;
+  }
+  void give_buffer(Bytes&& b) {
+    if (b.capacity() != 0 && spare_buffers.size() < kSpareBuffersMax) spare_buffers.push_back(std::move(b));
+  }
+  // Executions are recycled the same way: clear() keeps them, with the vectors and bytes
+  // inside, and add_execution() hands one back (its fields hold stale values: the caller
+  // sets every one). Executing then allocates nothing in the steady state.
+  static constexpr std::size_t kSpareExecutionsMax = 16;
+  std::vector<Execution> spare_executions;
+  Execution& add_execution() {
+    if (spare_executions.empty()) return executions.emplace_back();
+    executions.push_back(std::move(spare_executions.back()));
+    spare_executions.pop_back();
+    return executions.back();
+  }
+  // Clears what a step emitted; spare buffers and executions stay.
   void clear() {
+    for (auto& e : executions) {
+      if (spare_executions.size() < kSpareExecutionsMax) spare_executions.push_back(std::move(e));
+    }
     messages.clear();
     timers.clear();
     executions.clear();

@@ -23,18 +23,30 @@ MessageDigest get_digest(WireReader& r) {
 
 Bytes to_bytes(ByteView v) { return Bytes(v.begin(), v.end()); }
 
-// Writes the header around a body built by `body`.
+// Writes the header and a body built by `body` into `out` (cleared first), then patches
+// the body length in: one buffer, no intermediate copy.
 template <class F>
-Bytes framed(MessageKind kind, NodeId sender, F&& body) {
-  WireWriter b;
-  body(b);
-  Bytes payload = b.take();
-  WireWriter w;
+void framed_into(Bytes& out, MessageKind kind, NodeId sender, F&& body) {
+  out.clear();
+  // Most messages (votes, replies, checkpoints, small requests, with their trailers) fit:
+  // a fresh buffer is allocated once instead of growing by doubling.
+  constexpr std::size_t kTypicalMessageBytes = 256;
+  if (out.capacity() < kTypicalMessageBytes) out.reserve(kTypicalMessageBytes);
+  WireWriter w(std::move(out));
   w.u8(static_cast<std::uint8_t>(kind));
   w.u32(sender);
-  w.u32(static_cast<std::uint32_t>(payload.size()));
-  w.raw(payload);
-  return w.take();
+  w.u32(0);  // body length, patched below
+  body(w);
+  out = w.take();
+  const std::size_t length = out.size() - kHeaderBytes;
+  for (int i = 0; i < 4; ++i) out[5 + i] = static_cast<std::uint8_t>(length >> (8 * i));
+}
+
+template <class F>
+Bytes framed(MessageKind kind, NodeId sender, F&& body) {
+  Bytes out;
+  framed_into(out, kind, sender, std::forward<F>(body));
+  return out;
 }
 
 // A u32 count no larger than `max` and no larger than what the rest could hold.
@@ -122,12 +134,19 @@ Decoded<Envelope> parse_envelope(ByteView wire) {
   return {e, {}};
 }
 
-Bytes encode_request(NodeId sender, const Request& m) {
-  return framed(MessageKind::Request, sender, [&](WireWriter& w) {
-    w.u32(m.client);
-    w.u64(m.timestamp);
-    w.bytes(m.operation);
+void encode_request_into(Bytes& out, NodeId sender, ClientId client, Timestamp timestamp,
+                         ByteView operation) {
+  framed_into(out, MessageKind::Request, sender, [&](WireWriter& w) {
+    w.u32(client);
+    w.u64(timestamp);
+    w.bytes(operation);
   });
+}
+
+Bytes encode_request(NodeId sender, const Request& m) {
+  Bytes out;
+  encode_request_into(out, sender, m.client, m.timestamp, m.operation);
+  return out;
 }
 
 Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m) {
@@ -139,27 +158,57 @@ Bytes encode_pre_prepare(NodeId sender, const PrePrepare& m) {
   });
 }
 
-Bytes encode_vote(MessageKind kind, NodeId sender, const Vote& m) {
-  return framed(kind, sender, [&](WireWriter& w) {
+void encode_vote_into(Bytes& out, MessageKind kind, NodeId sender, const Vote& m) {
+  framed_into(out, kind, sender, [&](WireWriter& w) {
     w.u64(m.view);
     w.u64(m.seq);
     put_digest(w, m.digest);
   });
 }
 
+Bytes encode_vote(MessageKind kind, NodeId sender, const Vote& m) {
+  Bytes out;
+  encode_vote_into(out, kind, sender, m);
+  return out;
+}
+
+void encode_reply_into(Bytes& out, NodeId sender, ViewNumber view, Timestamp timestamp,
+                       ClientId client, ByteView result) {
+  framed_into(out, MessageKind::Reply, sender, [&](WireWriter& w) {
+    w.u64(view);
+    w.u64(timestamp);
+    w.u32(client);
+    w.bytes(result);
+  });
+}
+
 Bytes encode_reply(NodeId sender, const Reply& m) {
-  return framed(MessageKind::Reply, sender, [&](WireWriter& w) {
-    w.u64(m.view);
-    w.u64(m.timestamp);
-    w.u32(m.client);
-    w.bytes(m.result);
+  Bytes out;
+  encode_reply_into(out, sender, m.view, m.timestamp, m.client, m.result);
+  return out;
+}
+
+void encode_checkpoint_into(Bytes& out, NodeId sender, const Checkpoint& m) {
+  framed_into(out, MessageKind::Checkpoint, sender, [&](WireWriter& w) {
+    w.u64(m.seq);
+    put_digest(w, m.state_digest);
   });
 }
 
 Bytes encode_checkpoint(NodeId sender, const Checkpoint& m) {
-  return framed(MessageKind::Checkpoint, sender, [&](WireWriter& w) {
-    w.u64(m.seq);
-    put_digest(w, m.state_digest);
+  Bytes out;
+  encode_checkpoint_into(out, sender, m);
+  return out;
+}
+
+void encode_pre_prepare_into(Bytes& out, NodeId sender, ViewNumber view, SequenceNumber seq,
+                             const MessageDigest& digest, std::span<const ByteView> requests) {
+  framed_into(out, MessageKind::PrePrepare, sender, [&](WireWriter& w) {
+    w.u64(view);
+    w.u64(seq);
+    put_digest(w, digest);
+    w.u32(static_cast<std::uint32_t>(requests.size()));
+    for (const auto& r : requests) w.bytes(r);
   });
 }
 
@@ -217,6 +266,40 @@ Decoded<PrePrepare> decode_pre_prepare(ByteView body) {
   m.digest = get_digest(r);
   m.batch.requests = get_list(r, kBatchRequestsMax, body.size());
   return finish(r, std::move(m));
+}
+
+std::string_view decode_request_view(ByteView body, RequestView& out) {
+  WireReader r(body);
+  out.client = r.u32();
+  out.timestamp = r.u64();
+  out.operation = r.bytes(kOperationBytesMax);
+  if (!r.ok()) return "truncated or bad length";
+  if (!r.at_end()) return "trailing bytes";
+  return {};
+}
+
+std::string_view decode_reply_view(ByteView body, ReplyView& out) {
+  WireReader r(body);
+  out.view = r.u64();
+  out.timestamp = r.u64();
+  out.client = r.u32();
+  out.result = r.bytes(kResultBytesMax);
+  if (!r.ok()) return "truncated or bad length";
+  if (!r.at_end()) return "trailing bytes";
+  return {};
+}
+
+std::string_view decode_pre_prepare_view(ByteView body, PrePrepareView& out) {
+  WireReader r(body);
+  out.view = r.u64();
+  out.seq = r.u64();
+  out.digest = get_digest(r);
+  out.requests.clear();
+  const std::uint32_t n = get_count(r, kBatchRequestsMax, body.size());
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) out.requests.push_back(r.bytes(kStateBytesMax));
+  if (!r.ok()) return "truncated or bad length";
+  if (!r.at_end()) return "trailing bytes";
+  return {};
 }
 
 Decoded<Vote> decode_vote(ByteView body) {
@@ -292,12 +375,16 @@ Decoded<StateReply> decode_state_reply(ByteView body) {
 MessageDigest request_digest(ByteView request_content) { return sha256(request_content); }
 
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
-  WireWriter w;
   static constexpr std::string_view kTag = "pbftsim/batch/v1";
-  w.raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
-  w.u32(static_cast<std::uint32_t>(request_digests.size()));
-  for (const auto& d : request_digests) w.raw(d.bytes);
-  return sha256(w.take());
+  static_assert(batch_digest_input_bytes(0) == kTag.size() + 4);
+  const auto count = static_cast<std::uint32_t>(request_digests.size());
+  const std::uint8_t count_le[4] = {static_cast<std::uint8_t>(count), static_cast<std::uint8_t>(count >> 8),
+                                    static_cast<std::uint8_t>(count >> 16), static_cast<std::uint8_t>(count >> 24)};
+  Sha256 h;
+  h.update(ByteView(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
+  h.update(count_le);
+  for (const auto& d : request_digests) h.update(d.bytes);
+  return h.finish();
 }
 
 MessageDigest null_batch_digest() {

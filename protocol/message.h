@@ -175,6 +175,19 @@ Bytes encode_new_view(NodeId sender, const NewView& m);
 Bytes encode_fetch_state(NodeId sender, const FetchState& m);
 Bytes encode_state_reply(NodeId sender, const StateReply& m);
 
+// The same encodings written into a caller's buffer (cleared first, capacity kept), so a
+// hot path that reuses buffers allocates nothing. The value-returning forms above are
+// these plus a fresh buffer.
+void encode_request_into(Bytes& out, NodeId sender, ClientId client, Timestamp timestamp,
+                         ByteView operation);
+void encode_vote_into(Bytes& out, MessageKind kind, NodeId sender, const Vote& m);
+void encode_reply_into(Bytes& out, NodeId sender, ViewNumber view, Timestamp timestamp,
+                       ClientId client, ByteView result);
+void encode_checkpoint_into(Bytes& out, NodeId sender, const Checkpoint& m);
+// PRE-PREPARE from request wire messages held elsewhere (no copy into a ConsensusBatch).
+void encode_pre_prepare_into(Bytes& out, NodeId sender, ViewNumber view, SequenceNumber seq,
+                             const MessageDigest& digest, std::span<const ByteView> requests);
+
 // ---- decoding of bodies (from Envelope::body) ----
 Decoded<Request> decode_request(ByteView body);
 Decoded<PrePrepare> decode_pre_prepare(ByteView body);
@@ -186,6 +199,30 @@ Decoded<NewView> decode_new_view(ByteView body);
 Decoded<FetchState> decode_fetch_state(ByteView body);
 Decoded<StateReply> decode_state_reply(ByteView body);
 
+// Decoders that copy nothing: the views point into `body`, which must outlive them, and
+// `out`'s vector keeps its capacity from one use to the next. Same checks as the decoders
+// above; return "" on success, else the error.
+struct RequestView {
+  ClientId client = 0;
+  Timestamp timestamp = 0;
+  ByteView operation;
+};
+struct PrePrepareView {
+  ViewNumber view = 0;
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+  std::vector<ByteView> requests;  // whole REQUEST wire messages
+};
+struct ReplyView {
+  ViewNumber view = 0;
+  Timestamp timestamp = 0;
+  ClientId client = 0;
+  ByteView result;
+};
+std::string_view decode_request_view(ByteView body, RequestView& out);
+std::string_view decode_reply_view(ByteView body, ReplyView& out);
+std::string_view decode_pre_prepare_view(ByteView body, PrePrepareView& out);
+
 // ---- digests ----
 // SHA-256 over the REQUEST's content (kind, client, timestamp, operation), not its trailer.
 MessageDigest request_digest(ByteView request_content);
@@ -193,6 +230,8 @@ MessageDigest request_digest(ByteView request_content);
 // request (empty batch) has its own fixed digest, null_batch_digest().
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests);
 MessageDigest null_batch_digest();
+// The bytes batch_digest() hashes for a batch of `count` requests.
+constexpr std::uint64_t batch_digest_input_bytes(std::uint64_t count) { return 16 + 4 + 32 * count; }
 
 // A one-line human summary for traces: "PREPARE v=0 n=12 d=ab12cd34ef56".
 std::string summarize(ByteView wire);

@@ -22,11 +22,16 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   assert(config_.validate().empty());
   assert(self_ < config_.n);
   log_.resize(config_.log_window);
+  ring_base_ = (stable_seq_ + 1) % config_.log_window;
   for (auto& slot : log_) {
     slot.prepares.resize(config_.n);
     slot.commits.resize(config_.n);
   }
   latest_checkpoint_.resize(config_.n);
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    all_replicas_.push_back(r);
+    if (r != self_) other_replicas_.push_back(r);
+  }
   // The genesis checkpoint (seq 0) is stable by definition and identical everywhere.
   genesis_digest_ = current_state_digest();
   stable_digest_ = genesis_digest_;
@@ -43,7 +48,17 @@ void Replica::step(const Input& input, Outbox& out) {
     on_wire(input.from, input.wire);
   }
   issue_batches();
+  // The O(1) checks run after every step, together with the one slot the step last took;
+  // the walk over the whole window runs every kFullCheckSteps steps (and after every
+  // garbage collection, which walks the window anyway). Checking the whole window after
+  // every message made the checks cost more than the protocol (O(log_window) per message);
+  // this way they stay O(1) amortised and every slot is still checked often.
+  constexpr std::uint64_t kFullCheckSteps = 256;
   check_invariants();
+  if (touched_ != nullptr && touched_->seq != 0) check_slot(*touched_);
+  touched_ = nullptr;
+  if (++steps_ % kFullCheckSteps == 0 || full_check_due_) check_invariants_full();
+  full_check_due_ = false;
   out_ = nullptr;
 }
 
@@ -91,12 +106,13 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     reject(RejectReason::WrongSender, from, e.kind);  // replies are for clients; no echoes
     return;
   }
-  if (!crypto_->verify(e)) {
+  std::optional<MessageDigest> content_digest;
+  if (!crypto_->verify(e, &content_digest)) {
     reject(RejectReason::BadAuth, from, e.kind);
     return;
   }
   switch (e.kind) {
-    case MessageKind::Request: on_request(from, e); return;
+    case MessageKind::Request: on_request(from, e, content_digest); return;
     case MessageKind::PrePrepare: on_pre_prepare(e); return;
     case MessageKind::Prepare:
     case MessageKind::Commit: on_vote(e); return;
@@ -126,20 +142,17 @@ void Replica::reject(RejectReason reason, NodeId from, MessageKind kind) {
 // authenticator entry for the sender too, so the sender can check its own message when a
 // peer forwards it back in a proof.
 void Replica::multicast(Bytes&& content, MessageKind kind) {
-  std::vector<NodeId> receivers;
-  receivers.reserve(config_.n);
   const bool embeddable = kind == MessageKind::PrePrepare || kind == MessageKind::Prepare ||
                           kind == MessageKind::Checkpoint || kind == MessageKind::ViewChange;
-  for (ReplicaId r = 0; r < config_.n; ++r) {
-    if (r != self_ || embeddable) receivers.push_back(r);
-  }
-  out_->messages.push_back(OutMessage{kAllReplicas, kind, crypto_->seal(std::move(content), receivers)});
+  crypto_->seal_in_place(content, embeddable ? all_replicas_ : other_replicas_);
+  out_->messages.push_back(OutMessage{kAllReplicas, kind, std::move(content)});
 }
 
 void Replica::send_to(NodeId to, Bytes&& content, MessageKind kind) {
   assert(to != self_);
   const NodeId receivers[1] = {to};
-  out_->messages.push_back(OutMessage{to, kind, crypto_->seal(std::move(content), receivers)});
+  crypto_->seal_in_place(content, receivers);
+  out_->messages.push_back(OutMessage{to, kind, std::move(content)});
 }
 
 void Replica::set_timer(TimerKind kind, std::int64_t delay_ns) {
@@ -160,39 +173,49 @@ bool Replica::in_window(SequenceNumber seq) const {
 
 Replica::Slot& Replica::slot_for(SequenceNumber seq) {
   assert(in_window(seq));
-  Slot& slot = log_[seq % config_.log_window];
+  Slot& slot = log_[ring_index(seq)];
   if (slot.seq != seq) {
     // The window moved past the old occupant (garbage collection leaves it free).
     assert(slot.seq == 0 || slot.seq <= stable_seq_);
+    // Keep the buffers (votes, wires, requests, proof): no allocation per sequence number.
+    // The proof's contents are stale but unread while has_proof is false.
     auto prepares = std::move(slot.prepares);
     auto commits = std::move(slot.commits);
     auto pp_wire = std::move(slot.pre_prepare_wire);
+    auto requests = std::move(slot.requests);
+    auto proof = std::move(slot.proof);
     slot = Slot{};
     for (auto& v : prepares) v.present = false;
     for (auto& v : commits) v.present = false;
     pp_wire.clear();
-    slot.prepares = std::move(prepares);  // keep capacity: no allocation per sequence number
+    // The requests' buffers go to the spares decode_batch draws from.
+    constexpr std::size_t kSpareRequestsMax = 64;
+    for (auto& r : requests) {
+      if (spare_requests_.size() < kSpareRequestsMax) spare_requests_.push_back(std::move(r));
+    }
+    requests.clear();
+    slot.prepares = std::move(prepares);
     slot.commits = std::move(commits);
     slot.pre_prepare_wire = std::move(pp_wire);
+    slot.requests = std::move(requests);
+    slot.proof = std::move(proof);
     slot.seq = seq;
+    log_entries_++;
   }
+  touched_ = &slot;
   return slot;
 }
 
 const Replica::Slot* Replica::find_slot(SequenceNumber seq) const {
   if (!in_window(seq)) return nullptr;
-  const Slot& slot = log_[seq % config_.log_window];
+  const Slot& slot = log_[ring_index(seq)];
   return slot.seq == seq ? &slot : nullptr;
 }
 
-std::size_t Replica::log_entries() const {
-  std::size_t count = 0;
-  for (const auto& slot : log_) count += slot.seq != 0 && slot.seq > stable_seq_;
-  return count;
-}
-
+// O(1): bounds and orderings that do not need a walk over the window.
 void Replica::check_invariants() const {
   assert(log_.size() == config_.log_window);
+  assert(log_entries_ <= config_.log_window);
   assert(last_executed_ >= stable_seq_ || fetch_seq_ != 0 || passive_);
   assert(last_executed_ <= stable_seq_ + config_.log_window);
   assert(early_.size() <= config_.early_buffer_max);
@@ -200,14 +223,32 @@ void Replica::check_invariants() const {
   assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
   assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);
   assert(view_changes_.size() <= config_.n + 2);
-  for (const auto& slot : log_) {
-    // Nothing at or below the stable checkpoint survives garbage collection, and nothing
-    // beyond the high watermark is ever admitted.
-    assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
-    assert(!slot.committed || slot.prepared || slot.commit_matches >= config_.quorum());
-    assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
-  }
   assert(next_seq_ >= 1);
+}
+
+void Replica::check_slot(const Slot& slot) const {
+  // Nothing at or below the stable checkpoint survives garbage collection, and nothing
+  // beyond the high watermark is ever admitted.
+  assert(slot.seq == 0 || (slot.seq > stable_seq_ && slot.seq <= high_watermark()));
+  assert(slot.seq == 0 || &log_[ring_index(slot.seq)] == &slot);
+  assert(!slot.committed || slot.prepared || slot.commit_matches >= config_.quorum());
+  assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);
+  assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
+  (void)slot;
+}
+
+// O(log_window): every slot, and the occupancy count against a recount.
+void Replica::check_invariants_full() const {
+  check_invariants();
+  assert(ring_base_ == (stable_seq_ + 1) % config_.log_window);
+  std::size_t occupied = 0;
+  for (const auto& slot : log_) {
+    check_slot(slot);
+    assert(slot.seq == 0 || ring_index(slot.seq) == slot.seq % config_.log_window);
+    occupied += slot.seq != 0;
+  }
+  assert(occupied == log_entries_);
+  (void)occupied;
 }
 
 MessageDigest Replica::current_state_digest() const { return sha256(snapshot()); }

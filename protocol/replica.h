@@ -66,11 +66,13 @@ class Replica {
   // last_executed() would carry).
   MessageDigest current_state_digest() const;
   // Log entries holding a sequence number, own checkpoints kept, early messages buffered.
-  std::size_t log_entries() const;
+  std::size_t log_entries() const { return log_entries_; }
   std::size_t checkpoints_kept() const { return own_checkpoints_.size(); }
   std::size_t buffered() const { return early_.size(); }
-  // Asserts the replica's invariants (window, ordering, bounds). Called after every step.
+  // Asserts the replica's invariants (window, ordering, bounds). step() runs the O(1) part
+  // after every step and the whole check, O(log_window), periodically; see replica.cpp.
   void check_invariants() const;
+  void check_invariants_full() const;
 
  private:
   enum class Status : std::uint8_t { Normal, ViewChange };
@@ -118,6 +120,12 @@ class Replica {
     bool assigned = false;  // in a PRE-PREPARE of the current view (primary only)
   };
   using RequestKey = std::pair<ClientId, Timestamp>;
+  using KnownRequests = std::map<RequestKey, KnownRequest>;
+  // known_requests_ with recycled map nodes: every replica adds and removes an entry for
+  // every request, so nodes, and the buffers inside them, are reused rather than
+  // reallocated. The map's contents and order are exactly those of plain insert/erase.
+  KnownRequest& known_insert(const RequestKey& key, bool& fresh);
+  void known_erase(KnownRequests::iterator first, KnownRequests::iterator last);
 
   struct CheckpointVote {
     bool present = false;
@@ -151,22 +159,44 @@ class Replica {
   // group: it records PRE-PREPAREs and votes of lower views and executes on a commit
   // certificate. It never returns to voting in a view it has left.
   bool observing() const { return !may_vote(); }
+  // The ring slot of a sequence number in the window: seq % log_window, computed from the
+  // window's base without a division (this runs several times per message).
+  std::size_t ring_index(SequenceNumber seq) const {
+    std::size_t i = ring_base_ + static_cast<std::size_t>(seq - stable_seq_ - 1);
+    if (i >= log_.size()) i -= log_.size();
+    return i;
+  }
   Slot& slot_for(SequenceNumber seq);
+  void check_slot(const Slot& slot) const;
+  // A buffer for an outgoing message, with capacity from the host's spares.
+  Bytes new_buffer() { return out_->take_buffer(); }
   const Slot* find_slot(SequenceNumber seq) const;
   // Decodes an embedded wire message, checks its framing, kind and authentication for
   // this replica. Returns its envelope (pointing into `wire`) or nullopt.
   std::optional<Envelope> open_embedded(ByteView wire, MessageKind kind);
 
   // ---- replica_normal.cpp: requests, the three phases, execution ----
-  void on_request(NodeId from, const Envelope& env);
+  // content_digest: SHA-256 of the content if authentication computed it (MAC mode).
+  void on_request(NodeId from, const Envelope& env, const std::optional<MessageDigest>& content_digest);
   void on_pre_prepare(const Envelope& env);
   void on_vote(const Envelope& env);
+  // Opens every request of a batch into `out` (resized; its elements' buffers are reused).
+  bool decode_batch(std::span<const ByteView> wires, std::vector<ConsensusRequest>& out);
   bool decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out);
-  // Opens a REQUEST wire message (framing, client sender, authentication for this replica).
-  std::optional<ConsensusRequest> open_request(ByteView wire);
+  MessageDigest digest_of_batch(const std::vector<ConsensusRequest>& requests);
+  // Resizes to `count`, growing with spare elements (their buffers) before new ones.
+  void resize_requests(std::vector<ConsensusRequest>& requests, std::size_t count);
+  // Opens a REQUEST wire message (framing, client sender, authentication for this replica)
+  // into `out`, reusing its buffer.
+  bool open_request(ByteView wire, ConsensusRequest& out);
   void send_reply(ClientId client, Timestamp t, const Bytes& result);
   void accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
                           std::vector<ConsensusRequest>&& requests);
+  // Accepts a PRE-PREPARE for slot (checked by the caller). `requests` is swapped into the
+  // slot: the caller gets the slot's previous vector back, to reuse its buffers.
+  void accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq, const MessageDigest& digest,
+                    std::span<const ByteView> request_wires, ByteView wire,
+                    std::vector<ConsensusRequest>& requests);
   void recount(Slot& slot);
   void buffer_ahead(const Envelope& env, SequenceNumber seq);
   bool digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const;
@@ -232,10 +262,16 @@ class Replica {
   SequenceNumber next_seq_ = 1;             // primary: next sequence number to assign
   SequenceNumber last_executed_ = 0;
   std::vector<Slot> log_;                   // ring, log_window slots
+  std::size_t log_entries_ = 0;             // slots holding a sequence number
+  std::size_t ring_base_ = 1;               // (stable_seq_ + 1) % log_window
+  const Slot* touched_ = nullptr;           // the slot this step last took (checked after it)
+  std::uint64_t steps_ = 0;
+  bool full_check_due_ = false;
 
   KvService service_;
   std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
-  std::map<RequestKey, KnownRequest> known_requests_;
+  KnownRequests known_requests_;
+  std::vector<KnownRequests::node_type> spare_known_;  // bounded in known_erase
   std::deque<RequestKey> proposal_queue_;    // primary: arrival order
 
   MessageDigest genesis_digest_;  // the empty state's digest: checkpoint 0, stable everywhere
@@ -268,6 +304,17 @@ class Replica {
   std::deque<std::pair<NodeId, Bytes>> early_;
 
   std::array<bool, kTimerKinds> timer_armed_{};
+
+  // Scratch space reused from one message to the next (never part of the state).
+  PrePrepareView pp_scratch_;
+  std::vector<ConsensusRequest> requests_scratch_;
+  std::vector<ConsensusRequest> spare_requests_;  // requests of reset slots, for their buffers
+  std::vector<MessageDigest> digests_scratch_;
+  Bytes own_wire_scratch_;
+
+  // Receiver lists for MAC authenticators, made once: every replica, and all but self.
+  std::vector<NodeId> all_replicas_;
+  std::vector<NodeId> other_replicas_;
 };
 
 }  // namespace protocol

@@ -51,7 +51,9 @@ void Replica::take_checkpoint(SequenceNumber seq) {
   const MessageDigest digest = crypto_->digest(snap);
   own_checkpoints_[seq] = OwnCheckpoint{digest, std::move(snap)};
   out_->notes.push_back(Note{Note::Kind::CheckpointTaken, seq, 0, digest, {}, 0});
-  multicast(encode_checkpoint(self_, Checkpoint{seq, digest}), MessageKind::Checkpoint);
+  Bytes buf = new_buffer();
+  encode_checkpoint_into(buf, self_, Checkpoint{seq, digest});
+  multicast(std::move(buf), MessageKind::Checkpoint);
   record_checkpoint_vote(self_, Checkpoint{seq, digest}, out_->messages.back().wire);
 }
 
@@ -135,6 +137,7 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
   if (seq <= stable_seq_) return;
   assert(proof.size() >= config_.quorum());
   stable_seq_ = seq;
+  ring_base_ = (stable_seq_ + 1) % config_.log_window;
   stable_digest_ = digest;
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
@@ -159,14 +162,16 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
 void Replica::collect_garbage() {
   for (auto& slot : log_) {
     if (slot.seq != 0 && slot.seq <= stable_seq_) {
+      assert(log_entries_ > 0);
+      log_entries_--;
       slot.seq = 0;
       slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = false;
-      slot.requests.clear();
-      slot.proof = PreparedProof{};
+      // Buffers stay for the slot's next sequence number (slot_for resets the rest).
     }
   }
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.lower_bound(stable_seq_));
   checkpoint_votes_.erase(checkpoint_votes_.begin(), checkpoint_votes_.upper_bound(stable_seq_));
+  full_check_due_ = true;  // this walked the window anyway; check it whole after the step
 }
 
 void Replica::start_state_transfer(SequenceNumber seq, const MessageDigest& digest,

@@ -7,26 +7,62 @@
 
 namespace protocol {
 
-std::optional<ConsensusRequest> Replica::open_request(ByteView wire) {
+bool Replica::open_request(ByteView wire, ConsensusRequest& out) {
   auto env = parse_envelope(wire);
   if (!env.ok() || env.value.kind != MessageKind::Request || env.value.sender < config_.n) {
-    return std::nullopt;
+    return false;
   }
-  if (!crypto_->verify(env.value)) return std::nullopt;
-  auto req = decode_request(env.value.body);
-  if (!req.ok() || req.value.client != env.value.sender) return std::nullopt;
-  ConsensusRequest out{req.value.client, req.value.timestamp, std::move(req.value.operation),
-                       request_digest(env.value.content)};
-  return out;
+  std::optional<MessageDigest> content_digest;
+  if (!crypto_->verify(env.value, &content_digest)) return false;
+  RequestView req;
+  if (!decode_request_view(env.value.body, req).empty() || req.client != env.value.sender) {
+    return false;
+  }
+  out.client = req.client;
+  out.timestamp = req.timestamp;
+  out.operation.assign(req.operation.begin(), req.operation.end());  // reuses out's buffer
+  // The MAC check hashed the content already: that hash is the request digest.
+  out.digest = content_digest ? *content_digest : crypto_->request_digest(env.value.content);
+  return true;
 }
 
-void Replica::on_request(NodeId from, const Envelope& env) {
-  auto decoded = decode_request(env.body);
-  if (!decoded.ok() || decoded.value.client != env.sender) {
-    reject(decoded.ok() ? RejectReason::WrongSender : RejectReason::Malformed, from, env.kind);
+Replica::KnownRequest& Replica::known_insert(const RequestKey& key, bool& fresh) {
+  auto it = known_requests_.find(key);
+  fresh = it == known_requests_.end();
+  if (!fresh) return it->second;
+  if (spare_known_.empty()) return known_requests_.try_emplace(key).first->second;
+  auto node = std::move(spare_known_.back());
+  spare_known_.pop_back();
+  node.key() = key;
+  KnownRequest& k = node.mapped();
+  k.wire.clear();  // capacity kept
+  k.request.operation.clear();
+  k.assigned = false;
+  return known_requests_.insert(std::move(node)).position->second;
+}
+
+void Replica::known_erase(std::map<RequestKey, KnownRequest>::iterator first,
+                          std::map<RequestKey, KnownRequest>::iterator last) {
+  constexpr std::size_t kSpareNodesMax = 256;
+  while (first != last) {
+    auto next = std::next(first);
+    if (spare_known_.size() < kSpareNodesMax) {
+      spare_known_.push_back(known_requests_.extract(first));
+    } else {
+      known_requests_.erase(first);
+    }
+    first = next;
+  }
+}
+
+void Replica::on_request(NodeId from, const Envelope& env,
+                         const std::optional<MessageDigest>& content_digest) {
+  RequestView req;
+  const bool decoded = decode_request_view(env.body, req).empty();
+  if (!decoded || req.client != env.sender) {
+    reject(decoded ? RejectReason::WrongSender : RejectReason::Malformed, from, env.kind);
     return;
   }
-  const Request& req = decoded.value;
   auto done = replies_.find(req.client);
   if (done != replies_.end() && req.timestamp <= done->second.timestamp) {
     // Exactly once: a retransmission of the last executed request gets the cached reply.
@@ -46,11 +82,15 @@ void Replica::on_request(NodeId from, const Envelope& env) {
       reject(RejectReason::BufferFull, from, env.kind);
       return;
     }
-    KnownRequest known;
+    bool fresh = false;
+    KnownRequest& known = known_insert(key, fresh);
+    assert(fresh);
     known.wire.assign(env.wire.begin(), env.wire.end());
-    known.request = ConsensusRequest{req.client, req.timestamp, req.operation,
-                                     request_digest(env.content)};
-    known_requests_.emplace(key, std::move(known));
+    known.request.client = req.client;
+    known.request.timestamp = req.timestamp;
+    known.request.operation.assign(req.operation.begin(), req.operation.end());
+    // Authentication by MAC hashed the content already: that is the request digest.
+    known.request.digest = content_digest ? *content_digest : crypto_->request_digest(env.content);
     if (primary == self_) proposal_queue_.push_back(key);
   } else {
     stats_.duplicates++;
@@ -62,24 +102,38 @@ void Replica::on_request(NodeId from, const Envelope& env) {
   }
 }
 
-bool Replica::decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out) {
-  out.clear();
-  out.reserve(pp.batch.requests.size());
-  std::vector<MessageDigest> digests;
-  digests.reserve(pp.batch.requests.size());
-  for (const auto& wire : pp.batch.requests) {
-    auto req = open_request(wire);
-    if (!req) return false;  // a request body its client did not authenticate
-    digests.push_back(req->digest);
-    out.push_back(std::move(*req));
+void Replica::resize_requests(std::vector<ConsensusRequest>& requests, std::size_t count) {
+  while (requests.size() < count && !spare_requests_.empty()) {
+    requests.push_back(std::move(spare_requests_.back()));
+    spare_requests_.pop_back();
+  }
+  requests.resize(count);
+}
+
+bool Replica::decode_batch(std::span<const ByteView> wires, std::vector<ConsensusRequest>& out) {
+  resize_requests(out, wires.size());  // elements with buffers from earlier batches
+  for (std::size_t i = 0; i < wires.size(); ++i) {
+    if (!open_request(wires[i], out[i])) return false;  // a request its client did not authenticate
   }
   return true;
 }
 
+bool Replica::decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out) {
+  std::vector<ByteView> wires(pp.batch.requests.begin(), pp.batch.requests.end());
+  return decode_batch(wires, out);
+}
+
+MessageDigest Replica::digest_of_batch(const std::vector<ConsensusRequest>& requests) {
+  digests_scratch_.clear();
+  for (const auto& r : requests) digests_scratch_.push_back(r.digest);
+  return crypto_->batch_digest(digests_scratch_);
+}
+
 void Replica::on_pre_prepare(const Envelope& env) {
-  auto decoded = decode_pre_prepare(env.body);
-  if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
-  PrePrepare& pp = decoded.value;
+  PrePrepareView& pp = pp_scratch_;  // views into env.wire, valid for this step
+  if (!decode_pre_prepare_view(env.body, pp).empty()) {
+    return reject(RejectReason::Malformed, env.sender, env.kind);
+  }
   if (env.sender != config_.primary(pp.view)) {
     return reject(RejectReason::WrongSender, env.sender, env.kind);
   }
@@ -94,11 +148,9 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (pp.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
   if (!in_window(pp.seq)) return buffer_ahead(env, pp.seq);
-  std::vector<ConsensusRequest> requests;
-  if (!decode_batch(pp, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
-  std::vector<MessageDigest> digests;
-  for (const auto& r : requests) digests.push_back(r.digest);
-  if (batch_digest(digests) != pp.digest) {
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  if (!decode_batch(pp.requests, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
+  if (digest_of_batch(requests) != pp.digest) {
     return reject(RejectReason::BadDigest, env.sender, env.kind);
   }
   Slot& slot = slot_for(pp.seq);
@@ -109,17 +161,25 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (slot.has_pre_prepare && slot.pp_view > pp.view) {
     return reject(RejectReason::WrongView, env.sender, env.kind);
   }
-  accept_pre_prepare(slot, pp, env.wire, std::move(requests));
+  accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, env.wire, requests);
 }
 
 void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
                                  std::vector<ConsensusRequest>&& requests) {
-  assert(slot.seq == pp.seq);
+  std::vector<ByteView> request_wires(pp.batch.requests.begin(), pp.batch.requests.end());
+  accept_batch(slot, pp.view, pp.seq, pp.digest, request_wires, wire, requests);
+}
+
+void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
+                           const MessageDigest& digest, std::span<const ByteView> request_wires,
+                           ByteView wire, std::vector<ConsensusRequest>& requests) {
+  assert(slot.seq == seq);
+  assert(request_wires.size() == requests.size());
   slot.has_pre_prepare = true;
-  slot.pp_view = pp.view;
-  slot.digest = pp.digest;
+  slot.pp_view = view;
+  slot.digest = digest;
   slot.pre_prepare_wire.assign(wire.begin(), wire.end());
-  slot.requests = std::move(requests);
+  slot.requests.swap(requests);  // the caller gets the slot's old buffers back for reuse
   slot.prepared = slot.committed = slot.sent_prepare = slot.sent_commit = false;
   // Requests being ordered count as known: if they never execute, the timer fires.
   for (std::size_t i = 0; i < slot.requests.size(); ++i) {
@@ -127,22 +187,27 @@ void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire
     auto done = replies_.find(r.client);
     if (done != replies_.end() && done->second.timestamp >= r.timestamp) continue;
     if (known_requests_.size() >= config_.request_queue_max) break;
-    auto [it, fresh] = known_requests_.try_emplace(RequestKey{r.client, r.timestamp});
+    bool fresh = false;
+    KnownRequest& known = known_insert(RequestKey{r.client, r.timestamp}, fresh);
     if (fresh) {
-      it->second.request = r;
-      it->second.wire = pp.batch.requests[i];  // a later primary may have to re-propose it
+      known.request.client = r.client;
+      known.request.timestamp = r.timestamp;
+      known.request.operation.assign(r.operation.begin(), r.operation.end());
+      known.request.digest = r.digest;
+      known.wire.assign(request_wires[i].begin(), request_wires[i].end());  // a later primary may re-propose it
     }
-    it->second.assigned = true;
+    known.assigned = true;
   }
   recount(slot);
-  if (may_vote() && self_ != config_.primary(pp.view) && pp.view == view_) {
+  if (may_vote() && self_ != config_.primary(view) && view == view_) {
     slot.sent_prepare = true;
-    multicast(encode_vote(MessageKind::Prepare, self_, Vote{pp.view, pp.seq, pp.digest}),
-              MessageKind::Prepare);
+    Bytes buf = new_buffer();
+    encode_vote_into(buf, MessageKind::Prepare, self_, Vote{view, seq, digest});
+    multicast(std::move(buf), MessageKind::Prepare);
     VoteRecord& own = slot.prepares[self_];
     own.present = true;
-    own.view = pp.view;
-    own.digest = pp.digest;
+    own.view = view;
+    own.digest = digest;
     own.wire = out_->messages.back().wire;
     slot.prepare_matches++;
   }
@@ -229,22 +294,28 @@ void Replica::advance_slot(Slot& slot) {
     slot.has_proof = true;
     slot.proof_view = slot.pp_view;
     slot.proof_digest = slot.digest;
+    // Copy-assignments into the proof the slot kept from earlier sequence numbers: its
+    // buffers are reused, so preparing allocates nothing in the steady state.
     slot.proof.pre_prepare = slot.pre_prepare_wire;
-    slot.proof.prepares.clear();
+    auto& proof_prepares = slot.proof.prepares;
+    std::size_t kept = 0;
     const ReplicaId primary = config_.primary(slot.pp_view);
     for (ReplicaId r = 0; r < config_.n; ++r) {
       const auto& p = slot.prepares[r];
       if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
-        slot.proof.prepares.push_back(p.wire);
+        if (kept == proof_prepares.size()) proof_prepares.emplace_back();
+        proof_prepares[kept++] = p.wire;
       }
     }
+    proof_prepares.resize(kept);
     assert(slot.proof.prepares.size() + 1 >= quorum);
     out_->notes.push_back(Note{Note::Kind::CertificateUsed, slot.pp_view, slot.seq, slot.digest,
                                {}, slot.prepare_matches + 1});
     if (may_vote() && slot.pp_view == view_) {
       slot.sent_commit = true;
-      multicast(encode_vote(MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest}),
-                MessageKind::Commit);
+      Bytes buf = new_buffer();
+      encode_vote_into(buf, MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest});
+      multicast(std::move(buf), MessageKind::Commit);
       VoteRecord& own = slot.commits[self_];
       own.present = true;
       own.view = slot.pp_view;
@@ -268,42 +339,52 @@ void Replica::try_execute() {
     if (fetch_seq_ != 0 && last_executed_ < stable_seq_) return;  // waiting for state
     const Slot* slot = find_slot(last_executed_ + 1);
     if (slot == nullptr || !slot->committed) return;
-    execute_slot(log_[slot->seq % config_.log_window]);
+    execute_slot(log_[ring_index(slot->seq)]);
   }
 }
 
 void Replica::execute_slot(Slot& slot) {
   assert(slot.seq == last_executed_ + 1);
   assert(slot.committed);
-  Execution ex{slot.seq, slot.pp_view, slot.digest, {}};
-  for (const auto& r : slot.requests) {
+  // A recycled record: its vectors keep their buffers, every field is set below.
+  Execution& ex = out_->add_execution();
+  ex.seq = slot.seq;
+  ex.view = slot.pp_view;
+  ex.batch_digest = slot.digest;
+  ex.requests.resize(slot.requests.size());
+  for (std::size_t i = 0; i < slot.requests.size(); ++i) {
+    const ConsensusRequest& r = slot.requests[i];
     ReplyRecord& rec = replies_[r.client];
-    ExecutedRequest done{r.client, r.timestamp, r.digest, r.operation, {}, false};
-    if (r.timestamp <= rec.timestamp) {
-      done.duplicate = true;  // ordered twice (e.g. re-proposed after a view change)
-    } else {
+    ExecutedRequest& done = ex.requests[i];
+    done.client = r.client;
+    done.timestamp = r.timestamp;
+    done.request_digest = r.digest;
+    done.operation.assign(r.operation.begin(), r.operation.end());
+    done.result.clear();
+    done.duplicate = r.timestamp <= rec.timestamp;  // ordered twice (e.g. re-proposed after a view change)
+    if (!done.duplicate) {
       rec.timestamp = r.timestamp;
       rec.result = service_.execute(r.operation);
-      done.result = rec.result;
+      done.result.assign(rec.result.begin(), rec.result.end());
       stats_.requests_executed++;
       send_reply(r.client, r.timestamp, rec.result);
     }
     auto first = known_requests_.lower_bound(RequestKey{r.client, 0});
     auto last = known_requests_.upper_bound(RequestKey{r.client, rec.timestamp});
-    known_requests_.erase(first, last);
-    ex.requests.push_back(std::move(done));
+    known_erase(first, last);
   }
   last_executed_ = slot.seq;
   stats_.batches_executed++;
   executed_this_step_ = true;
   if (slot.pp_view == view_ && !slot.requests.empty()) view_change_attempts_ = 0;
-  out_->executions.push_back(std::move(ex));
   if (slot.seq % config_.checkpoint_interval == 0) take_checkpoint(slot.seq);
 }
 
 void Replica::send_reply(ClientId client, Timestamp t, const Bytes& result) {
   if (client < config_.n) return;
-  send_to(client, encode_reply(self_, Reply{view_, t, client, result}), MessageKind::Reply);
+  Bytes buf = new_buffer();
+  encode_reply_into(buf, self_, view_, t, client, result);
+  send_to(client, std::move(buf), MessageKind::Reply);
 }
 
 // The primary assigns sequence numbers only within (h, H]: beyond H backups would drop
@@ -326,25 +407,36 @@ void Replica::issue_batches() {
 
 void Replica::issue_one_batch() {
   if (next_seq_ > high_watermark() || next_seq_ <= stable_seq_) return;
-  PrePrepare pp{view_, next_seq_, {}, {}};
-  std::vector<ConsensusRequest> requests;
-  std::vector<MessageDigest> digests;
-  while (!proposal_queue_.empty() && requests.size() < config_.batch_size_max) {
+  // Views into known_requests_ nodes: nothing below erases them before accept_batch.
+  std::vector<ByteView>& wires = pp_scratch_.requests;
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  wires.clear();
+  std::size_t count = 0;
+  while (!proposal_queue_.empty() && count < config_.batch_size_max) {
     const RequestKey key = proposal_queue_.front();
     proposal_queue_.pop_front();
     auto it = known_requests_.find(key);
     if (it == known_requests_.end() || it->second.assigned || it->second.wire.empty()) continue;
     it->second.assigned = true;
-    pp.batch.requests.push_back(it->second.wire);
-    digests.push_back(it->second.request.digest);
-    requests.push_back(it->second.request);
+    wires.push_back(it->second.wire);
+    if (count == requests.size()) resize_requests(requests, count + 1);
+    const ConsensusRequest& known = it->second.request;
+    ConsensusRequest& r = requests[count++];
+    r.client = known.client;
+    r.timestamp = known.timestamp;
+    r.operation.assign(known.operation.begin(), known.operation.end());
+    r.digest = known.digest;
   }
-  if (requests.empty()) return;
-  pp.digest = batch_digest(digests);
-  next_seq_++;
-  multicast(encode_pre_prepare(self_, pp), MessageKind::PrePrepare);
-  const Bytes wire = out_->messages.back().wire;
-  accept_pre_prepare(slot_for(pp.seq), pp, wire, std::move(requests));
+  requests.resize(count);
+  if (count == 0) return;
+  const SequenceNumber seq = next_seq_++;
+  const MessageDigest digest = digest_of_batch(requests);
+  Bytes buf = new_buffer();
+  encode_pre_prepare_into(buf, self_, view_, seq, digest, wires);
+  multicast(std::move(buf), MessageKind::PrePrepare);
+  // A copy: accept_batch may send (and so move the outbox's messages) while it reads this.
+  own_wire_scratch_ = out_->messages.back().wire;
+  accept_batch(slot_for(seq), view_, seq, digest, wires, own_wire_scratch_, requests);
 }
 
 std::int64_t Replica::view_change_timeout_ns() const {

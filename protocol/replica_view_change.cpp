@@ -110,7 +110,7 @@ bool Replica::validate_prepared_proof(const PreparedProof& proof, ViewNumber bef
   if (!decode_batch(pp.value, requests)) return false;
   std::vector<MessageDigest> digests;
   for (const auto& r : requests) digests.push_back(r.digest);
-  if (batch_digest(digests) != pp.value.digest) return false;
+  if (crypto_->batch_digest(digests) != pp.value.digest) return false;
   std::vector<bool> seen(config_.n, false);
   std::uint32_t matching = 0;
   for (const auto& wire : proof.prepares) {

@@ -14,16 +14,14 @@ Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 }  // namespace
 
 Bytes encode_kv_operation(KvOpcode op, std::string_view key, std::string_view value) {
-  Bytes out;
-  out.push_back(static_cast<std::uint8_t>(op));
-  out.push_back(static_cast<std::uint8_t>(key.size() & 0xff));
-  out.push_back(static_cast<std::uint8_t>(key.size() >> 8));
-  out.insert(out.end(), key.begin(), key.end());
-  WireWriter w;
+  WireWriter w;  // one buffer, sized once: the workload encodes an operation per request
+  w.reserve(1 + 2 + key.size() + 4 + value.size());
+  w.u8(static_cast<std::uint8_t>(op));
+  w.u8(static_cast<std::uint8_t>(key.size() & 0xff));
+  w.u8(static_cast<std::uint8_t>(key.size() >> 8));
+  w.raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
   w.bytes(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
-  Bytes tail = w.take();
-  out.insert(out.end(), tail.begin(), tail.end());
-  return out;
+  return w.take();
 }
 
 Bytes KvService::execute(ByteView operation) {

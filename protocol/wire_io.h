@@ -2,7 +2,9 @@
 // wire format and by snapshots. A WireReader never reads past its input: after the first
 // failure every read returns zero/empty and ok() stays false.
 #pragma once
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -10,9 +12,13 @@ namespace protocol {
 
 class WireWriter {
  public:
+  WireWriter() = default;
+  // Appends to `start` (a buffer whose capacity the caller wants reused).
+  explicit WireWriter(std::vector<std::uint8_t>&& start) : out_(std::move(start)) {}
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
   void u8(std::uint8_t v) { out_.push_back(v); }
-  void u32(std::uint32_t v) { put(v, 4); }
-  void u64(std::uint64_t v) { put(v, 8); }
+  void u32(std::uint32_t v) { put<4>(v); }
+  void u64(std::uint64_t v) { put<8>(v); }
   void raw(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
   void bytes(std::span<const std::uint8_t> b) {  // u32 length, then the bytes
     u32(static_cast<std::uint32_t>(b.size()));
@@ -21,8 +27,15 @@ class WireWriter {
   std::vector<std::uint8_t> take() { return std::move(out_); }
 
  private:
-  void put(std::uint64_t v, int width) {
-    for (int i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  template <std::size_t N>
+  void put(std::uint64_t v) {
+    const std::size_t at = out_.size();
+    out_.resize(at + N);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(out_.data() + at, &v, N);  // the low N bytes, in order: one store
+    } else {
+      for (std::size_t i = 0; i < N; ++i) out_[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+    }
   }
   std::vector<std::uint8_t> out_;
 };
@@ -30,9 +43,9 @@ class WireWriter {
 class WireReader {
  public:
   explicit WireReader(std::span<const std::uint8_t> in) : in_(in) {}
-  std::uint8_t u8() { return static_cast<std::uint8_t>(get(1)); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(get(4)); }
-  std::uint64_t u64() { return get(8); }
+  std::uint8_t u8() { return static_cast<std::uint8_t>(get<1>()); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(get<4>()); }
+  std::uint64_t u64() { return get<8>(); }
   std::span<const std::uint8_t> raw(std::size_t n) {
     if (!ok_ || in_.size() - pos_ < n) {
       ok_ = false;
@@ -53,10 +66,21 @@ class WireReader {
   bool at_end() const { return pos_ == in_.size(); }
 
  private:
-  std::uint64_t get(int width) {
-    auto b = raw(static_cast<std::size_t>(width));
+  // Fixed widths: on a little-endian host one load (GCC does not merge the byte loop).
+  template <std::size_t N>
+  std::uint64_t get() {
+    if (!ok_ || in_.size() - pos_ < N) {
+      ok_ = false;
+      return 0;
+    }
+    const std::uint8_t* b = in_.data() + pos_;
+    pos_ += N;
     std::uint64_t v = 0;
-    for (std::size_t i = 0; i < b.size(); ++i) v |= std::uint64_t{b[i]} << (8 * i);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&v, b, N);
+    } else {
+      for (std::size_t i = 0; i < N; ++i) v |= std::uint64_t{b[i]} << (8 * i);
+    }
     return v;
   }
   std::span<const std::uint8_t> in_;

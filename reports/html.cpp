@@ -20,13 +20,23 @@ struct Arrow {
   std::string label;
 };
 
-constexpr std::size_t kArrowsMax = 2000;
+constexpr std::size_t kArrowsMax = 2000;          // the diagram shows a window around the focus
+constexpr std::size_t kViolationsListedMax = 50;  // the page lists the first ones
 constexpr const char* kStyle =
     "<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
     ".pass{color:#176b2c}.fail{color:#b00020}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
     ".box{border:1px solid #ddd;padding:.5em;margin:.8em 0;overflow:auto}"
     "button{margin-right:.4em}code{background:#f4f4f4;padding:.1em .3em}</style>";
+
+std::string ids(const std::vector<std::uint32_t>& list) {
+  std::string out;
+  for (auto id : list) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(id);
+  }
+  return out;
+}
 
 std::string num(double v) {
   char buf[32];
@@ -66,60 +76,130 @@ std::vector<Arrow> arrows_from(const std::vector<std::string>& lines, std::int64
   return std::vector<Arrow>(all.begin() + lo, all.begin() + lo + kArrowsMax);
 }
 
-std::string sequence_svg(const RunReport& r, std::int64_t focus_ns, std::uint32_t lanes) {
+// Diagram coordinates: lanes spread over kDiagramWidth units; the vertical axis is time,
+// kUnitsPerArrow units per arrow so that arrows are readable at zoom 1 (1 unit = 1 px).
+constexpr double kDiagramWidth = 1000, kDiagramLeft = 70, kUnitsPerArrow = 8;
+
+std::string percent(double v) { return num(100.0 * v / kDiagramWidth) + "%"; }
+
+// The message sequence diagram: a sticky header of lane names (HTML, so text never
+// stretches), then the SVG, stretched to the box's width (preserveAspectRatio none, strokes
+// that do not scale) inside a scrolling box; zooming changes its height in pixels, and time
+// labels are HTML placed in percent of that height.
+std::string sequence_html(const RunReport& r, std::int64_t focus_ns, std::uint32_t lanes) {
   const auto arrows = arrows_from(r.trace_lines, focus_ns);
   std::int64_t t0 = arrows.empty() ? 0 : arrows.front().sent_ns, t1 = t0 + 1;
   for (const auto& a : arrows) {
     t0 = std::min(t0, a.sent_ns);
     t1 = std::max(t1, a.arrived_ns);
   }
-  const double width = 120.0 * lanes + 80, height = std::max<double>(600, arrows.size() * 6.0);
-  auto x = [&](std::uint32_t lane) { return 80 + 120.0 * std::min(lane, lanes - 1); };
-  auto y = [&](std::int64_t t) { return 40 + (height - 60) * static_cast<double>(t - t0) / static_cast<double>(t1 - t0); };
+  const double height = std::max<double>(600, static_cast<double>(arrows.size()) * kUnitsPerArrow);
+  auto x = [&](std::uint32_t lane) {
+    return kDiagramLeft + (kDiagramWidth - kDiagramLeft - 10) * (std::min(lane, lanes - 1) + 0.5) / lanes;
+  };
+  auto y = [&](std::int64_t t) { return 20 + (height - 30) * static_cast<double>(t - t0) / static_cast<double>(t1 - t0); };
+  auto is_faulty = [&](std::uint32_t lane) {
+    return std::find(r.faulty_replicas.begin(), r.faulty_replicas.end(), lane) != r.faulty_replicas.end();
+  };
   std::ostringstream o;
-  o << "<svg id=\"sequence\" xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"700\" viewBox=\"0 0 "
-    << num(width) << " " << num(height) << "\" data-w=\"" << num(width) << "\" data-h=\"" << num(height) << "\">";
+  o << "<div id=\"seqbox\" class=\"box\" style=\"height:640px;padding:0;position:relative\">"
+    << "<div id=\"lanes\" style=\"position:sticky;top:0;height:2.6em;background:#fff;z-index:1;border-bottom:1px solid #ddd\">";
   for (std::uint32_t lane = 0; lane < lanes; ++lane) {
-    const bool faulty = std::find(r.faulty_replicas.begin(), r.faulty_replicas.end(), lane) != r.faulty_replicas.end();
-    const std::string name = lane < r.n ? "replica " + std::to_string(lane) : "client " + std::to_string(lane);
-    o << "<line x1=\"" << num(x(lane)) << "\" y1=\"30\" x2=\"" << num(x(lane)) << "\" y2=\"" << num(height)
-      << "\" stroke=\"" << (faulty ? "#b00020" : "#999") << "\"/><text x=\"" << num(x(lane)) << "\" y=\"20\" "
-      << "text-anchor=\"middle\" font-size=\"11\" fill=\"" << (faulty ? "#b00020" : "#222") << "\">"
-      << xml_escape(name) << (faulty ? " (faulty)" : "") << "</text>";
+    const bool faulty = is_faulty(lane);
+    const std::string name = lane < r.n ? "replica " + std::to_string(lane) : "client " + std::to_string(lane - r.n);
+    o << "<span class=\"lane-label" << (faulty ? " faulty" : "") << "\" style=\"position:absolute;left:" << percent(x(lane))
+      << ";transform:translateX(-50%);font-size:11px;text-align:center;top:.2em" << (faulty ? ";color:#b00020" : "")
+      << "\">" << xml_escape(name) << (faulty ? "<br>(faulty)" : "") << "</span>";
+  }
+  o << "</div><div id=\"seqwrap\" style=\"position:relative;height:" << num(height) << "px\" data-h=\"" << num(height) << "\">";
+  o << "<svg id=\"sequence\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << num(kDiagramWidth) << " "
+    << num(height) << "\" preserveAspectRatio=\"none\" style=\"width:100%;height:100%;display:block\">";
+  for (std::uint32_t lane = 0; lane < lanes; ++lane) {
+    const bool faulty = is_faulty(lane);
+    o << "<line class=\"lane" << (faulty ? " faulty" : "") << "\" x1=\"" << num(x(lane)) << "\" y1=\"0\" x2=\""
+      << num(x(lane)) << "\" y2=\"" << num(height) << "\" stroke=\"" << (faulty ? "#b00020" : "#999")
+      << "\" stroke-width=\"" << (faulty ? 2 : 1) << "\" vector-effect=\"non-scaling-stroke\"/>";
   }
   for (const auto& a : arrows) {
     const char* colour = a.kind == "drop" ? "#d33" : a.kind == "reject" ? "#e08000" : "#3366aa";
-    o << "<line x1=\"" << num(x(a.from)) << "\" y1=\"" << num(y(a.sent_ns)) << "\" x2=\"" << num(x(a.to))
-      << "\" y2=\"" << num(y(a.arrived_ns)) << "\" stroke=\"" << colour << "\" stroke-width=\"0.7\"><title>"
-      << xml_escape(a.label + " @" + num(a.arrived_ns / 1e6) + " ms") << "</title></line>";
-    if (a.kind == "drop") {
-      o << "<text x=\"" << num(x(a.to)) << "\" y=\"" << num(y(a.arrived_ns)) << "\" fill=\"#d33\" font-size=\"10\">x</text>";
+    o << "<line class=\"msg " << a.kind << "\" x1=\"" << num(x(a.from)) << "\" y1=\"" << num(y(a.sent_ns)) << "\" x2=\""
+      << num(x(a.to)) << "\" y2=\"" << num(y(a.arrived_ns)) << "\" stroke=\"" << colour
+      << "\" vector-effect=\"non-scaling-stroke\"><title>"
+      << xml_escape(a.label + " " + std::to_string(a.from) + "\u2192" + std::to_string(a.to) + " @" +
+                    num(a.arrived_ns / 1e6) + " ms")
+      << "</title></line>";
+    if (a.kind == "drop") {  // a small cross where the message was lost
+      const double cx = x(a.to), cy = y(a.arrived_ns);
+      o << "<path class=\"dropmark\" d=\"M" << num(cx - 5) << " " << num(cy - 3) << "L" << num(cx + 5) << " "
+        << num(cy + 3) << "M" << num(cx - 5) << " " << num(cy + 3) << "L" << num(cx + 5) << " " << num(cy - 3)
+        << "\" stroke=\"#d33\" vector-effect=\"non-scaling-stroke\"/>";
     }
   }
   if (!r.violations.empty()) {
-    o << "<line id=\"violation-mark\" x1=\"0\" x2=\"" << num(width) << "\" y1=\"" << num(y(focus_ns)) << "\" y2=\""
-      << num(y(focus_ns)) << "\" stroke=\"#b00020\" stroke-dasharray=\"6 3\"/>";
+    o << "<line id=\"violation-mark\" x1=\"0\" x2=\"" << num(kDiagramWidth) << "\" y1=\"" << num(y(focus_ns))
+      << "\" y2=\"" << num(y(focus_ns)) << "\" stroke=\"#b00020\" stroke-width=\"2\" stroke-dasharray=\"6 3\" "
+      << "vector-effect=\"non-scaling-stroke\"><title>first violation @" << num(focus_ns / 1e6) << " ms</title></line>";
   }
   o << "</svg>";
+  // Time labels every 40 arrows' worth of height, in percent so that zooming moves them.
+  const int ticks = std::max(2, static_cast<int>(height / (40 * kUnitsPerArrow)));
+  for (int i = 0; i <= ticks; ++i) {
+    const double t = t0 + static_cast<double>(t1 - t0) * i / ticks;
+    o << "<span class=\"tick\" style=\"position:absolute;left:2px;top:" << num(100.0 * y(static_cast<std::int64_t>(t)) / height)
+      << "%;font-size:10px;color:#666\">" << num(t / 1e6) << " ms</span>";
+  }
+  o << "</div></div>";
   return o.str();
 }
 
+// One lane per replica: a band per view it was in (colour by view), grey while crashed, and
+// ticks for stable checkpoints (green) and state transfers (orange).
 std::string timeline_svg(const RunReport& r) {
-  const double width = 900, lane_h = 22, height = 30 + lane_h * std::max<std::uint32_t>(r.n, 1);
+  constexpr const char* kViewColours[] = {"#cfd8ef", "#d9c6ec", "#c6e5d9", "#efe0c2", "#ecc6cf", "#c9e3ee"};
+  const double width = 900, left = 40, lane_h = 22, height = 40 + lane_h * std::max<std::uint32_t>(r.n, 1);
   const double tmax = std::max<double>(1, static_cast<double>(r.stats.virtual_time_ns));
+  auto x = [&](std::int64_t t) { return left + (width - left - 10) * static_cast<double>(t) / tmax; };
   std::ostringstream o;
   o << "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\">";
   for (std::uint32_t i = 0; i < r.n; ++i) {
-    o << "<text x=\"0\" y=\"" << num(25 + lane_h * i) << "\" font-size=\"11\">r" << i << "</text>";
+    const double top = 10 + lane_h * i;
+    const bool faulty = std::find(r.faulty_replicas.begin(), r.faulty_replicas.end(), i) != r.faulty_replicas.end();
+    o << "<text x=\"0\" y=\"" << num(top + 13) << "\" font-size=\"11\"" << (faulty ? " fill=\"#b00020\"" : "") << ">r" << i
+      << (faulty ? "*" : "") << "</text>";
+    // Walk this replica's marks (they are in time order) and close a band at each change.
+    std::int64_t since = 0;
+    std::uint64_t view = 0;
+    bool up = true;
+    auto band = [&](std::int64_t until) {
+      if (until < since || (until == since && until != r.stats.virtual_time_ns)) return;  // empty band
+      const std::string fill = up ? kViewColours[view % 6] : "#999";
+      const std::string what = up ? "view " + std::to_string(view) : "crashed";
+      o << "<rect class=\"span\" x=\"" << num(x(since)) << "\" y=\"" << num(top) << "\" width=\""
+        << num(std::max(1.0, x(until) - x(since))) << "\" height=\"16\" fill=\"" << fill << "\"><title>replica " << i
+        << ": " << what << " from " << num(since / 1e6) << " ms to " << num(until / 1e6) << " ms</title></rect>";
+    };
+    for (const auto& m : r.timeline) {
+      if (m.replica != i) continue;
+      if (m.kind == "view" || m.kind == "crash" || m.kind == "restart") {
+        band(m.time_ns);
+        since = m.time_ns;
+        if (m.kind == "view") view = m.value;
+        if (m.kind == "crash") up = false;
+        if (m.kind == "restart") { up = true; view = 0; }
+      }
+      const char* colour = m.kind == "view" ? "#7a3fb0" : m.kind == "stable_checkpoint" ? "#3a9d5d"
+                           : m.kind == "crash" ? "#b00020" : "#e08000";
+      o << "<rect class=\"mark\" x=\"" << num(x(m.time_ns)) << "\" y=\"" << num(top) << "\" width=\"2\" height=\"16\" fill=\""
+        << colour << "\"><title>" << xml_escape(m.kind + " " + std::to_string(m.value) + " @" + num(m.time_ns / 1e6) + " ms")
+        << "</title></rect>";
+    }
+    band(r.stats.virtual_time_ns);
   }
-  for (const auto& m : r.timeline) {
-    const double xx = 40 + (width - 50) * static_cast<double>(m.time_ns) / tmax;
-    const double yy = 12 + lane_h * m.replica;
-    const char* colour = m.kind == "view" ? "#7a3fb0" : m.kind == "stable_checkpoint" ? "#3a9d5d"
-                         : m.kind == "crash" ? "#b00020" : "#e08000";
-    o << "<rect x=\"" << num(xx) << "\" y=\"" << num(yy) << "\" width=\"3\" height=\"16\" fill=\"" << colour
-      << "\"><title>" << xml_escape(m.kind + " " + std::to_string(m.value) + " @" + num(m.time_ns / 1e6) + " ms")
-      << "</title></rect>";
+  const double axis_y = 24 + lane_h * r.n;
+  for (int tick = 0; tick <= 4; ++tick) {
+    const auto t = static_cast<std::int64_t>(tmax * tick / 4);
+    o << "<text x=\"" << num(x(t)) << "\" y=\"" << num(axis_y) << "\" font-size=\"10\" text-anchor=\"middle\">"
+      << num(t / 1e6) << " ms</text>";
   }
   o << "</svg>";
   return o.str();
@@ -155,17 +235,23 @@ std::string plots_svg(const RunReport& r) {
   return o.str();
 }
 
+// Zoom scales the diagram's height (k x its natural height) and keeps the point of interest
+// in the middle of the box; the page opens at the first violation when there is one.
 constexpr const char* kZoomScript = R"JS(<script>
-(function(){var s=document.getElementById('sequence');if(!s)return;
-var W=+s.dataset.w,H=+s.dataset.h,vb=[0,0,W,H];
-function set(){s.setAttribute('viewBox',vb.join(' '));}
-function zoom(f,cy){var h=vb[3]*f;vb[1]=Math.max(0,(cy===undefined?vb[1]+vb[3]/2:cy)-h/2);vb[3]=h;set();}
-document.getElementById('zin').onclick=function(){zoom(0.5);};
-document.getElementById('zout').onclick=function(){zoom(2);};
-document.getElementById('zreset').onclick=function(){vb=[0,0,W,H];set();};
-var v=document.getElementById('zviol');if(v)v.onclick=function(){var m=document.getElementById('violation-mark');
-if(m){vb[3]=Math.min(H,400);zoom(1,+m.getAttribute('y1'));}};
-s.addEventListener('wheel',function(e){e.preventDefault();zoom(e.deltaY<0?0.8:1.25);},{passive:false});
+(function(){var box=document.getElementById('seqbox'),wrap=document.getElementById('seqwrap');
+if(!box||!wrap)return;var H=+wrap.dataset.h,k=1;
+function kmin(){return Math.min(1,(box.clientHeight-40)/H);}
+function centre(){return (box.scrollTop+box.clientHeight/2)/wrap.offsetHeight;}
+function zoom(nk,at){var c=(at===undefined)?centre():at;k=Math.min(64,Math.max(kmin(),nk));
+wrap.style.height=(H*k)+'px';box.scrollTop=Math.max(0,c*H*k-box.clientHeight/2);}
+function toViolation(){var m=document.getElementById('violation-mark');if(m)zoom(Math.max(k,2),+m.getAttribute('y1')/H);}
+document.getElementById('zin').onclick=function(){zoom(k*2);};
+document.getElementById('zout').onclick=function(){zoom(k/2);};
+document.getElementById('zall').onclick=function(){zoom(kmin(),0.5);};
+document.getElementById('zreset').onclick=function(){zoom(1,0);box.scrollTop=0;};
+var v=document.getElementById('zviol');if(v){v.onclick=toViolation;}
+box.addEventListener('wheel',function(e){if(!e.ctrlKey&&!e.altKey)return;e.preventDefault();zoom(e.deltaY<0?k*1.25:k/1.25);},{passive:false});
+toViolation();
 })();</script>)JS";
 
 }  // namespace
@@ -191,32 +277,47 @@ std::string to_html(const RunReport& r) {
     << xml_escape(r.expect_liveness) << "): " << xml_escape(r.liveness_detail) << "</p>";
   if (!r.violations.empty()) {
     o << "<h2>Violations</h2><ul>";
+    std::size_t listed = 0;
     for (const auto& v : r.violations) {
+      if (listed++ == kViolationsListedMax) {
+        o << "<li>... and " << r.violations.size() - kViolationsListedMax << " more (the JSON report has them all)</li>";
+        break;
+      }
       o << "<li><b>" << xml_escape(v.invariant) << "</b> at " << num(v.time_ns / 1e6) << " ms: " << xml_escape(v.detail);
-      if (!v.value_a.empty()) o << " (" << xml_escape(v.value_a) << " vs " << xml_escape(v.value_b) << ")";
+      if (!v.replicas.empty()) o << "; replicas " << xml_escape(ids(v.replicas));
+      if (v.seq) o << "; seq " << *v.seq;
+      if (!v.value_a.empty() || !v.value_b.empty()) {
+        o << "; <code>" << xml_escape(v.value_a) << "</code> vs <code>" << xml_escape(v.value_b) << "</code>";
+      }
+      if (!v.culprits.empty()) o << "; signed by faulty replicas " << xml_escape(ids(v.culprits));
       o << "</li>";
     }
     o << "</ul>";
   }
   o << "<h2>Message sequence</h2><div><button id=\"zin\">zoom in</button><button id=\"zout\">zoom out</button>"
-    << "<button id=\"zreset\">reset</button>" << (r.violations.empty() ? "" : "<button id=\"zviol\">jump to violation</button>")
-    << " (mouse wheel zooms; blue: delivered, red x: dropped, orange: rejected)</div><div class=\"box\">"
-    << sequence_svg(r, focus, lanes) << "</div>";
+    << "<button id=\"zall\">whole run</button><button id=\"zreset\">reset</button>"
+    << (r.violations.empty() ? "" : "<button id=\"zviol\">jump to violation</button>")
+    << " time runs down; ctrl+wheel zooms; blue: delivered, red cross: dropped, orange: rejected"
+    << (r.violations.empty() ? "" : ", dashed red: the first violation")
+    << (r.trace_lines.empty() ? " (no trace was recorded)" : "") << "</div>" << sequence_html(r, focus, lanes);
   o << "<h2>Views and checkpoints</h2><div class=\"box\">" << timeline_svg(r)
-    << "</div><p>purple: entered a view; green: stable checkpoint; orange: state transfer / restart; red: crash</p>";
+    << "</div><p>bands: the view each replica was in (grey: crashed; * marks a faulty replica); ticks: purple entered a view, green stable checkpoint, orange state transfer or restart, red crash</p>";
   o << "<h2>Latency and throughput</h2><div class=\"box\">" << plots_svg(r) << "</div>";
   o << kZoomScript << "</body></html>\n";
   return o.str();
 }
 
-std::string explore_to_html(const std::string& scenario_name, const std::vector<ExploreCell>& cells) {
+std::string explore_to_html(const std::string& scenario_name, const std::string& behaviour,
+                            const std::vector<ExploreCell>& cells) {
   std::map<std::uint32_t, std::vector<const ExploreCell*>> rows;
   for (const auto& c : cells) rows[c.n].push_back(&c);
   std::ostringstream o;
   o << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pbftsim explore: " << xml_escape(scenario_name)
     << "</title>" << kStyle << "</head><body><h1>Fault tolerance: " << xml_escape(scenario_name) << "</h1>"
-    << "<p>Each cell: share of runs where safety / liveness held. Cells with byzantine = f are outlined.</p><table>"
-    << "<tr><th>n</th><th>f</th>";
+    << "<p>Byzantine behaviour: <code>" << xml_escape(behaviour) << "</code>. Each cell: the share of runs where "
+    << "safety held / where liveness held; the colour is safety (green: always held, red: never). Cells with "
+    << "byzantine = f are outlined. Beyond f PBFT promises no liveness: <i>n/a</i>, with the share of requests "
+    << "that completed.</p><table id=\"heatmap\"><tr><th>n</th><th>f</th>";
   if (!rows.empty()) {
     for (const auto* c : rows.begin()->second) o << "<th>byzantine " << c->byzantine << "</th>";
   }
@@ -224,12 +325,22 @@ std::string explore_to_html(const std::string& scenario_name, const std::vector<
   for (const auto& [n, row] : rows) {
     o << "<tr><th>" << n << "</th><th>" << row.front()->f << "</th>";
     for (const auto* c : row) {
-      const double runs = std::max<double>(1, c->runs - c->errors);
-      const double safe = c->safety_held / runs;
-      const int red = static_cast<int>(255 * (1 - safe)), green = static_cast<int>(200 * safe);
-      o << "<td style=\"background:rgb(" << red << "," << green << ",80);color:#fff;"
-        << (c->byzantine == c->f ? "outline:3px solid #000;" : "") << "\">" << num(100 * safe) << "% / "
-        << num(100.0 * c->liveness_held / runs) << "%</td>";
+      const std::uint32_t judged = c->runs - c->errors;
+      const double safe = judged == 0 ? 0.0 : static_cast<double>(c->safety_held) / judged;
+      const int red = static_cast<int>(200 * (1 - safe)), green = static_cast<int>(150 * safe);
+      o << "<td class=\"cell\" style=\"background:rgb(" << red << "," << green << ",60);color:#fff;"
+        << (c->byzantine == c->f ? "outline:3px solid #000;" : "") << "\" title=\"" << c->runs << " runs, "
+        << c->errors << " harness errors\">";
+      if (judged == 0) {
+        o << "no run completed";
+      } else if (c->liveness_required()) {
+        o << num(100 * safe) << "% / " << num(100.0 * c->liveness_held / judged) << "%";
+      } else {
+        const double done = c->requests_submitted == 0 ? 0.0 : 100.0 * c->requests_completed / c->requests_submitted;
+        o << num(100 * safe) << "% / <i>n/a</i> (" << num(done) << "% done)";
+      }
+      if (c->errors > 0) o << " E" << c->errors;
+      o << "</td>";
     }
     o << "</tr>";
   }

@@ -17,6 +17,8 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
+constexpr std::size_t kViolationsListedMax = 20;  // the summary lists the first ones
+
 std::string ms(std::int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1e6);
@@ -87,7 +89,10 @@ ojson report_json(const RunReport& r) {
 
 std::string join_ids(const std::vector<std::uint32_t>& ids) {
   std::string s;
-  for (auto id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+  for (auto id : ids) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(id);
+  }
   return s.empty() ? "none" : s;
 }
 
@@ -106,7 +111,12 @@ std::string to_text(const RunReport& r) {
   if (!r.harness_error.empty()) o << "  harness error: " << r.harness_error << "\n";
   o << "  cluster: n=" << r.n << " f=" << r.f << ", faulty replicas: " << join_ids(r.faulty_replicas) << "\n";
   o << "  safety:   " << verdict(r.safety_holds, r.expect_safety) << "\n";
+  std::size_t listed = 0;
   for (const auto& v : r.violations) {
+    if (listed++ == kViolationsListedMax) {
+      o << "    ... and " << r.violations.size() - kViolationsListedMax << " more (the JSON report has them all)\n";
+      break;
+    }
     o << "    - " << v.invariant << " at " << ms(v.time_ns) << " ms: " << v.detail;
     if (v.seq) o << " [seq " << *v.seq << "]";
     if (!v.value_a.empty() || !v.value_b.empty()) o << " [" << v.value_a << " vs " << v.value_b << "]";
@@ -155,46 +165,93 @@ std::string xml_escape(const std::string& text) {
   return out;
 }
 
-std::string to_junit(const std::string& suite_name, const std::vector<SuiteEntry>& entries) {
-  std::size_t failures = 0, errors = 0;
-  double total = 0;
-  for (const auto& e : entries) {
-    failures += e.report.outcome == "fail";
-    errors += e.report.outcome == "error";
-    total += e.wall_seconds;
-  }
-  std::ostringstream o;
+namespace {
+
+std::string seconds(double s) {
   char t[32];
-  std::snprintf(t, sizeof t, "%.3f", total);
-  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"" << xml_escape(suite_name) << "\" tests=\""
-    << entries.size() << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" time=\"" << t << "\">\n";
-  o << "  <testsuite name=\"" << xml_escape(suite_name) << "\" tests=\"" << entries.size() << "\" failures=\""
-    << failures << "\" errors=\"" << errors << "\" skipped=\"0\" time=\"" << t << "\">\n";
-  for (const auto& e : entries) {
-    const auto& r = e.report;
-    std::snprintf(t, sizeof t, "%.3f", e.wall_seconds);
-    o << "    <testcase classname=\"pbftsim." << xml_escape(r.scenario) << "\" name=\"" << xml_escape(r.scenario)
-      << " seed=" << r.seed << "\" time=\"" << t << "\">\n";
-    if (r.outcome == "fail") {
-      o << "      <failure message=\"" << xml_escape("outcome differs from expect; replay: " + r.replay_command)
-        << "\" type=\"mismatch\">" << xml_escape(to_text(r)) << "</failure>\n";
-    } else if (r.outcome == "error") {
-      o << "      <error message=\"" << xml_escape(r.harness_error) << "\" type=\"harness\">"
-        << xml_escape(to_text(r)) << "</error>\n";
-    }
-    o << "      <system-out>" << xml_escape("fingerprint " + r.fingerprint + "\nreplay: " + r.replay_command)
-      << "</system-out>\n    </testcase>\n";
+  std::snprintf(t, sizeof t, "%.3f", s);
+  return t;
+}
+
+struct Counts {
+  std::size_t tests = 0, failures = 0, errors = 0;
+  double seconds = 0;
+};
+
+Counts count(std::vector<SuiteEntry>::const_iterator begin, std::vector<SuiteEntry>::const_iterator end) {
+  Counts c;
+  for (auto it = begin; it != end; ++it) {
+    c.tests++;
+    c.failures += it->report.outcome == "fail";
+    c.errors += it->report.outcome == "error";
+    c.seconds += it->wall_seconds;
   }
-  o << "  </testsuite>\n</testsuites>\n";
+  return c;
+}
+
+std::string counts_attributes(const Counts& c) {
+  return "tests=\"" + std::to_string(c.tests) + "\" failures=\"" + std::to_string(c.failures) + "\" errors=\"" +
+         std::to_string(c.errors) + "\" time=\"" + seconds(c.seconds) + "\"";
+}
+
+void junit_testcase(std::ostringstream& o, const SuiteEntry& e) {
+  const auto& r = e.report;
+  o << "    <testcase classname=\"pbftsim." << xml_escape(r.scenario) << "\" name=\"seed " << r.seed << "\" time=\""
+    << seconds(e.wall_seconds) << "\"";
+  if (r.outcome == "pass") {
+    o << "/>\n";
+    return;
+  }
+  o << ">\n";
+  if (r.outcome == "fail") {
+    std::string what = "safety " + std::string(r.safety_holds ? "held" : "violated") + " (expected " +
+                       r.expect_safety + "), liveness " + (r.liveness_holds ? "held" : "violated") + " (expected " +
+                       r.expect_liveness + ")";
+    o << "      <failure type=\"outcome\" message=\"" << xml_escape(what + "; replay: " + r.replay_command) << "\">"
+      << xml_escape(to_text(r)) << "</failure>\n";
+  } else {
+    o << "      <error type=\"harness\" message=\"" << xml_escape(r.harness_error + "; replay: " + r.replay_command)
+      << "\">" << xml_escape(to_text(r)) << "</error>\n";
+  }
+  o << "      <system-out>" << xml_escape("fingerprint " + r.fingerprint + "\nreplay: " + r.replay_command)
+    << "</system-out>\n    </testcase>\n";
+}
+
+}  // namespace
+
+// One <testsuite> per scenario file, one <testcase> per seed: the shape Jenkins, GitLab and
+// GitHub test-report viewers group by.
+std::string to_junit(const std::string& suite_name, const std::vector<SuiteEntry>& entries) {
+  std::ostringstream o;
+  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"" << xml_escape(suite_name) << "\" "
+    << counts_attributes(count(entries.begin(), entries.end())) << ">\n";
+  for (auto begin = entries.begin(); begin != entries.end();) {
+    auto end = begin;
+    while (end != entries.end() && end->report.scenario == begin->report.scenario &&
+           end->report.scenario_path == begin->report.scenario_path) {
+      ++end;
+    }
+    o << "  <testsuite name=\"" << xml_escape(begin->report.scenario) << "\" " << counts_attributes(count(begin, end))
+      << " skipped=\"0\">\n";
+    if (!begin->report.scenario_path.empty()) {
+      o << "    <properties><property name=\"file\" value=\"" << xml_escape(begin->report.scenario_path)
+        << "\"/></properties>\n";
+    }
+    for (auto it = begin; it != end; ++it) junit_testcase(o, *it);
+    o << "  </testsuite>\n";
+    begin = end;
+  }
+  o << "</testsuites>\n";
   return o.str();
 }
 
 std::string suite_to_json(const std::vector<SuiteEntry>& entries) {
   ojson runs = ojson::array();
-  std::size_t passed = 0;
+  std::size_t passed = 0, errors = 0;
   for (const auto& e : entries) {
     const auto& r = e.report;
     passed += r.outcome == "pass";
+    errors += r.outcome == "error";
     runs.push_back({{"scenario", r.scenario}, {"scenario_path", r.scenario_path}, {"seed", r.seed},
                     {"outcome", r.outcome}, {"fingerprint", r.fingerprint}, {"safety_holds", r.safety_holds},
                     {"liveness_holds", r.liveness_holds}, {"completed", r.completed}, {"submitted", r.submitted},
@@ -203,7 +260,8 @@ std::string suite_to_json(const std::vector<SuiteEntry>& entries) {
   }
   ojson j;
   j["runs"] = runs;
-  j["totals"] = {{"runs", entries.size()}, {"passed", passed}, {"failed", entries.size() - passed}};
+  j["totals"] = {{"runs", entries.size()}, {"passed", passed}, {"failed", entries.size() - passed - errors},
+                 {"errors", errors}};
   return j.dump(2) + "\n";
 }
 
@@ -218,9 +276,12 @@ std::string suite_table(const std::vector<SuiteEntry>& entries) {
     const auto& r = e.report;
     passed += r.outcome == "pass";
     const std::string completed = std::to_string(r.completed) + "/" + std::to_string(r.submitted);
+    // A run that did not finish has no verdicts worth printing.
+    const bool judged = r.outcome != "error";
     std::snprintf(line, sizeof line, "%-36.36s %6llu  %-6s %-9s %-9s %-13s %5llu  %s\n", r.scenario.c_str(),
-                  static_cast<unsigned long long>(r.seed), r.outcome.c_str(), r.safety_holds ? "holds" : "VIOLATED",
-                  r.liveness_holds ? "holds" : "VIOLATED", completed.c_str(),
+                  static_cast<unsigned long long>(r.seed), r.outcome.c_str(),
+                  !judged ? "-" : r.safety_holds ? "holds" : "VIOLATED",
+                  !judged ? "-" : r.liveness_holds ? "holds" : "VIOLATED", completed.c_str(),
                   static_cast<unsigned long long>(r.stats.final_view), r.fingerprint.c_str());
     o << line;
   }
@@ -231,50 +292,81 @@ std::string suite_table(const std::vector<SuiteEntry>& entries) {
         << e.report.replay_command << "\n";
     }
   }
-  o << entries.size() << " runs: " << passed << " passed, " << entries.size() - passed << " failed\n";
+  std::size_t errors = 0;
+  for (const auto& e : entries) errors += e.report.outcome == "error";
+  o << entries.size() << " runs: " << passed << " passed, " << entries.size() - passed - errors << " failed, " << errors
+    << " harness errors\n";
   return o.str();
 }
 
+namespace {
+
+double share(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+// "100% / 100%", or beyond f "40% / n/a (93% done)"; harness errors appended.
+std::string explore_cell_text(const ExploreCell& c) {
+  const std::uint32_t judged = c.runs - c.errors;
+  char buf[96];
+  if (judged == 0) {
+    std::snprintf(buf, sizeof buf, "no run completed");
+  } else if (c.liveness_required()) {
+    std::snprintf(buf, sizeof buf, "%3.0f%% / %3.0f%%%s", share(c.safety_held, judged), share(c.liveness_held, judged),
+                  c.byzantine == c.f ? " (f)" : "");
+  } else {
+    std::snprintf(buf, sizeof buf, "%3.0f%% / n/a (%3.0f%% done)", share(c.safety_held, judged),
+                  share(c.requests_completed, c.requests_submitted));
+  }
+  std::string out = buf;
+  if (c.errors > 0) out += " E" + std::to_string(c.errors);
+  return out;
+}
+
+}  // namespace
+
 std::string explore_table(const std::vector<ExploreCell>& cells) {
   std::map<std::uint32_t, std::vector<const ExploreCell*>> rows;
-  std::uint32_t max_b = 0, min_b = UINT32_MAX;
-  for (const auto& c : cells) {
-    rows[c.n].push_back(&c);
-    max_b = std::max(max_b, c.byzantine);
-    min_b = std::min(min_b, c.byzantine);
-  }
+  for (const auto& c : cells) rows[c.n].push_back(&c);
   std::ostringstream o;
-  o << "cells: safety held % / liveness held % over the seeds; * marks byzantine = f\n";
+  o << "each cell: % of runs where safety held / % where liveness held; (f) marks byzantine = f\n"
+       "beyond f PBFT promises no liveness: n/a, with the % of requests that completed; E: harness errors\n";
+  if (rows.empty()) return o.str();
+  constexpr int kCellWidth = 26;
+  char buf[128];
   o << "    n  f |";
-  for (std::uint32_t b = min_b; b <= max_b && !cells.empty(); ++b) {
-    char h[32];
-    std::snprintf(h, sizeof h, " byz=%-2u        |", b);
-    o << h;
+  for (const auto* c : rows.begin()->second) {
+    std::snprintf(buf, sizeof buf, " %-*s|", kCellWidth, ("byzantine=" + std::to_string(c->byzantine)).c_str());
+    o << buf;
   }
   o << "\n";
   for (const auto& [n, row] : rows) {
-    char h[32];
-    std::snprintf(h, sizeof h, "%5u %2u |", n, row.front()->f);
-    o << h;
+    std::snprintf(buf, sizeof buf, "%5u %2u |", n, row.front()->f);
+    o << buf;
     for (const auto* c : row) {
-      char cell[64];
-      const double runs = std::max<double>(1, c->runs - c->errors);
-      std::snprintf(cell, sizeof cell, " %3.0f%% / %3.0f%%%s |", 100.0 * c->safety_held / runs,
-                    100.0 * c->liveness_held / runs, c->byzantine == c->f ? " *" : "  ");
-      o << cell;
+      std::snprintf(buf, sizeof buf, " %-*s|", kCellWidth, explore_cell_text(*c).c_str());
+      o << buf;
     }
     o << "\n";
   }
   return o.str();
 }
 
-std::string explore_to_json(const std::vector<ExploreCell>& cells) {
+std::string explore_to_json(const std::string& scenario_name, const std::string& behaviour,
+                            const std::vector<ExploreCell>& cells) {
   ojson arr = ojson::array();
   for (const auto& c : cells) {
     arr.push_back({{"n", c.n}, {"f", c.f}, {"byzantine", c.byzantine}, {"runs", c.runs},
-                   {"safety_held", c.safety_held}, {"liveness_held", c.liveness_held}, {"errors", c.errors}});
+                   {"safety_held", c.safety_held}, {"liveness_required", c.liveness_required()},
+                   {"liveness_held", c.liveness_held}, {"requests_submitted", c.requests_submitted},
+                   {"requests_completed", c.requests_completed}, {"errors", c.errors},
+                   {"failing_seeds", c.failing_seeds}});
   }
-  return ojson{{"cells", arr}}.dump(2) + "\n";
+  ojson j;
+  j["scenario"] = scenario_name;
+  j["behaviour"] = behaviour;
+  j["cells"] = arr;
+  return j.dump(2) + "\n";
 }
 
 std::string write_file_atomic(const std::string& path, const std::string& content) {

@@ -26,11 +26,23 @@ std::string suite_to_json(const std::vector<SuiteEntry>& entries);
 std::string suite_table(const std::vector<SuiteEntry>& entries);
 
 struct ExploreCell {
-  std::uint32_t n = 0, f = 0, byzantine = 0, runs = 0, safety_held = 0, liveness_held = 0, errors = 0;
+  std::uint32_t n = 0, f = 0, byzantine = 0;
+  std::uint32_t runs = 0, safety_held = 0, liveness_held = 0, errors = 0;  // errors: harness errors
+  std::uint64_t requests_submitted = 0, requests_completed = 0;           // over runs without error
+  // Seeds of the runs that broke a promise: safety anywhere, liveness up to f, harness errors.
+  std::vector<std::uint64_t> failing_seeds;
+  // PBFT promises liveness only while at most f replicas are faulty.
+  bool liveness_required() const { return byzantine <= f; }
 };
+// Rows by n, columns by the number of Byzantine replicas. Each cell: the share of runs where
+// safety held / where liveness held; beyond f, liveness is "n/a" (not promised) and the
+// share of requests that completed is shown instead.
 std::string explore_table(const std::vector<ExploreCell>& cells);
-std::string explore_to_json(const std::vector<ExploreCell>& cells);
-std::string explore_to_html(const std::string& scenario_name, const std::vector<ExploreCell>& cells);
+std::string explore_to_json(const std::string& scenario_name, const std::string& behaviour,
+                            const std::vector<ExploreCell>& cells);
+// A heatmap of the same table (one self-contained page).
+std::string explore_to_html(const std::string& scenario_name, const std::string& behaviour,
+                            const std::vector<ExploreCell>& cells);
 
 // Writes to a temporary file beside `path`, then renames it over `path`: readers see the
 // whole content or nothing. Returns "" or "cannot write <path>: <reason>".

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pbftsim needs, only those that are missing.
-# Idempotent: a second run finds nothing missing and does nothing. Must run as root.
+# Idempotent: a second run finds nothing missing and does nothing. Must run as root when
+# something is missing.
+#
+#   bash scripts/setup-debian.sh            build dependencies
+#   bash scripts/setup-debian.sh --browser  also Chromium, for the HTML check in the tests
 set -euo pipefail
 packages=(meson ninja-build g++ pkg-config libboost-dev nlohmann-json3-dev libcli11-dev
           doctest-dev libssl-dev python3)
+for arg in "$@"; do
+  case "$arg" in
+    --browser) packages+=(chromium) ;;
+    *) echo "setup-debian.sh: unknown option $arg (expected --browser)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -6,7 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bash scripts/setup-debian.sh || { echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+# --browser: Chromium, for tests/cli/html_test.sh (the HTML reports open without errors).
+bash scripts/setup-debian.sh --browser || { echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0

@@ -1,5 +1,8 @@
 #include "sim/hash.h"
 
+#include <bit>
+#include <cstring>
+
 namespace sim {
 
 std::uint64_t hash_mix(std::uint64_t state, std::uint64_t word) {
@@ -11,20 +14,28 @@ std::uint64_t hash_mix(std::uint64_t state, std::uint64_t word) {
   return z ^ (z >> 31);
 }
 
+namespace {
+
+std::uint64_t load_le64(const std::uint8_t* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+  return w;
+}
+
+}  // namespace
+
 std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t seed) {
-  std::uint64_t state = hash_mix(seed, bytes.size());
-  std::size_t i = 0;
-  for (; i + 8 <= bytes.size(); i += 8) {
-    std::uint64_t w = 0;
-    for (int k = 0; k < 8; ++k) w |= std::uint64_t{bytes[i + k]} << (8 * k);
-    state = hash_mix(state, w);
+  std::uint64_t state = hash_chain(seed, bytes.size(), 0x8bb84b93962eacc9ULL);
+  const std::uint8_t* p = bytes.data();
+  std::size_t left = bytes.size();
+  for (; left >= 16; p += 16, left -= 16) state = hash_chain(state, load_le64(p), load_le64(p + 8));
+  if (left > 0) {
+    std::uint8_t tail[16] = {};
+    std::memcpy(tail, p, left);
+    state = hash_chain(state, load_le64(tail), load_le64(tail + 8));
   }
-  if (i < bytes.size()) {
-    std::uint64_t w = 0;
-    for (int k = 0; i + k < bytes.size(); ++k) w |= std::uint64_t{bytes[i + k]} << (8 * k);
-    state = hash_mix(state, w);
-  }
-  return state;
+  return hash_mix(state, 0);  // a final avalanche over the chained state
 }
 
 }  // namespace sim

@@ -7,6 +7,11 @@
 namespace sim {
 
 PayloadId PayloadPool::put(std::vector<std::uint8_t>&& bytes, std::uint32_t references) {
+  std::vector<std::uint8_t> owned = std::move(bytes);
+  return put_swap(owned, references);
+}
+
+PayloadId PayloadPool::put_swap(std::vector<std::uint8_t>& bytes, std::uint32_t references) {
   assert(references >= 1);
   PayloadId id;
   if (!free_.empty()) {
@@ -19,7 +24,8 @@ PayloadId PayloadPool::put(std::vector<std::uint8_t>&& bytes, std::uint32_t refe
   Slot& s = slots_[id];
   assert(s.references == 0);
   s.content_hash = hash_bytes(bytes);
-  s.bytes = std::move(bytes);
+  s.bytes.swap(bytes);
+  bytes.clear();
   s.references = references;
   live_++;
   return id;

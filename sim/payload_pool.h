@@ -15,6 +15,9 @@ class PayloadPool {
   // Stores `bytes` with a reference count of `references` (>= 1) and returns its id.
   // `content_hash` is sim::hash_bytes(bytes), computed here once for the trace.
   PayloadId put(std::vector<std::uint8_t>&& bytes, std::uint32_t references);
+  // The same, by exchange: the slot takes `bytes` and leaves in it the slot's previous
+  // buffer, empty but with its capacity, for the caller to reuse (no allocation either way).
+  PayloadId put_swap(std::vector<std::uint8_t>& bytes, std::uint32_t references);
 
   // REQUIRES: id is live.
   std::span<const std::uint8_t> bytes(PayloadId id) const;

@@ -46,17 +46,7 @@ void append_json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void Trace::record(const TraceEvent& e, std::string_view summary) {
-  std::uint64_t s = state_;
-  s = hash_mix(s, static_cast<std::uint64_t>(e.time_ns));
-  s = hash_mix(s, (std::uint64_t{static_cast<std::uint8_t>(e.kind)} << 32) | e.tag);
-  s = hash_mix(s, (std::uint64_t{e.from} << 32) | e.to);
-  s = hash_mix(s, e.payload_hash);
-  s = hash_mix(s, e.a);
-  s = hash_mix(s, e.b);
-  state_ = s;
-  events_++;
-  if (!record_lines_) return;
+void Trace::record_line(const TraceEvent& e, std::string_view summary) {
   char head[200];
   std::snprintf(head, sizeof head,
                 "{\"t\":%lld,\"kind\":\"%s\",\"from\":%u,\"to\":%u,\"tag\":%u,\"hash\":\"%016llx\",\"a\":%llu,\"b\":%llu",

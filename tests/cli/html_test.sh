@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The HTML reports open in headless Chromium without errors and show what they promise:
+# a message sequence diagram with one lane per replica and client (faulty lanes marked),
+# arrows for messages, a violation mark to zoom to, the views/checkpoints timeline, the
+# plots, and explore's heatmap. The pages must be self-contained: no network at all.
+#
+# Two loads per page: the page as written (any console message, error or failed load fails
+# the check), and a copy with a probe script that records window errors and writes what it
+# counted into the DOM, read back with --dump-dom.
+# Prints one line per case and "N passed, N failed" last.
+set -u
+cd "$(dirname "$0")/../.."
+bin=${PBFTSIM:-build/pbftsim}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+browser=""
+for b in chromium chromium-browser google-chrome; do
+  if command -v "$b" >/dev/null 2>&1; then browser=$(command -v "$b"); break; fi
+done
+if [ -z "$browser" ]; then
+  ko "headless Chromium is installed (scripts/setup-debian.sh --browser installs it)"
+  echo "$pass passed, $fail failed"
+  exit 1
+fi
+
+# Flags that work as root on a machine with no network: no sandbox (root), no GPU, and no
+# background connections (they would be refused and logged).
+chrome() {  # chrome URL -> DOM on stdout, log on $tmp/log
+  local profile
+  profile=$(mktemp -d "$tmp/profile.XXXXXX")
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-default-apps --disable-extensions --user-data-dir="$profile" \
+    --enable-logging=stderr --v=0 --virtual-time-budget=3000 --dump-dom "$1" 2>"$tmp/log"
+}
+
+# Self-contained: the only URL a page may hold is the SVG namespace name (never fetched).
+check_offline() {  # check_offline NAME FILE
+  if grep -Eo 'https?://[^"'"'"' <>)]*' "$2" | grep -vx 'http://www.w3.org/2000/svg' | grep -q .; then
+    ko "$1 references no URL but the SVG namespace ($(grep -Eo 'https?://[^"'"'"' <>)]*' "$2" | grep -vx 'http://www.w3.org/2000/svg' | head -1))"
+  elif grep -Eqi '<link|<iframe|<img|src=|@import|url\(' "$2"; then
+    ko "$1 loads no external resource"
+  else
+    ok "$1 is self-contained (no URL, no <link>, src= or url())"
+  fi
+}
+
+# Loads the page as written: it must log nothing to the console and fail no load.
+check_clean_load() {  # check_clean_load NAME FILE
+  if ! chrome "file://$2" >"$tmp/dom.html"; then
+    ko "$1 loads in headless Chromium (exit status $?): $(tail -3 "$tmp/log")"
+    return
+  fi
+  if grep -E ':CONSOLE|ERR_FILE_NOT_FOUND|ERR_NAME_NOT_RESOLVED|Uncaught' "$tmp/log" >"$tmp/console"; then
+    ko "$1 loads without console messages or errors: $(head -3 "$tmp/console")"
+  elif ! grep -q '</html>' "$tmp/dom.html"; then
+    ko "$1 renders a DOM"
+  else
+    ok "$1 loads in headless Chromium without console messages or errors"
+  fi
+}
+
+# A copy of FILE with PROBE (JS run after load) appended and an error recorder first;
+# the probe writes its findings into <pre id="probe-result">.
+probe() {  # probe FILE PROBE_JS -> the probe's line on stdout
+  local copy="$tmp/probe-$(basename "$1")"
+  python3 - "$1" "$copy" "$2" <<'PY'
+import sys
+page, copy, js = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+recorder = ("<script>window.__errors=[];window.addEventListener('error',function(e){"
+            "window.__errors.push(String(e.message||e.type));},true);"
+            "var __ce=console.error;console.error=function(){window.__errors.push('console.error: '+"
+            "Array.prototype.join.call(arguments,' '));__ce.apply(console,arguments);};</script>")
+runner = ("<script>window.addEventListener('load',function(){var out;try{out=(" + js + ")();}"
+          "catch(e){out='probe threw: '+e;}var pre=document.createElement('pre');pre.id='probe-result';"
+          "pre.textContent='PROBE '+out+' errors='+window.__errors.length+' '+window.__errors.join('|');"
+          "document.body.appendChild(pre);});</script>")
+assert "<head>" in page and "</body>" in page
+page = page.replace("<head>", "<head>" + recorder, 1)
+at = page.rindex("</body>")
+page = page[:at] + runner + page[at:]
+open(copy, "w").write(page)
+PY
+  chrome "file://$copy" | grep -o 'id="probe-result">PROBE [^<]*' | head -1 | sed 's/^id="probe-result">//' 
+}
+
+# ---- a run with a violation: f+1 colluding equivocators --------------------------------
+run_page="$tmp/run.html"
+if "$bin" run scenarios/colluding-equivocation-f-plus-1.json --html "$run_page" -q >/dev/null && [ -s "$run_page" ]; then
+  ok "run --html writes a page"
+else
+  ko "run --html writes a page"
+fi
+check_offline "run page" "$run_page"
+check_clean_load "run page" "$run_page"
+
+read -r -d '' run_probe <<'JS'
+function(){
+  var svg=document.getElementById('sequence');
+  if(!svg) return 'no-diagram';
+  var lanes=svg.querySelectorAll('line.lane').length;
+  var faulty=svg.querySelectorAll('line.lane.faulty').length;
+  var arrows=svg.querySelectorAll('line.msg').length;
+  var mark=document.getElementById('violation-mark')?1:0;
+  var box=document.getElementById('seqbox'),wrap=document.getElementById('seqwrap');
+  var m=document.getElementById('violation-mark');
+  function markVisible(){var y=+m.getAttribute('y1')/(+wrap.dataset.h)*wrap.offsetHeight;
+    return y>=box.scrollTop&&y<=box.scrollTop+box.clientHeight;}
+  var openedAtMark=markVisible()?1:0;
+  document.getElementById('zreset').click();
+  var h0=wrap.offsetHeight,awayFromMark=markVisible()?0:1;
+  document.getElementById('zin').click();
+  var h1=wrap.offsetHeight;
+  box.scrollTop=wrap.offsetHeight;
+  awayFromMark=awayFromMark||(markVisible()?0:1);
+  document.getElementById('zviol').click();
+  var backAtMark=markVisible()?1:0;
+  document.getElementById('zreset').click();
+  var h2=wrap.offsetHeight;
+  var r=svg.getBoundingClientRect();
+  var labels=document.querySelectorAll('#lanes .lane-label').length;
+  var timeline=document.querySelectorAll('#timeline rect.span').length;
+  var plots=document.querySelectorAll('#latency polyline').length+document.querySelectorAll('#throughput rect').length;
+  return 'lanes='+lanes+' labels='+labels+' faulty='+faulty+' arrows='+arrows+' mark='+mark+
+    ' opened_at_mark='+openedAtMark+' zoomed='+(h1>h0?1:0)+' to_mark='+(awayFromMark&&backAtMark?1:0)+
+    ' reset='+(h2==h0?1:0)+' shown='+(r.width>300&&r.height>300?1:0)+' timeline='+timeline+' plots='+plots;
+}
+JS
+result=$(probe "$run_page" "$run_probe")
+echo "     $result"
+field() { printf '%s' "$result" | sed -nE "s/.* $1=([0-9]+).*/\\1/p"; }
+[ "${result#PROBE lanes=}" != "$result" ] && ok "the probe ran in the page" || ko "the probe ran in the page ($result)"
+[ "$(field errors)" = "0" ] && ok "no window error while the page loads and zooms" || ko "no window error ($result)"
+# n = 4 replicas and 2 clients, replicas 0 and 1 faulty.
+[ "$(field lanes)" = "6" ] && [ "$(field labels)" = "6" ] && ok "one named lane per replica and client (6)" || ko "one lane per replica and client ($result)"
+[ "$(field faulty)" = "2" ] && ok "the two faulty replicas' lanes are marked" || ko "faulty lanes marked ($result)"
+[ "${result#*arrows=}" != "$result" ] && [ "$(field arrows)" -gt 100 ] && ok "the diagram has message arrows" || ko "the diagram has message arrows ($result)"
+[ "$(field mark)" = "1" ] && ok "the first violation is marked in the diagram" || ko "violation mark ($result)"
+[ "$(field opened_at_mark)" = "1" ] && ok "the page opens with the violation in view" || ko "opens at the violation ($result)"
+[ "$(field zoomed)" = "1" ] && [ "$(field to_mark)" = "1" ] && [ "$(field reset)" = "1" ] \
+  && ok "zoom in, 'jump to violation' and 'reset' work" || ko "zoom ($result)"
+[ "$(field shown)" = "1" ] && ok "the diagram is laid out on the page" || ko "the diagram is laid out ($result)"
+[ "${result#*timeline=}" != "$result" ] && [ "$(field timeline)" -ge 4 ] && ok "the timeline has a view band per replica" || ko "timeline ($result)"
+[ "${result#*plots=}" != "$result" ] && [ "$(field plots)" -gt 0 ] && ok "latency and throughput plots are drawn" || ko "plots ($result)"
+
+# ---- a run with a view change, crash and restart: timeline marks ------------------------
+vc_page="$tmp/vc.html"
+"$bin" run scenarios/crash-restart-during-view-change.json --html "$vc_page" -q >/dev/null
+check_clean_load "view-change page" "$vc_page"
+read -r -d '' vc_probe <<'JS'
+function(){
+  var t=document.querySelectorAll('#timeline rect.mark title');
+  var kinds={};
+  for(var i=0;i<t.length;i++){kinds[t[i].textContent.split(' ')[0]]=1;}
+  return 'view='+(kinds.view?1:0)+' crash='+(kinds.crash?1:0)+' restart='+(kinds.restart?1:0)+' ';
+}
+JS
+result=$(probe "$vc_page" "$vc_probe")
+echo "     $result"
+[ "$(field view)" = "1" ] && [ "$(field crash)" = "1" ] && [ "$(field restart)" = "1" ] && [ "$(field errors)" = "0" ] \
+  && ok "the timeline marks the view change, the crash and the restart" || ko "timeline marks ($result)"
+
+# ---- explore's heatmap ---------------------------------------------------------------------
+heat="$tmp/explore.html"
+"$bin" explore scenarios/colluding-equivocation-f.json --n 4 --byzantine 0..2 --seeds 2 --html "$heat" -q >/dev/null
+check_offline "explore page" "$heat"
+check_clean_load "explore page" "$heat"
+read -r -d '' heat_probe <<'JS'
+function(){
+  var cells=document.querySelectorAll('#heatmap td.cell');
+  var na=0;for(var i=0;i<cells.length;i++){if(cells[i].textContent.indexOf('n/a')>=0)na++;}
+  return 'cells='+cells.length+' na='+na+' ';
+}
+JS
+result=$(probe "$heat" "$heat_probe")
+echo "     $result"
+# n = 4: byzantine 0, 1 (= f) and 2 (beyond f: liveness not promised).
+[ "$(field cells)" = "3" ] && [ "$(field na)" = "1" ] && [ "$(field errors)" = "0" ] \
+  && ok "the heatmap has a cell per byzantine count, liveness n/a beyond f" || ko "heatmap ($result)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
