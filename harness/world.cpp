@@ -403,6 +403,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
   for (const auto& note : outbox_.notes) {
     switch (note.kind) {
       case K::ViewEntered:
+        checker_.on_view_entered(queue_.now_ns(), r, note.a);
         if (correct) views_entered_.insert(note.a);
         timeline_.push_back({queue_.now_ns(), r, "view", note.a});
         trace_note(r, "entered view " + std::to_string(note.a), note.a, 0);

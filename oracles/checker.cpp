@@ -67,6 +67,7 @@ Checker::Checker(const protocol::PbftConfig& config, IssuedOperation issued)
       last_seq_(config.n, 0),
       checkpoint_passed_(config.n, 0),
       stable_(config.n, 0),
+      view_(config.n, 0),
       last_request_(config.n) {
   assert(config_.n >= 1);
   assert(issued_);
@@ -305,8 +306,8 @@ std::string Checker::holdings_text(ReplicaId at, Claim kind, ViewNumber view, Se
 
 void Checker::check_quorum(std::int64_t time_ns, ReplicaId replica, Claim kind, ViewNumber view,
                            SequenceNumber seq, const MessageDigest& digest, const char* what) {
+  if (evidence_.support_count(replica, kind, view, seq, digest) >= config_.quorum()) return;
   const auto senders = evidence_.support(replica, kind, view, seq, digest);
-  if (senders.size() >= config_.quorum()) return;
   const std::string key = std::string(claim_name(kind)) + (kind == Claim::Checkpoint ? "" : " v=" + std::to_string(view)) +
                           " n=" + std::to_string(seq) + " d=" + digest.short_hex();
   violate({"certificate", time_ns,
@@ -322,11 +323,12 @@ void Checker::check_quorum(std::int64_t time_ns, ReplicaId replica, Claim kind, 
 void Checker::check_prepared(std::int64_t time_ns, ReplicaId replica, ViewNumber view, SequenceNumber seq,
                              const MessageDigest& digest) {
   const ReplicaId primary = config_.primary(view);
-  const auto pp = evidence_.support(replica, Claim::PrePrepare, view, seq, digest);
-  const bool has_pp = std::find(pp.begin(), pp.end(), primary) != pp.end();
+  const bool has_pp = evidence_.holds_from(replica, primary, Claim::PrePrepare, view, seq, digest);
+  if (has_pp && evidence_.support_count(replica, Claim::Prepare, view, seq, digest, primary) + 1 >= config_.quorum()) {
+    return;
+  }
   auto prepares = evidence_.support(replica, Claim::Prepare, view, seq, digest);
   prepares.erase(std::remove(prepares.begin(), prepares.end(), primary), prepares.end());
-  if (has_pp && prepares.size() + 1 >= config_.quorum()) return;
   const std::string key = "v=" + std::to_string(view) + " n=" + std::to_string(seq) + " d=" + digest.short_hex();
   violate({"certificate", time_ns,
            "replica " + std::to_string(replica) + " acted on a prepared certificate for " + key + " but " +
@@ -358,14 +360,34 @@ void Checker::on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, Sequ
   trim();
 }
 
+// A NEW-VIEW is installed only with VIEW-CHANGEs for its view from a quorum of distinct
+// replicas (V), which the replica must have received (directly or inside the NEW-VIEW).
+void Checker::on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view) {
+  if (is_faulty(replica)) return;
+  const auto senders = evidence_.view_change_support(replica, view);
+  if (senders.size() < config_.quorum()) {
+    const std::string key = "VIEW-CHANGE v=" + std::to_string(view);
+    violate({"certificate", time_ns,
+             "replica " + std::to_string(replica) + " entered view " + std::to_string(view) +
+                 " but only " + std::to_string(senders.size()) +
+                 " distinct replicas really sent it a VIEW-CHANGE for that view (a quorum is " +
+                 std::to_string(config_.quorum()) + ")",
+             {replica}, std::nullopt, key + " from " + list(senders), "a quorum of VIEW-CHANGEs", {}});
+  }
+  view_[replica] = std::max(view_[replica], view);
+  trim();
+}
+
 // ---- memory ------------------------------------------------------------------------------
 
 // Drops what every correct replica (and the reference) has passed.
 void Checker::trim() {
   constexpr SequenceNumber kNone = std::numeric_limits<SequenceNumber>::max();
   SequenceNumber executed = reference_seq_, passed = kNone, stable = kNone, stable_max = 0;
+  ViewNumber view = kNone;
   for (ReplicaId r = 0; r < config_.n; ++r) {
     if (faulty_[r]) continue;
+    view = std::min(view, view_[r]);
     executed = std::min(executed, last_seq_[r]);
     passed = std::min(passed, checkpoint_passed_[r]);
     stable = std::min(stable, stable_[r]);
@@ -375,6 +397,8 @@ void Checker::trim() {
   checkpoints_.erase(checkpoints_.begin(), passed == kNone ? checkpoints_.end() : checkpoints_.upper_bound(passed));
   evidence_.forget_through(stable == kNone ? 0 : stable);
   evidence_.set_horizon(stable_max + kEvidenceWindows * config_.log_window);
+  // A replica in view v never installs a NEW-VIEW for v or below again.
+  if (view != kNone) evidence_.forget_views_below(view + 1);
 }
 
 std::size_t Checker::held() const {

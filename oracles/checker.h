@@ -18,7 +18,7 @@
 //                       agreed log, in order, on a reference copy of the service; at the end
 //                       of the run, a result no correct replica produced is reported too
 //   certificate         every certificate a correct replica acts on (prepared, committed,
-//                       stable checkpoint) is backed by a quorum of matching messages from
+//                       stable checkpoint, the V of a NEW-VIEW it installs) is backed by a quorum of matching messages from
 //                       distinct replicas that really sent them and that reached it: judged
 //                       from the evidence trail of the network (oracles/evidence.h), not from
 //                       the count the replica reports
@@ -85,6 +85,9 @@ class Checker {
   // CheckpointStable: the replica holds a checkpoint certificate for (seq, digest).
   void on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
                             const MessageDigest& digest);
+  // ViewEntered: the replica installed a NEW-VIEW for `view`, whose V must hold a quorum
+  // of VIEW-CHANGEs for it.
+  void on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view);
   // CertificateUsed (a = view, b = seq, digest): a prepared certificate, or (a = 0) a
   // checkpoint certificate; `count` is ignored.
   void on_certificate(std::int64_t time_ns, ReplicaId replica, const protocol::Note& note);
@@ -130,6 +133,7 @@ class Checker {
   std::vector<SequenceNumber> last_seq_;                     // per replica: executed
   std::vector<SequenceNumber> checkpoint_passed_;            // per replica: checkpoints reported
   std::vector<SequenceNumber> stable_;                       // per replica: stable checkpoint
+  std::vector<ViewNumber> view_;                             // per replica: last view entered
   std::vector<std::map<ClientId, Timestamp>> last_request_;  // per replica, per client
   protocol::KvService reference_;
   SequenceNumber reference_seq_ = 0;

@@ -51,6 +51,14 @@ bool read_fields(MessageKind kind, ByteView body, Fields& f) {
   return true;
 }
 
+// FNV-1a over a message's content (kind, sender, body): tells two VIEW-CHANGEs apart.
+std::uint64_t content_hash(ByteView wire, ByteView body) {
+  const std::size_t length = static_cast<std::size_t>(body.data() + body.size() - wire.data());
+  std::uint64_t h = 14695981039346656037ull;
+  for (std::size_t i = 0; i < length && i < wire.size(); ++i) h = (h ^ wire[i]) * 1099511628211ull;
+  return h;
+}
+
 bool claim_of(MessageKind kind, Claim& claim) {
   switch (kind) {
     case MessageKind::PrePrepare: claim = Claim::PrePrepare; return true;
@@ -123,10 +131,44 @@ void Evidence::on_sent(ReplicaId sender, ByteView wire, bool check_batches) {
     mark(f.seq, claim, f.view, f.digest, sender, -1);
     if (claim == Claim::PrePrepare && check_batches) sent_pre_prepare_batch(sender, h.body);
   } else if (h.kind == MessageKind::ViewChange) {
-    record_view_change(0, sender, h.body, true);
+    record_view_change(0, sender, wire, h.body, true);
   } else if (h.kind == MessageKind::NewView) {
     record_new_view(0, sender, h.body, true, check_batches);
   }
+}
+
+void Evidence::mark_view_change(ViewNumber view, std::uint64_t content_hash, ReplicaId sender,
+                                std::int64_t receiver) {
+  if (sender >= n_ || receiver >= static_cast<std::int64_t>(n_) || view < views_low_) return;
+  const auto key = std::make_pair(view, content_hash);
+  auto it = views_.find(key);
+  if (it == views_.end()) {
+    if (views_.size() >= kViewsKeptMax) {
+      if (key > views_.rbegin()->first) return;
+      views_.erase(std::prev(views_.end()));
+    }
+    it = views_.emplace(key, std::vector<std::uint64_t>(words_ * (n_ + 1), 0)).first;
+  }
+  const std::size_t row = receiver < 0 ? 0 : static_cast<std::size_t>(receiver) + 1;
+  it->second[row * words_ + sender / 64] |= std::uint64_t{1} << (sender % 64);
+}
+
+std::vector<ReplicaId> Evidence::view_change_support(ReplicaId at, ViewNumber view) const {
+  assert(at < n_);
+  Value held{Claim::Prepare, view, {}, std::vector<std::uint64_t>(words_ * (n_ + 1), 0)};
+  for (auto it = views_.lower_bound({view, 0}); it != views_.end() && it->first.first == view; ++it) {
+    const Value one{Claim::Prepare, view, {}, it->second};
+    for (std::size_t w = 0; w < words_; ++w) held.bits[w] |= held_word(one, at, w);
+  }
+  // Make what `at` holds look like a value `at` sent itself: held_word then returns it.
+  for (std::size_t w = 0; w < words_; ++w) held.bits[(at + 1) * words_ + w] = held.bits[w];
+  return held_senders(held, at);
+}
+
+void Evidence::forget_views_below(ViewNumber view) {
+  if (view <= views_low_) return;
+  views_low_ = view;
+  views_.erase(views_.begin(), views_.lower_bound({view, 0}));
 }
 
 void Evidence::on_delivered(ReplicaId receiver, ByteView wire) {
@@ -137,7 +179,7 @@ void Evidence::on_delivered(ReplicaId receiver, ByteView wire) {
     Fields f;
     if (read_fields(h.kind, h.body, f)) mark(f.seq, claim, f.view, f.digest, h.sender, receiver);
   } else if (h.kind == MessageKind::ViewChange) {
-    record_view_change(receiver, h.sender, h.body, false);
+    record_view_change(receiver, h.sender, wire, h.body, false);
   } else if (h.kind == MessageKind::NewView) {
     record_new_view(receiver, h.sender, h.body, false, false);
   }
@@ -173,11 +215,13 @@ void Evidence::record_embedded_sent(ReplicaId sender, ByteView wire) {
   if (read_fields(h.kind, h.body, f)) mark(f.seq, claim, f.view, f.digest, sender, -1);
 }
 
-// VIEW-CHANGE. Sent: the sender's own messages inside it. Delivered: the checkpoint proof
-// (a replica can make a checkpoint stable from it when it installs a NEW-VIEW).
-void Evidence::record_view_change(ReplicaId receiver, ReplicaId sender, ByteView body, bool sent) {
+// VIEW-CHANGE: the message itself. Sent: also the sender's own messages inside it.
+// Delivered: also the checkpoint proof (a replica can make a checkpoint stable from it when
+// it installs a NEW-VIEW).
+void Evidence::record_view_change(ReplicaId receiver, ReplicaId sender, ByteView wire, ByteView body, bool sent) {
   auto vc = protocol::decode_view_change(body);
   if (!vc.ok()) return;
+  mark_view_change(vc.value.new_view, content_hash(wire, body), sender, sent ? -1 : static_cast<std::int64_t>(receiver));
   for (const auto& w : vc.value.checkpoint_proof) {
     if (sent) {
       record_embedded_sent(sender, w);
@@ -217,17 +261,47 @@ void Evidence::record_new_view(ReplicaId receiver, ReplicaId sender, ByteView bo
     Header h;
     if (!read_header(w, h) || h.kind != MessageKind::ViewChange) continue;
     if (sent && h.sender != sender) continue;  // others' VIEW-CHANGEs: forwarded, not its own
-    record_view_change(receiver, h.sender, h.body, sent);
+    record_view_change(receiver, h.sender, w, h.body, sent);
   }
+}
+
+std::uint64_t Evidence::held_word(const Value& v, ReplicaId at, std::size_t w) const {
+  const std::uint64_t sent = v.bits[w];
+  std::uint64_t reached = v.bits[(at + 1) * words_ + w];
+  if (at / 64 == w) reached |= sent & (std::uint64_t{1} << (at % 64));  // its own
+  return reached & sent;
 }
 
 std::vector<ReplicaId> Evidence::held_senders(const Value& v, ReplicaId at) const {
   std::vector<ReplicaId> out;
-  for (ReplicaId s = 0; s < n_; ++s) {
-    const bool reached = bit(v, at + 1, s) || (s == at && bit(v, 0, at));
-    if (reached && bit(v, 0, s)) out.push_back(s);
+  for (std::size_t w = 0; w < words_; ++w) {
+    for (std::uint64_t word = held_word(v, at, w); word != 0; word &= word - 1) {
+      out.push_back(static_cast<ReplicaId>(w * 64 + static_cast<std::size_t>(std::countr_zero(word))));
+    }
   }
   return out;
+}
+
+std::uint32_t Evidence::support_count(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
+                                      const MessageDigest& digest, ReplicaId excluded) const {
+  assert(at < n_);
+  const Value* v = find(seq, kind, view, digest);
+  if (v == nullptr) return 0;
+  std::uint32_t count = 0;
+  for (std::size_t w = 0; w < words_; ++w) {
+    std::uint64_t word = held_word(*v, at, w);
+    if (excluded < n_ && excluded / 64 == w) word &= ~(std::uint64_t{1} << (excluded % 64));
+    count += static_cast<std::uint32_t>(std::popcount(word));
+  }
+  return count;
+}
+
+bool Evidence::holds_from(ReplicaId at, ReplicaId sender, Claim kind, ViewNumber view, SequenceNumber seq,
+                          const MessageDigest& digest) const {
+  assert(at < n_);
+  const Value* v = find(seq, kind, view, digest);
+  if (v == nullptr || sender >= n_) return false;
+  return (held_word(*v, at, sender / 64) >> (sender % 64)) & 1u;
 }
 
 std::vector<ReplicaId> Evidence::support(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,

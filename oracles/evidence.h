@@ -10,10 +10,11 @@
 // someone else still is S's.
 //
 // Recorded claims: PRE-PREPARE (also the O entries of NEW-VIEW), PREPARE and COMMIT by
-// (view, seq, digest), CHECKPOINT by (seq, state digest). A delivery also records what it
-// carries inside: the checkpoint proofs of VIEW-CHANGEs (also those inside NEW-VIEW's V) and
-// NEW-VIEW's O entries, the ways a replica can learn a stable checkpoint or a PRE-PREPARE
-// second-hand.
+// (view, seq, digest), CHECKPOINT by (seq, state digest), VIEW-CHANGE by the view it asks
+// for. A delivery also records what it carries inside: the checkpoint proofs of
+// VIEW-CHANGEs (also those inside NEW-VIEW's V), NEW-VIEW's O entries and V's
+// VIEW-CHANGEs, the ways a replica can learn a stable checkpoint, a PRE-PREPARE or the
+// view changes of others second-hand.
 //
 // Memory: one entry per sequence number between the trim point (forget_through) and the
 // horizon (set_horizon); anything outside is ignored. Each entry holds, per distinct claimed
@@ -60,6 +61,14 @@ class Evidence {
   // (or `at` sent it itself) and its sender really sent it. For Checkpoint, view is 0.
   std::vector<ReplicaId> support(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
                                  const MessageDigest& digest) const;
+  // How many of those senders there are, leaving out `excluded` (e.g. the primary, whose
+  // PREPARE never counts); the hot path of the certificate checks.
+  std::uint32_t support_count(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
+                              const MessageDigest& digest, ReplicaId excluded = kNobody) const;
+  // True if `sender`'s claim reached `at` (or `at` is the sender) and `sender` really sent it.
+  bool holds_from(ReplicaId at, ReplicaId sender, Claim kind, ViewNumber view, SequenceNumber seq,
+                  const MessageDigest& digest) const;
+  static constexpr ReplicaId kNobody = 0xFFFFFFFFu;
   // Every value `at` holds for (kind, view, seq), really sent, with its senders.
   std::vector<Holding> holdings(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq) const;
   // True if anyone really sent the claim.
@@ -70,12 +79,21 @@ class Evidence {
   // digest, or a batch that does not hash to its PRE-PREPARE's digest.
   std::vector<ReplicaId> equivocators(SequenceNumber seq, const std::vector<bool>& suspects) const;
 
+  // The senders whose VIEW-CHANGE for `view` `at` holds (reached it directly or inside a
+  // NEW-VIEW, or its own), really sent by them.
+  std::vector<ReplicaId> view_change_support(ReplicaId at, ViewNumber view) const;
+  // Forgets VIEW-CHANGEs for views below `view` (every correct replica is in it or later).
+  void forget_views_below(ViewNumber view);
+
   // Drops everything at or below `seq` (every correct replica is past it).
   void forget_through(SequenceNumber seq);
   // Records above `seq` are ignored: no correct replica can act on them yet, and a faulty
   // sender must not grow the trail without bound.
   void set_horizon(SequenceNumber seq) { horizon_ = seq; }
-  std::size_t held() const { return seqs_.size(); }
+  std::size_t held() const { return seqs_.size() + views_.size(); }
+  // VIEW-CHANGEs are kept for at most this many views: a faulty sender asking for absurd
+  // views is dropped first (the highest), never the views correct replicas are in.
+  static constexpr std::size_t kViewsKeptMax = 64;
 
  private:
   struct Value {
@@ -101,10 +119,13 @@ class Evidence {
             ReplicaId sender, std::int64_t receiver);
   void sent_pre_prepare_batch(ReplicaId sender, ByteView body);
   void record_embedded_sent(ReplicaId sender, ByteView wire);
-  void record_view_change(ReplicaId receiver, ReplicaId sender, ByteView body, bool sent);
+  void record_view_change(ReplicaId receiver, ReplicaId sender, ByteView wire, ByteView body, bool sent);
+  void mark_view_change(ViewNumber view, std::uint64_t content_hash, ReplicaId sender, std::int64_t receiver);
   void record_new_view(ReplicaId receiver, ReplicaId sender, ByteView body, bool sent,
                        bool check_batches);
   bool bit(const Value& v, std::size_t row, ReplicaId r) const;
+  // Word w of the senders `at` holds: (reached it, or its own) and really sent.
+  std::uint64_t held_word(const Value& v, ReplicaId at, std::size_t w) const;
   std::vector<ReplicaId> held_senders(const Value& v, ReplicaId at) const;
 
   std::uint32_t n_;
@@ -112,6 +133,10 @@ class Evidence {
   SequenceNumber low_ = 0;  // everything at or below is forgotten
   SequenceNumber horizon_ = 0;
   std::map<SequenceNumber, PerSeq> seqs_;
+  ViewNumber views_low_ = 0;
+  // VIEW-CHANGEs by (view, hash of the content): a copy claiming S counts only if S sent
+  // those very bytes (its P and C decide O). Same bit layout as Value::bits.
+  std::map<std::pair<ViewNumber, std::uint64_t>, std::vector<std::uint64_t>> views_;
 };
 
 }  // namespace oracles

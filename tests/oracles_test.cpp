@@ -505,6 +505,33 @@ TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs, direct 
   CHECK(vc_path.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, s).size() == 3);
 }
 
+TEST_CASE("certificate: entering a view needs VIEW-CHANGEs from a quorum, direct or inside the NEW-VIEW") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  auto view_change = [&](NodeId by, NodeId claimed, SequenceNumber stable = 0) {
+    return net.seal(by, encode_view_change(claimed, ViewChange{1, stable, {}, {}, {}}));
+  };
+  const Bytes vc0 = view_change(0, 0), vc2 = view_change(2, 2), vc3 = view_change(3, 3);
+  net.send(0, vc0, {1});
+  net.send(2, vc2, {1, 3});
+  net.send(3, vc3, {1});
+  c.on_view_entered(1, 1, 1);  // the new primary: 0, 2, 3 reached it
+  CHECK(c.violations().empty());
+  c.on_view_entered(2, 3, 1);  // replica 3: its own and replica 2's only
+  REQUIRE(count(c, "certificate") == 1);
+  CHECK(first(c, "certificate")->replicas == std::vector<std::uint32_t>{3});
+  // Replica 0 gets the NEW-VIEW whose V holds three, but the one claiming 3 was made up by
+  // replica 1 (3 never sent those bytes): 0 holds its own and 2's.
+  const Bytes forged3 = view_change(1, 3, 64);
+  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, forged3}, {}})), {0});
+  c.on_view_entered(3, 0, 1);
+  CHECK(count(c, "certificate") == 2);
+  CHECK(c.evidence().view_change_support(0, 1) == std::vector<ReplicaId>{0, 2});
+  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, vc3}, {}})), {2});
+  c.on_view_entered(4, 2, 1);
+  CHECK(count(c, "certificate") == 2);
+}
+
 // ---- memory ------------------------------------------------------------------------------
 
 TEST_CASE("the checker forgets what every correct replica has passed") {
