@@ -116,7 +116,7 @@ void Checker::on_execution(std::int64_t time_ns, ReplicaId replica, const protoc
   } else {
     check_same_execution(time_ns, replica, it->second, ex);
   }
-  advance_reference();
+  advance_reference(time_ns);
   trim();
 }
 
@@ -180,7 +180,7 @@ void Checker::check_requests(std::int64_t time_ns, ReplicaId replica, const prot
 // Runs the agreed log, in order, on the reference service and matches each result with
 // what the client accepted (whichever of the two comes first waits for the other). The
 // replicas' own results must be the reference's too.
-void Checker::advance_reference() {
+void Checker::advance_reference(std::int64_t time_ns) {
   for (auto it = canonical_.find(reference_seq_ + 1); it != canonical_.end();
        it = canonical_.find(reference_seq_ + 1)) {
     for (const auto& r : it->second.requests) {
@@ -189,7 +189,7 @@ void Checker::advance_reference() {
       last = r.timestamp;
       Bytes result = reference_.execute(r.operation);
       if (r.duplicate || r.result != result) {
-        violate({"agreement", 0,
+        violate({"agreement", time_ns,
                  "replica " + std::to_string(it->second.first) + " executed (client " + std::to_string(r.client) +
                      ", t=" + std::to_string(r.timestamp) + ") at seq " + std::to_string(it->first) +
                      " with a result the agreed log, run on a reference service, does not give",

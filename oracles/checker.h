@@ -117,7 +117,7 @@ class Checker {
                     SequenceNumber seq, const MessageDigest& digest, const char* what);
   void compare_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
                           const MessageDigest& digest, const char* how);
-  void advance_reference();
+  void advance_reference(std::int64_t time_ns);  // time_ns: of the execution that moved it
   void trim();
   std::vector<std::uint32_t> culprits(SequenceNumber seq) const;
   std::string holdings_text(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,

@@ -195,7 +195,7 @@ void Evidence::sent_pre_prepare_batch(ReplicaId sender, ByteView body) {
     if (!env.ok()) return;  // not even a request: the digest cannot match
     digests.push_back(protocol::request_digest(env.value.content));
   }
-  const MessageDigest carried = digests.empty() ? protocol::null_batch_digest() : protocol::batch_digest(digests);
+  const MessageDigest carried = protocol::batch_digest(digests);  // empty: the null digest
   auto& batches = seqs_[pp.value.seq].batches;
   constexpr std::size_t kBatchClaimsMax = 64;  // per seq: enough to prove a conflict
   if (batches.size() >= kBatchClaimsMax) return;

@@ -194,6 +194,7 @@ TEST_CASE("agreement: a result that differs between replicas, or from the refere
   REQUIRE(count(reference, "agreement") == 1);
   CHECK(first(reference, "agreement")->value_a == "5");
   CHECK(first(reference, "agreement")->value_b == "1");
+  CHECK(first(reference, "agreement")->time_ns == 1);
 }
 
 TEST_CASE("agreement: culprits are the faulty replicas that signed conflicting messages for the seq") {
