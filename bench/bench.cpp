@@ -11,6 +11,7 @@
 // NAME is one workload: w1_none w1_mac w2_none w2_mac w3_n4 w3_n16 w3_n64 w4 (or a prefix,
 // e.g. "w1", "w3").
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +33,14 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU time of the calling thread: on a shared machine it leaves out the time the thread
+// waited for a core, so ratios of two such times are steadier than ratios of wall times.
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 double median(std::vector<double> v) {
@@ -105,6 +114,7 @@ struct Measured {
   reports::RunReport report;
   protocol::CryptoCounters crypto;
   double wall_s = 0;
+  double cpu_s = 0;
 };
 
 Measured timed_run(const harness::Scenario& s, std::uint64_t seed) {
@@ -113,7 +123,9 @@ Measured timed_run(const harness::Scenario& s, std::uint64_t seed) {
   o.seed = seed;
   o.crypto_out = &m.crypto;
   const auto start = Clock::now();
+  const double cpu_start = thread_cpu_s();
   m.report = harness::run_scenario(s, o);
+  m.cpu_s = thread_cpu_s() - cpu_start;
   m.wall_s = seconds_since(start);
   return m;
 }
@@ -122,12 +134,19 @@ Measured timed_run(const harness::Scenario& s, std::uint64_t seed) {
 // is replayed per size class (compression blocks) with that class's operation count and
 // bytes, so operations, blocks and bytes all equal the run's; each HMAC is over a 32-byte
 // digest from precomputed keyed states, as in the run. The same primitives as the run
-// (protocol::Sha256, NodeCrypto::mac_to), so the floor is what the run's crypto costs.
+// (a reused protocol::Sha256 context, NodeCrypto::mac_to), so the floor is what the run's
+// crypto costs with nothing around it.
 volatile std::uint8_t g_sink = 0;
 
-double crypto_floor_s(const protocol::CryptoCounters& c) {
+struct Floor {
+  double wall_s = 0;
+  double cpu_s = 0;
+};
+
+Floor crypto_floor(const protocol::CryptoCounters& c) {
   protocol::KeyRing ring(1, protocol::AuthMode::Mac, 2);
   protocol::NodeCrypto node(ring, 0);
+  protocol::Sha256 hasher;
   std::size_t largest = 64;
   for (std::size_t b = 0; b < c.kBlockClasses; ++b) {
     if (c.sha256_ops_by_blocks[b] != 0) {
@@ -136,7 +155,9 @@ double crypto_floor_s(const protocol::CryptoCounters& c) {
   }
   std::vector<std::uint8_t> data(largest, 0x5a);
   std::uint8_t sink = 0;
+  (void)node.mac_to(1, protocol::MessageDigest{});  // the key set-up is not per operation
   const auto start = Clock::now();
+  const double cpu_start = thread_cpu_s();
   for (std::size_t b = 0; b < c.kBlockClasses; ++b) {
     const std::uint64_t ops = c.sha256_ops_by_blocks[b];
     if (ops == 0) continue;
@@ -144,7 +165,7 @@ double crypto_floor_s(const protocol::CryptoCounters& c) {
     const std::uint64_t longer = c.sha256_bytes_by_blocks[b] % ops;  // these are one byte longer
     for (std::uint64_t i = 0; i < ops; ++i) {
       data[0] = static_cast<std::uint8_t>(i);
-      const auto d = protocol::sha256(std::span<const std::uint8_t>(data.data(), size + (i < longer)));
+      const auto d = hasher.digest(std::span<const std::uint8_t>(data.data(), size + (i < longer)));
       sink ^= d.bytes[0];
     }
   }
@@ -154,19 +175,35 @@ double crypto_floor_s(const protocol::CryptoCounters& c) {
     d.bytes[1] ^= sink;
     sink ^= node.mac_to(1, d)[0];
   }
-  const double s = seconds_since(start);
+  Floor f{seconds_since(start), thread_cpu_s() - cpu_start};
   g_sink = sink;  // keeps the work observable
-  return s;
+  return f;
+}
+
+// The counts, in the form bench/lowlevel_floor.cpp takes them (to time the same work with
+// OpenSSL's low-level SHA-256 functions instead of EVP).
+std::string crypto_counts_arguments(const protocol::CryptoCounters& c) {
+  std::string out = "--hmac " + std::to_string(c.hmac_ops);
+  for (std::size_t b = 0; b < c.kBlockClasses; ++b) {
+    if (c.sha256_ops_by_blocks[b] == 0) continue;
+    out += " --sha " + std::to_string(c.sha256_ops_by_blocks[b]) + ":" + std::to_string(c.sha256_bytes_by_blocks[b]);
+  }
+  return out;
 }
 
 void throughput(const std::string& name, const harness::Scenario& s, int repeat, bool floor) {
-  std::vector<double> wall, floor_s;
+  std::vector<double> wall, cpu, floor_s, floor_cpu_s;
   Measured last;
   for (int i = 0; i < repeat; ++i) {
     last = timed_run(s, 1);
     wall.push_back(last.wall_s);
+    cpu.push_back(last.cpu_s);
     // Timed right after each run, so both see the same load on a shared machine.
-    if (floor) floor_s.push_back(crypto_floor_s(last.crypto));
+    if (floor) {
+      const Floor f = crypto_floor(last.crypto);
+      floor_s.push_back(f.wall_s);
+      floor_cpu_s.push_back(f.cpu_s);
+    }
   }
   const double w = median(wall);
   const auto& st = last.report.stats;
@@ -183,27 +220,37 @@ void throughput(const std::string& name, const harness::Scenario& s, int repeat,
   figure(name + ".committed_req_per_s", static_cast<double>(last.report.completed) / w, "%.0f");
   figure(name + ".sim_time_over_wall_time", static_cast<double>(st.virtual_time_ns) / 1e9 / w, "%.2f");
   figure(name + ".ns_per_delivered_msg", w * 1e9 / std::max(1.0, msgs), "%.1f");
+  figure(name + ".cpu_ns_per_delivered_msg", median(cpu) * 1e9 / std::max(1.0, msgs), "%.1f");
   if (floor) {
     const double f = median(floor_s);
     figure_text(name + ".crypto_ops", "sha256=" + std::to_string(last.crypto.sha256_ops) +
                                           " sha256_bytes=" + std::to_string(last.crypto.sha256_bytes) +
                                           " hmac=" + std::to_string(last.crypto.hmac_ops));
+    figure_text(name + ".crypto_counts", crypto_counts_arguments(last.crypto));
     figure(name + ".crypto_floor_s", f, "%.4f");
     if (name == "w1_mac") {
       target(name + ".run_time_over_crypto_floor", w / f, 2.0, false, "%.2f");
     } else {
       figure(name + ".run_time_over_crypto_floor", w / f, "%.2f");
     }
+    // The same ratio by thread CPU time (steadier when other work shares the cores).
+    figure(name + ".run_cpu_over_crypto_floor_cpu", median(cpu) / median(floor_cpu_s), "%.2f");
   }
   std::fflush(stdout);
 }
 
-double ns_per_msg(const harness::Scenario& s, int repeat, const std::string& name) {
-  std::vector<double> ns;
+struct NsPerMsg {
+  double wall = 0;
+  double cpu = 0;
+};
+
+NsPerMsg ns_per_msg(const harness::Scenario& s, int repeat, const std::string& name) {
+  std::vector<double> ns, cpu_ns;
   Measured last;
   for (int i = 0; i < repeat; ++i) {
     last = timed_run(s, 1);
     ns.push_back(last.wall_s * 1e9 / std::max<double>(1, last.report.stats.messages_delivered));
+    cpu_ns.push_back(last.cpu_s * 1e9 / std::max<double>(1, last.report.stats.messages_delivered));
   }
   figure_text(name + ".outcome", last.report.outcome + " completed=" + std::to_string(last.report.completed) + "/" +
                                      std::to_string(last.report.submitted) + " fingerprint=" + last.report.fingerprint);
@@ -212,20 +259,27 @@ double ns_per_msg(const harness::Scenario& s, int repeat, const std::string& nam
   figure(name + ".committed_req_per_s",
          static_cast<double>(last.report.completed) / (median(ns) * last.report.stats.messages_delivered / 1e9), "%.0f");
   figure(name + ".ns_per_delivered_msg", median(ns), "%.1f");
+  figure(name + ".cpu_ns_per_delivered_msg", median(cpu_ns), "%.1f");
   std::fflush(stdout);
-  return median(ns);
+  return {median(ns), median(cpu_ns)};
+}
+
+double process_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 // Workload 4: many seeds of a small scenario in one process, `jobs` threads, each run
-// single-threaded. Returns seeds per wall second.
-double seeds_per_second(int jobs, int seeds, int& passed_out) {
-  harness::Scenario s = shape(4, protocol::AuthMode::Mac, 1, 4, 100);
-  harness::FaultSpec silent;
-  silent.kind = harness::FaultKind::Silence;
-  silent.replicas = {3};  // a backup
-  s.faults.push_back(silent);
+// single-threaded. Returns seeds per wall second; `cpu_per_seed_s` gets the CPU time per
+// seed over all threads (equal for 1 and 2 jobs when the threads do not contend).
+harness::Scenario workload4_scenario();
+
+double seeds_per_second(int jobs, int seeds, int& passed_out, double& cpu_per_seed_s) {
+  const harness::Scenario s = workload4_scenario();
   std::atomic<int> next{0}, passed{0};
   const auto start = Clock::now();
+  const double cpu_start = process_cpu_s();
   auto worker = [&] {
     for (int i = next++; i < seeds; i = next++) {
       harness::RunOptions o;
@@ -237,22 +291,47 @@ double seeds_per_second(int jobs, int seeds, int& passed_out) {
   for (int t = 1; t < jobs; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  const double wall = seconds_since(start);
+  cpu_per_seed_s = (process_cpu_s() - cpu_start) / seeds;
   passed_out = passed.load();
-  return seeds / seconds_since(start);
+  return seeds / wall;
+}
+
+harness::Scenario workload4_scenario() {
+  harness::Scenario s = shape(4, protocol::AuthMode::Mac, 1, 4, 100);
+  harness::FaultSpec silent;
+  silent.kind = harness::FaultKind::Silence;
+  silent.replicas = {3};  // a backup
+  s.faults.push_back(silent);
+  return s;
 }
 
 void workload4(int repeat, int seeds) {
-  std::vector<double> one, two;
+  std::vector<double> one, two, cpu_one, cpu_two;
   int passed1 = 0, passed2 = 0;
   for (int i = 0; i < repeat; ++i) {
-    one.push_back(seeds_per_second(1, seeds, passed1));
-    two.push_back(seeds_per_second(2, seeds, passed2));
+    double c1 = 0, c2 = 0;
+    one.push_back(seeds_per_second(1, seeds, passed1, c1));
+    two.push_back(seeds_per_second(2, seeds, passed2, c2));
+    cpu_one.push_back(c1);
+    cpu_two.push_back(c2);
   }
   figure_text("w4.seeds", std::to_string(seeds) + " per measurement; passed jobs1=" + std::to_string(passed1) +
                               " jobs2=" + std::to_string(passed2));
   target("w4.seeds_per_s_jobs1", median(one), 300, true, "%.0f");
   figure("w4.seeds_per_s_jobs2", median(two), "%.0f");
   target("w4.jobs2_over_jobs1", median(two) / median(one), 1.8, true, "%.2f");
+  // Contention shows as more CPU per seed with two threads than with one; 1 CPU-second
+  // per seed-second is the most a single thread gives, so 1 / cpu_per_seed bounds seeds/s.
+  figure("w4.cpu_ms_per_seed_jobs1", median(cpu_one) * 1e3, "%.3f");
+  figure("w4.cpu_ms_per_seed_jobs2", median(cpu_two) * 1e3, "%.3f");
+  figure("w4.cpu_per_seed_jobs2_over_jobs1", median(cpu_two) / median(cpu_one), "%.2f");
+  // How much of a seed is cryptography: the crypto floor of one seed's run.
+  const Measured one_seed = timed_run(workload4_scenario(), 1);
+  std::vector<double> floor_cpu;
+  for (int i = 0; i < 5; ++i) floor_cpu.push_back(crypto_floor(one_seed.crypto).cpu_s);
+  figure("w4.seed1_delivered_msgs", static_cast<double>(one_seed.report.stats.messages_delivered), "%.0f");
+  figure("w4.seed1_crypto_floor_cpu_ms", median(floor_cpu) * 1e3, "%.3f");
   std::fflush(stdout);
 }
 
@@ -300,11 +379,14 @@ int main(int argc, char** argv) {
   if (want("w2_none")) throughput("w2_none", shape(4, AuthMode::None, 16, 30, 6000), repeat, floor);
   if (want("w2_mac")) throughput("w2_mac", shape(4, AuthMode::Mac, 16, 30, 6000), repeat, floor);
   // Workload 3: how the cost per delivered message grows with n (auth none).
-  double n4 = 0, n64 = 0;
+  NsPerMsg n4, n64;
   if (want("w3_n4")) n4 = ns_per_msg(shape(4, AuthMode::None, 1, 30, 6000), repeat, "w3_n4");
   if (want("w3_n16")) ns_per_msg(shape(16, AuthMode::None, 1, 30, 6000), repeat, "w3_n16");
   if (want("w3_n64")) n64 = ns_per_msg(shape(64, AuthMode::None, 1, 30, 600), repeat, "w3_n64");
-  if (n4 > 0 && n64 > 0) target("w3.ns_per_msg_n64_over_n4", n64 / n4, 2.0, false, "%.2f");
+  if (n4.wall > 0 && n64.wall > 0) {
+    target("w3.ns_per_msg_n64_over_n4", n64.wall / n4.wall, 2.0, false, "%.2f");
+    figure("w3.cpu_ns_per_msg_n64_over_n4", n64.cpu / n4.cpu, "%.2f");
+  }
   if (want("w4")) workload4(repeat, seeds);
   figure_text("machine.load_average_end", load_average());
   return 0;

@@ -1,20 +1,17 @@
-// SHA-256, HMAC-SHA256 authenticators and Ed25519 through OpenSSL.
+// SHA-256, HMAC-SHA256 authenticators and Ed25519 through OpenSSL's EVP interface.
 //
-// SHA-256 goes through OpenSSL's low-level SHA256_* functions, not EVP. They are deprecated
-// in OpenSSL 3 but still built, and they are the same SHA-NI/AVX2 code without the EVP
-// layer: for the 40-200 byte messages PBFT hashes, EVP_Digest costs 300-400 ns where the
-// hash itself costs 50-160 ns (provider lookup, context allocation), and the EVP context
-// cannot be copied by value. Nothing else here is deprecated: Ed25519 stays on EVP.
+// Per-call EVP overhead is most of the cost of hashing PBFT's small messages, so nothing
+// is looked up or allocated per digest: the SHA-256 algorithm is fetched once, and every
+// node hashes with its own context, re-initialised for each digest.
 //
-// HMAC is computed from precomputed states: for each peer, the SHA-256 states that have
-// absorbed key^ipad and key^opad are made once and copied (a plain struct copy) per MAC,
-// so a MAC over a 32-byte digest costs exactly two compression-function calls.
-#define OPENSSL_SUPPRESS_DEPRECATED
+// HMAC is computed from precomputed states: for each peer, the SHA-256 contexts that have
+// absorbed key^ipad and key^opad are made once and copied into the node's scratch context
+// per MAC (EVP_MD_CTX_copy_ex), so a MAC over a 32-byte digest costs two short hash
+// finalisations and no key schedule. (OpenSSL 3.0's copy still duplicates the provider
+// context on the heap; docs/PERFORMANCE.md gives what that and EVP's dispatch cost.)
 #include "protocol/crypto.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cassert>
@@ -26,41 +23,35 @@
 
 namespace protocol {
 
-static_assert(sizeof(SHA256_CTX) == 112 && alignof(SHA256_CTX) <= 8,
-              "Sha256::state_ must hold exactly one SHA256_CTX");
-
 namespace {
 
-SHA256_CTX* ctx_of(std::array<std::uint8_t, 112>& state) {
-  return reinterpret_cast<SHA256_CTX*>(state.data());
+// SHA-256, fetched once per process: an immutable algorithm handle, like EVP_sha256(),
+// but explicitly fetched so that initialising a context does not search the providers.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) throw std::runtime_error("OpenSSL has no SHA256");
+    return fetched;
+  }();
+  return md;
 }
 
-// The keyed inner and outer SHA-256 states of one HMAC key, kept compact: after absorbing
-// exactly one 64-byte block a SHA-256 state is its eight chaining words and a bit count of
-// 512 with an empty buffer, so 64 bytes hold both states (not two 112-byte contexts).
-// Peers' keys are looked up for every message, so the table's size is cache misses saved.
-struct HmacKey {
-  std::array<SHA_LONG, 8> inner{};
-  std::array<SHA_LONG, 8> outer{};
-  bool ready = false;
+EVP_MD_CTX* new_md_ctx() {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr) throw std::runtime_error("EVP_MD_CTX_new failed");
+  return ctx;
+}
 
-  static std::array<SHA_LONG, 8> absorb_block(const std::uint8_t (&block)[64]) {
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    SHA256_Update(&c, block, 64);
-    // What resume() rebuilds: nothing buffered, 512 bits counted.
-    assert(c.num == 0 && c.Nl == 512 && c.Nh == 0 && c.md_len == SHA256_DIGEST_LENGTH);
-    std::array<SHA_LONG, 8> h;
-    std::copy(std::begin(c.h), std::end(c.h), h.begin());
-    return h;
-  }
-  static void resume(SHA256_CTX& c, const std::array<SHA_LONG, 8>& h) {
-    std::copy(h.begin(), h.end(), std::begin(c.h));
-    c.Nl = 512;
-    c.Nh = 0;
-    c.num = 0;
-    c.md_len = SHA256_DIGEST_LENGTH;
-  }
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+// The keyed inner and outer SHA-256 states of one HMAC key.
+struct HmacKey {
+  MdCtx inner;
+  MdCtx outer;
+  bool ready() const { return inner != nullptr; }
   void init(ByteView key) {
     assert(key.size() <= 64);
     std::uint8_t ipad[64], opad[64];
@@ -69,20 +60,25 @@ struct HmacKey {
       ipad[i] = k ^ 0x36;
       opad[i] = k ^ 0x5c;
     }
-    inner = absorb_block(ipad);
-    outer = absorb_block(opad);
-    ready = true;
+    inner.reset(new_md_ctx());
+    outer.reset(new_md_ctx());
+    const bool ok = EVP_DigestInit_ex2(inner.get(), sha256_md(), nullptr) == 1 &&
+                    EVP_DigestUpdate(inner.get(), ipad, 64) == 1 &&
+                    EVP_DigestInit_ex2(outer.get(), sha256_md(), nullptr) == 1 &&
+                    EVP_DigestUpdate(outer.get(), opad, 64) == 1;
+    if (!ok) throw std::runtime_error("HMAC key set-up failed");
   }
-  std::array<std::uint8_t, 32> mac(ByteView data) const {
-    assert(ready);
+  std::array<std::uint8_t, 32> mac(ByteView data, EVP_MD_CTX* scratch) const {
+    assert(ready());
     std::array<std::uint8_t, 32> inner_hash, out;
-    SHA256_CTX c;
-    resume(c, inner);
-    SHA256_Update(&c, data.data(), data.size());
-    SHA256_Final(inner_hash.data(), &c);
-    resume(c, outer);
-    SHA256_Update(&c, inner_hash.data(), inner_hash.size());
-    SHA256_Final(out.data(), &c);
+    unsigned int length = 0;
+    const bool ok = EVP_MD_CTX_copy_ex(scratch, inner.get()) == 1 &&
+                    EVP_DigestUpdate(scratch, data.data(), data.size()) == 1 &&
+                    EVP_DigestFinal_ex(scratch, inner_hash.data(), &length) == 1 &&
+                    EVP_MD_CTX_copy_ex(scratch, outer.get()) == 1 &&
+                    EVP_DigestUpdate(scratch, inner_hash.data(), inner_hash.size()) == 1 &&
+                    EVP_DigestFinal_ex(scratch, out.data(), &length) == 1;
+    if (!ok) throw std::runtime_error("HMAC failed");
     return out;
   }
 };
@@ -105,12 +101,12 @@ void put_le(Bytes& out, std::uint64_t v, int width) {
 }
 
 std::array<std::uint8_t, 32> derive(std::string_view tag, std::uint64_t seed, std::uint32_t a,
-                                    std::uint32_t b, bool pair) {
+                                    std::uint32_t b, bool pair, Sha256* hasher = nullptr) {
   Bytes in(tag.begin(), tag.end());
   put_le(in, seed, 8);
   put_le(in, a, 4);
   if (pair) put_le(in, b, 4);
-  return sha256(in).bytes;
+  return hasher != nullptr ? hasher->digest(in).bytes : sha256(in).bytes;
 }
 
 struct PkeyDeleter {
@@ -120,20 +116,52 @@ using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 }  // namespace
 
-Sha256::Sha256() { SHA256_Init(ctx_of(state_)); }
+Sha256::Sha256() : ctx_(new_md_ctx()) { begin(); }
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+
+Sha256& Sha256::begin() {
+  // Same algorithm as last time: OpenSSL re-initialises the context in place.
+  if (EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1) throw std::runtime_error("SHA-256 init failed");
+  return *this;
+}
 
 Sha256& Sha256::update(ByteView data) {
-  SHA256_Update(ctx_of(state_), data.data(), data.size());
+  if (EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) throw std::runtime_error("SHA-256 update failed");
   return *this;
 }
 
 MessageDigest Sha256::finish() {
   MessageDigest d;
-  SHA256_Final(d.bytes.data(), ctx_of(state_));
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx_, d.bytes.data(), &length) != 1 || length != 32) {
+    throw std::runtime_error("SHA-256 final failed");
+  }
   return d;
 }
 
-MessageDigest sha256(ByteView data) { return Sha256().update(data).finish(); }
+MessageDigest sha256(ByteView data) {
+  MessageDigest d;
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), d.bytes.data(), &length, sha256_md(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  assert(length == 32);
+  return d;
+}
+
+MessageDigest batch_digest_with(Sha256& h, std::span<const MessageDigest> request_digests) {
+  static constexpr std::string_view kTag = "pbftsim/batch/v1";
+  static_assert(batch_digest_input_bytes(0) == kTag.size() + 4);
+  const auto count = static_cast<std::uint32_t>(request_digests.size());
+  const std::uint8_t count_le[4] = {static_cast<std::uint8_t>(count), static_cast<std::uint8_t>(count >> 8),
+                                    static_cast<std::uint8_t>(count >> 16), static_cast<std::uint8_t>(count >> 24)};
+  h.begin();
+  h.update(ByteView(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
+  h.update(count_le);
+  for (const auto& d : request_digests) h.update(d.bytes);
+  return h.finish();
+}
 
 std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data) {
   std::array<std::uint8_t, 32> short_key{};
@@ -144,7 +172,8 @@ std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data) {
   }
   HmacKey h;
   h.init(k);
-  return h.mac(data);
+  MdCtx scratch(new_md_ctx());
+  return h.mac(data, scratch.get());
 }
 
 void CryptoCounters::count_sha256(std::uint64_t bytes) {
@@ -177,6 +206,10 @@ std::array<std::uint8_t, 32> KeyRing::mac_key(NodeId from, NodeId to) const {
   return derive("pbftsim/mac/v1", seed_, from, to, true);
 }
 
+std::array<std::uint8_t, 32> KeyRing::mac_key(NodeId from, NodeId to, Sha256& hasher) const {
+  return derive("pbftsim/mac/v1", seed_, from, to, true, &hasher);
+}
+
 const std::array<std::uint8_t, 32>& KeyRing::public_key(NodeId node) const {
   assert(node < node_count_);
   if (!public_key_ready_[node]) {
@@ -192,6 +225,8 @@ const std::array<std::uint8_t, 32>& KeyRing::public_key(NodeId node) const {
 }
 
 struct NodeCrypto::Impl {
+  Sha256 hasher;                 // every digest this node takes
+  MdCtx scratch{new_md_ctx()};   // each MAC is computed in it
   std::vector<HmacKey> send;     // key self -> peer
   std::vector<HmacKey> receive;  // key peer -> self
   std::vector<Pkey> peer_public;
@@ -216,25 +251,26 @@ AuthMode NodeCrypto::mode() const { return ring_.mode(); }
 
 MessageDigest NodeCrypto::digest(ByteView data) {
   counters_.count_sha256(data.size());
-  return sha256(data);
+  return impl_->hasher.digest(data);
 }
 
 MessageDigest NodeCrypto::request_digest(ByteView request_content) {
+  // request_digest() (message.h) is SHA-256 over the content.
   counters_.count_sha256(request_content.size());
-  return protocol::request_digest(request_content);
+  return impl_->hasher.digest(request_content);
 }
 
 MessageDigest NodeCrypto::batch_digest(std::span<const MessageDigest> request_digests) {
   counters_.count_sha256(batch_digest_input_bytes(request_digests.size()));
-  return protocol::batch_digest(request_digests);
+  return batch_digest_with(impl_->hasher, request_digests);
 }
 
 std::array<std::uint8_t, 32> NodeCrypto::mac_to(NodeId receiver, const MessageDigest& d) {
   assert(receiver < impl_->send.size());
   HmacKey& key = impl_->send[receiver];
-  if (!key.ready) key.init(ring_.mac_key(self_, receiver));
+  if (!key.ready()) key.init(ring_.mac_key(self_, receiver, impl_->hasher));
   counters_.hmac_ops++;
-  return key.mac(d.bytes);
+  return key.mac(d.bytes, impl_->scratch.get());
 }
 
 Bytes NodeCrypto::seal(Bytes&& content, std::span<const NodeId> receivers) {
@@ -278,19 +314,18 @@ void NodeCrypto::seal_in_place(Bytes& wire, std::span<const NodeId> receivers) {
     to = sorted;
   }
   const MessageDigest d = digest(wire);
-  const std::size_t at = wire.size();
-  wire.resize(at + 3 + to.size() * (4 + kMacBytes));
-  std::uint8_t* p = wire.data() + at;
-  *p++ = static_cast<std::uint8_t>(AuthScheme::Mac);
-  *p++ = static_cast<std::uint8_t>(to.size());
-  *p++ = static_cast<std::uint8_t>(to.size() >> 8);
+  wire.reserve(wire.size() + 3 + to.size() * (4 + kMacBytes));
+  const std::uint8_t head[3] = {static_cast<std::uint8_t>(AuthScheme::Mac),
+                                static_cast<std::uint8_t>(to.size()),
+                                static_cast<std::uint8_t>(to.size() >> 8)};
+  wire.insert(wire.end(), head, head + 3);
   for (NodeId r : to) {
-    for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(r >> (8 * i));
+    std::uint8_t entry[4 + kMacBytes];
+    for (int i = 0; i < 4; ++i) entry[i] = static_cast<std::uint8_t>(r >> (8 * i));
     const auto mac = mac_to(r, d);
-    std::memcpy(p, mac.data(), kMacBytes);
-    p += kMacBytes;
+    std::memcpy(entry + 4, mac.data(), kMacBytes);
+    wire.insert(wire.end(), entry, entry + sizeof entry);
   }
-  assert(p == wire.data() + wire.size());
 }
 
 bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content_digest) {
@@ -321,14 +356,14 @@ bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
     const std::uint8_t* p = e.auth.data() + 2 + mid * kEntry;
-    const std::uint32_t receiver = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
+    const std::uint32_t receiver = load_le32(p);
     if (receiver == self_) {
       HmacKey& key = impl_->receive[e.sender];
-      if (!key.ready) key.init(ring_.mac_key(e.sender, self_));
+      if (!key.ready()) key.init(ring_.mac_key(e.sender, self_, impl_->hasher));
       const MessageDigest d = digest(e.content);
       if (content_digest != nullptr) *content_digest = d;
       counters_.hmac_ops++;
-      const auto mac = key.mac(d.bytes);
+      const auto mac = key.mac(d.bytes, impl_->scratch.get());
       static_assert(kMacBytes == 32);
       return mac_equal(mac.data(), p + 4);
     }

@@ -22,25 +22,37 @@
 #include "protocol/message.h"
 #include "protocol/types.h"
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace protocol {
 
 MessageDigest sha256(ByteView data);
 // HMAC-SHA256 (RFC 2104), one-shot; the hot path uses NodeCrypto's precomputed contexts.
 std::array<std::uint8_t, 32> hmac_sha256(ByteView key, ByteView data);
 
-// SHA-256 fed in pieces (no allocation, no library lookup per use).
+// SHA-256 through EVP on one context, made once and reused for every digest: begin(),
+// update()..., finish(), and again. (EVP_Digest allocates a context and looks the algorithm
+// up on every call, which costs more than hashing a PBFT message.) Not copyable.
 class Sha256 {
  public:
-  Sha256();
+  Sha256();  // ready for update(): begin() is implied
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  Sha256& begin();
   Sha256& update(ByteView data);
   MessageDigest finish();
+  MessageDigest digest(ByteView data) { return begin().update(data).finish(); }
   // The number of 64-byte compression blocks SHA-256 runs over a message of `bytes` bytes
   // (the message, a 0x80 byte and the 8-byte length, padded to a multiple of 64).
   static std::uint64_t blocks(std::uint64_t bytes) { return (bytes + 8) / 64 + 1; }
 
  private:
-  alignas(8) std::array<std::uint8_t, 112> state_;  // an OpenSSL SHA256_CTX (checked in crypto.cpp)
+  evp_md_ctx_st* ctx_;
 };
+
+// batch_digest() (message.h) computed with `hasher`.
+MessageDigest batch_digest_with(Sha256& hasher, std::span<const MessageDigest> request_digests);
 
 // Counts of the cryptographic operations a node performed and the sizes they covered, so
 // the benchmark can replay exactly the same work to time the crypto floor. SHA-256 work
@@ -72,6 +84,8 @@ class KeyRing {
 
   // The raw 32-byte HMAC key for messages from `from` to `to`.
   std::array<std::uint8_t, 32> mac_key(NodeId from, NodeId to) const;
+  // The same, hashed with the caller's context (no context made per call).
+  std::array<std::uint8_t, 32> mac_key(NodeId from, NodeId to, Sha256& hasher) const;
   // Node i's Ed25519 public key (32 bytes); computed once, cached.
   const std::array<std::uint8_t, 32>& public_key(NodeId node) const;
 
@@ -83,8 +97,9 @@ class KeyRing {
   mutable std::vector<bool> public_key_ready_;
 };
 
-// One node's cryptographic identity. Holds the keyed HMAC states per peer (made on first
-// use, then copied by value for each MAC) and its Ed25519 private key. Not copyable.
+// One node's cryptographic identity. Holds its digest context, the keyed HMAC states per
+// peer (made on first use, then copied for each MAC) and its Ed25519 private key.
+// Not copyable.
 class NodeCrypto {
  public:
   NodeCrypto(const KeyRing& ring, NodeId self);

@@ -124,10 +124,12 @@ Decoded<Envelope> parse_envelope(ByteView wire) {
     if (!t.ok() || count > kMacEntriesMax || e.auth.size() != 2 + count * (4 + kMacBytes)) {
       return {{}, "bad authenticator length"};
     }
+    // The length was checked: every entry is there. Receivers strictly ascending (the
+    // receiver reads only its own entry, found by binary search).
+    const std::uint8_t* entry = e.auth.data() + 2;
     std::int64_t previous = -1;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::uint32_t receiver = t.u32();
-      t.raw(kMacBytes);
+    for (std::uint32_t i = 0; i < count; ++i, entry += 4 + kMacBytes) {
+      const std::uint32_t receiver = load_le32(entry);
       if (static_cast<std::int64_t>(receiver) <= previous) return {{}, "authenticator not sorted"};
       previous = receiver;
     }
@@ -396,16 +398,8 @@ Decoded<Status> decode_status(ByteView body) {
 MessageDigest request_digest(ByteView request_content) { return sha256(request_content); }
 
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
-  static constexpr std::string_view kTag = "pbftsim/batch/v1";
-  static_assert(batch_digest_input_bytes(0) == kTag.size() + 4);
-  const auto count = static_cast<std::uint32_t>(request_digests.size());
-  const std::uint8_t count_le[4] = {static_cast<std::uint8_t>(count), static_cast<std::uint8_t>(count >> 8),
-                                    static_cast<std::uint8_t>(count >> 16), static_cast<std::uint8_t>(count >> 24)};
   Sha256 h;
-  h.update(ByteView(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
-  h.update(count_le);
-  for (const auto& d : request_digests) h.update(d.bytes);
-  return h.finish();
+  return batch_digest_with(h, request_digests);
 }
 
 MessageDigest null_batch_digest() {

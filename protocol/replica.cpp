@@ -23,9 +23,14 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   assert(self_ < config_.n);
   log_.resize(config_.log_window);
   ring_base_ = (stable_seq_ + 1) % config_.log_window;
-  for (auto& slot : log_) {
-    slot.prepares.resize(config_.n);
-    slot.commits.resize(config_.n);
+  const std::size_t votes = std::size_t{config_.log_window} * config_.n;
+  prepare_votes_.resize(votes);
+  commit_votes_.resize(votes);
+  prepare_wires_.resize(votes);
+  for (std::size_t i = 0; i < log_.size(); ++i) {
+    log_[i].prepares = std::span<VoteRecord>(prepare_votes_).subspan(i * config_.n, config_.n);
+    log_[i].commits = std::span<VoteRecord>(commit_votes_).subspan(i * config_.n, config_.n);
+    log_[i].prepare_wires = std::span<Bytes>(prepare_wires_).subspan(i * config_.n, config_.n);
   }
   latest_checkpoint_.resize(config_.n);
   laggard_asks_.assign(config_.n, 0);
@@ -189,8 +194,9 @@ Replica::Slot& Replica::slot_for(SequenceNumber seq) {
     assert(slot.seq == 0 || slot.seq <= stable_seq_);
     // Keep the buffers (votes, wires, requests, proof): no allocation per sequence number.
     // The proof's contents are stale but unread while has_proof is false.
-    auto prepares = std::move(slot.prepares);
-    auto commits = std::move(slot.commits);
+    const auto prepares = slot.prepares;
+    const auto commits = slot.commits;
+    const auto prepare_wires = slot.prepare_wires;
     auto pp_wire = std::move(slot.pre_prepare_wire);
     auto requests = std::move(slot.requests);
     auto proof = std::move(slot.proof);
@@ -204,8 +210,9 @@ Replica::Slot& Replica::slot_for(SequenceNumber seq) {
       if (spare_requests_.size() < kSpareRequestsMax) spare_requests_.push_back(std::move(r));
     }
     requests.clear();
-    slot.prepares = std::move(prepares);
-    slot.commits = std::move(commits);
+    slot.prepares = prepares;
+    slot.commits = commits;
+    slot.prepare_wires = prepare_wires;  // their contents are read only with a present vote
     slot.pre_prepare_wire = std::move(pp_wire);
     slot.requests = std::move(requests);
     slot.proof = std::move(proof);
@@ -254,6 +261,7 @@ void Replica::check_slot(const Slot& slot) const {
   assert(!slot.has_proof || slot.proof.prepares.size() < config_.n);
   assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);
   assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
+  assert(slot.prepare_wires.size() == config_.n);
   (void)slot;
 }
 

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "protocol/config.h"
@@ -81,7 +82,6 @@ class Replica {
     bool present = false;
     ViewNumber view = 0;
     MessageDigest digest;
-    Bytes wire;  // PREPAREs (they go into prepared certificates) and our own COMMITs (re-sent on STATUS)
   };
 
   // One sequence number's state within the window.
@@ -92,8 +92,12 @@ class Replica {
     MessageDigest digest;
     Bytes pre_prepare_wire;
     std::vector<ConsensusRequest> requests;
-    std::vector<VoteRecord> prepares;  // indexed by replica
-    std::vector<VoteRecord> commits;   // indexed by replica
+    // Indexed by replica; views into the replica's flat vote arrays (set once, kept when
+    // the slot is reused), so a window of slots is three allocations, not 2 x log_window.
+    std::span<VoteRecord> prepares;
+    std::span<VoteRecord> commits;
+    std::span<Bytes> prepare_wires;  // PREPAREs go into prepared certificates: kept whole
+    Bytes own_commit_wire;           // our COMMIT, re-sent to a replica that lost it (STATUS)
     std::uint32_t prepare_matches = 0;
     std::uint32_t commit_matches = 0;
     bool sent_prepare = false;
@@ -309,6 +313,9 @@ class Replica {
   SequenceNumber next_seq_ = 1;             // primary: next sequence number to assign
   SequenceNumber last_executed_ = 0;
   std::vector<Slot> log_;                   // ring, log_window slots
+  std::vector<VoteRecord> prepare_votes_;   // log_window x n, slot-major (Slot::prepares)
+  std::vector<VoteRecord> commit_votes_;    // log_window x n (Slot::commits)
+  std::vector<Bytes> prepare_wires_;        // log_window x n (Slot::prepare_wires)
   std::size_t log_entries_ = 0;             // slots holding a sequence number
   std::size_t ring_base_ = 1;               // (stable_seq_ + 1) % log_window
   const Slot* touched_ = nullptr;           // the slot this step last took (checked after it)

@@ -218,9 +218,12 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
     own.present = true;
     own.view = view;
     own.digest = digest;
-    own.wire = out_->messages.back().wire;
+    slot.prepare_wires[self_] = out_->messages.back().wire;
     slot.prepare_matches++;
   }
+  // Last, because it may re-enter on_wire (executing can make a checkpoint stable, which
+  // replays early messages), and that reuses the scratch buffers request_wires, wire and
+  // requests may point into: nothing here reads them after this call.
   advance_slot(slot);
 }
 
@@ -286,7 +289,7 @@ void Replica::on_vote(const Envelope& env) {
   rec.present = true;
   rec.view = vote.view;
   rec.digest = vote.digest;
-  if (is_prepare) rec.wire.assign(env.wire.begin(), env.wire.end());
+  if (is_prepare) slot.prepare_wires[env.sender].assign(env.wire.begin(), env.wire.end());
   if (replaced) {
     recount(slot);
   } else if (slot.has_pre_prepare && vote.view == slot.pp_view && digest_matches(vote.digest, slot.digest)) {
@@ -331,7 +334,7 @@ void Replica::advance_slot(Slot& slot) {
       const auto& p = slot.prepares[r];
       if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
         if (kept == proof_prepares.size()) proof_prepares.emplace_back();
-        proof_prepares[kept++] = p.wire;
+        proof_prepares[kept++] = slot.prepare_wires[r];
       }
     }
     proof_prepares.resize(kept);
@@ -347,7 +350,7 @@ void Replica::advance_slot(Slot& slot) {
       own.present = true;
       own.view = slot.pp_view;
       own.digest = slot.digest;
-      own.wire = out_->messages.back().wire;  // re-sent to a replica that lost it (STATUS)
+      slot.own_commit_wire = out_->messages.back().wire;  // re-sent to a replica that lost it (STATUS)
       slot.commit_matches++;
     }
   }

@@ -117,13 +117,14 @@ void Replica::retransmit_slots(ReplicaId to, SequenceNumber last_executed) {
       sent++;
     }
     const VoteRecord& prepare = slot->prepares[self_];
-    if (slot->sent_prepare && prepare.present && prepare.view == view_ && !prepare.wire.empty()) {
-      out_->messages.push_back(OutMessage{to, MessageKind::Prepare, prepare.wire});
+    const Bytes& prepare_wire = slot->prepare_wires[self_];
+    if (slot->sent_prepare && prepare.present && prepare.view == view_ && !prepare_wire.empty()) {
+      out_->messages.push_back(OutMessage{to, MessageKind::Prepare, prepare_wire});
       sent++;
     }
     const VoteRecord& commit = slot->commits[self_];
-    if (slot->sent_commit && commit.present && commit.view == view_ && !commit.wire.empty()) {
-      out_->messages.push_back(OutMessage{to, MessageKind::Commit, commit.wire});
+    if (slot->sent_commit && commit.present && commit.view == view_ && !slot->own_commit_wire.empty()) {
+      out_->messages.push_back(OutMessage{to, MessageKind::Commit, slot->own_commit_wire});
       sent++;
     }
   }

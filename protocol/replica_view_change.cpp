@@ -19,6 +19,7 @@ void Replica::start_view_change(ViewNumber new_view) {
   asked_for_new_view_ = false;
   view_change_retransmits_ = 0;
   new_view_wire_.clear();
+  laggard_asks_.assign(config_.n, 0);
   view_change_attempts_++;
   stats_.view_changes_started++;
   out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
@@ -115,13 +116,13 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
   for (auto it = view_changes_.upper_bound(wanted_view); it != view_changes_.end(); ++it) {
     if (it->second.count(sender) != 0) return;
   }
+  // Answer from the sender's second request on: the first copy usually just crossed our
+  // NEW-VIEW (or our VIEW-CHANGEs) in the network, and only a retransmission says it missed it.
+  std::uint8_t& asked = laggard_asks_[sender];
+  if (asked < 2) asked++;
+  if (asked < 2) return;
   if (status_ == Status::Normal) {
-    // The primary answers every time; the others from the sender's second request on (the
-    // primary may be the one keeping the NEW-VIEW from it), not all n - 1 at once.
-    std::uint8_t& asked = laggard_asks_[sender];
-    if (asked < 2) asked++;
-    const bool answer = config_.primary(view_) == self_ || asked >= 2;
-    if (answer && !new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
+    if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;
   }
   for (ViewNumber v : {wanted_view, view_}) {
@@ -190,6 +191,9 @@ void Replica::on_view_change(const Envelope& env) {
     sources.push_back(&held_vc);
   }
   corroborate(mutable_held, sources);
+  // Held back, not dropped: a claim in it is neither verifiable by us nor (yet) made by f+1.
+  // Counted as a certificate that does not hold for us; later VIEW-CHANGEs may corroborate it.
+  if (!held.at(env.sender).accepted) reject(RejectReason::BadCertificate, env.sender, env.kind);
   maybe_join_higher_view();
   note_view_change_quorum();
   maybe_send_new_view();

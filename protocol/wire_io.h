@@ -10,6 +10,14 @@
 
 namespace protocol {
 
+// A little-endian u32 at p (one load on a little-endian host).
+inline std::uint32_t load_le32(const std::uint8_t* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+  return v;
+}
+
 class WireWriter {
  public:
   WireWriter() = default;

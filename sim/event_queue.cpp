@@ -79,69 +79,121 @@ void EventQueue::remove_at(std::uint32_t i) {
   free_slots_.push_back(slot);
 }
 
-// The posted heap is 4-ary: half the levels of a binary heap, and the four children of a
-// node are adjacent (their keys fill one cache line), so a pop touches few lines. Sifts
-// move a hole rather than swapping.
-constexpr std::size_t kArity = 4;
+EventQueue::EventQueue() : buckets_(kBuckets), occupied_(kBuckets / 64, 0) {
+  static_assert(kBuckets % 64 == 0 && (kBuckets & (kBuckets - 1)) == 0);
+}
 
 void EventQueue::post(Event event) {
   assert(event.time_ns >= now_ns_ && "no scheduling in the past");
-  const Key key{event.time_ns, next_sequence_++};
-  const Body body{event.kind, event.target, event.a, event.b};
-  std::size_t i = posted_keys_.size();
-  posted_keys_.emplace_back();
-  posted_bodies_.emplace_back();
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / kArity;
-    if (!key_less(key, posted_keys_[parent])) break;
-    posted_keys_[i] = posted_keys_[parent];
-    posted_bodies_[i] = posted_bodies_[parent];
-    i = parent;
+  assert(event.time_ns >= 0);
+  const Node node{Key{event.time_ns, next_sequence_++},
+                  Body{event.kind, event.target, event.a, event.b}};
+  posted_++;
+  const std::int64_t bucket = bucket_of(event.time_ns);
+  if (bucket <= cursor_) {
+    run_insert(node);  // due in the bucket being consumed (or earlier): keep the run sorted
+  } else if (bucket < cursor_ + static_cast<std::int64_t>(kBuckets)) {
+    const std::size_t b = static_cast<std::size_t>(bucket) & (kBuckets - 1);
+    std::vector<Node>& events = buckets_[b];
+    if (events.empty()) {
+      occupied_[b / 64] |= std::uint64_t{1} << (b % 64);
+      if (events.capacity() == 0 && !spare_buffers_.empty()) {
+        events.swap(spare_buffers_.back());
+        spare_buffers_.pop_back();
+      }
+    }
+    events.push_back(node);
+  } else {
+    far_push(node);
   }
-  posted_keys_[i] = key;
-  posted_bodies_[i] = body;
 }
 
-void EventQueue::pop_posted(Event& out) {
-  assert(!posted_keys_.empty());
-  const Key& top_key = posted_keys_[0];
-  const Body& top = posted_bodies_[0];
-  out = Event{top_key.time_ns, top_key.sequence, top.kind, top.target, top.a, top.b};
-  const Key key = posted_keys_.back();
-  const Body body = posted_bodies_.back();
-  posted_keys_.pop_back();
-  posted_bodies_.pop_back();
-  const std::size_t size = posted_keys_.size();
+void EventQueue::run_insert(const Node& node) {
+  // The node's sequence is the largest yet: it goes after every event of its time.
+  auto at = std::upper_bound(run_.begin() + static_cast<std::ptrdiff_t>(run_next_), run_.end(), node,
+                             [](const Node& x, const Node& y) { return key_less(x.key, y.key); });
+  run_.insert(at, node);
+}
+
+// The 4-ary heap of events past the horizon (rare: long delays, heavy tails). Sifts move a
+// hole rather than swapping.
+constexpr std::size_t kArity = 4;
+
+void EventQueue::far_push(const Node& node) {
+  std::size_t i = far_.size();
+  far_.emplace_back();
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / kArity;
+    if (!key_less(node.key, far_[parent].key)) break;
+    far_[i] = far_[parent];
+    i = parent;
+  }
+  far_[i] = node;
+}
+
+void EventQueue::far_pop(Node& out) {
+  assert(!far_.empty());
+  out = far_[0];
+  const Node last = far_.back();
+  far_.pop_back();
+  const std::size_t size = far_.size();
   if (size == 0) return;
   std::size_t i = 0;
   while (true) {
     const std::size_t first = kArity * i + 1;
     if (first >= size) break;
     std::size_t child = first;
-    if (first + kArity <= size) {
-      // All four children exist: pick the least without data-dependent branches.
-      const std::size_t a = key_less(posted_keys_[first + 1], posted_keys_[first]) ? first + 1 : first;
-      const std::size_t b = key_less(posted_keys_[first + 3], posted_keys_[first + 2]) ? first + 3 : first + 2;
-      child = key_less(posted_keys_[b], posted_keys_[a]) ? b : a;
-    } else {
-      for (std::size_t c = first + 1; c < size; ++c) {
-        if (key_less(posted_keys_[c], posted_keys_[child])) child = c;
-      }
+    for (std::size_t c = first + 1; c < std::min(first + kArity, size); ++c) {
+      if (key_less(far_[c].key, far_[child].key)) child = c;
     }
-    if (!key_less(posted_keys_[child], key)) break;
-    posted_keys_[i] = posted_keys_[child];
-    posted_bodies_[i] = posted_bodies_[child];
+    if (!key_less(far_[child].key, last.key)) break;
+    far_[i] = far_[child];
     i = child;
   }
-  posted_keys_[i] = key;
-  posted_bodies_[i] = body;
+  far_[i] = last;
 }
 
-bool EventQueue::posted_first() const {
-  if (posted_keys_.empty()) return false;
-  if (heap_.empty()) return true;
-  const Event& timer = slots_[heap_[0]].event;
-  return key_less(posted_keys_[0], Key{timer.time_ns, timer.sequence});
+// Moves the earliest non-empty bucket (of the ring or past the horizon) into run_, sorted.
+bool EventQueue::load_run() {
+  if (run_next_ < run_.size()) return true;
+  run_.clear();
+  run_next_ = 0;
+  if (posted_ == 0) return false;
+  // The first occupied ring bucket after cursor_, if any: a scan of the bit map, a word
+  // at a time.
+  std::int64_t ring_bucket = INT64_MAX;
+  const std::size_t start = static_cast<std::size_t>(cursor_ + 1) & (kBuckets - 1);
+  for (std::size_t scanned = 0; scanned < kBuckets;) {
+    const std::size_t b = (start + scanned) & (kBuckets - 1);
+    const std::uint64_t word = occupied_[b / 64] >> (b % 64);
+    if (word != 0) {
+      const std::size_t found = scanned + static_cast<std::size_t>(__builtin_ctzll(word));
+      if (found < kBuckets) ring_bucket = cursor_ + 1 + static_cast<std::int64_t>(found);
+      break;
+    }
+    scanned += 64 - (b % 64);
+  }
+  const std::int64_t far_bucket = far_.empty() ? INT64_MAX : bucket_of(far_[0].key.time_ns);
+  cursor_ = std::min(ring_bucket, far_bucket);
+  assert(cursor_ != INT64_MAX);
+  if (ring_bucket == cursor_) {
+    const std::size_t b = static_cast<std::size_t>(cursor_) & (kBuckets - 1);
+    run_.swap(buckets_[b]);  // run_ was empty: its buffer becomes a spare
+    if (buckets_[b].capacity() != 0) {
+      spare_buffers_.emplace_back();
+      spare_buffers_.back().swap(buckets_[b]);
+    }
+    occupied_[b / 64] &= ~(std::uint64_t{1} << (b % 64));
+  }
+  while (!far_.empty() && bucket_of(far_[0].key.time_ns) == cursor_) {
+    run_.emplace_back();
+    far_pop(run_.back());
+  }
+  // A handful of events at small n, hundreds when 64 replicas multicast: std::sort (which
+  // itself insertion-sorts short ranges), no allocation.
+  std::sort(run_.begin(), run_.end(), [](const Node& x, const Node& y) { return key_less(x.key, y.key); });
+  assert(!run_.empty());
+  return true;
 }
 
 bool EventQueue::cancel(EventHandle handle) {
@@ -154,8 +206,16 @@ bool EventQueue::cancel(EventHandle handle) {
 
 void EventQueue::pop_into(Event& out) {
   assert(!empty());
-  if (posted_first()) {
-    pop_posted(out);
+  const bool have_posted = load_run();
+  bool posted_first = have_posted;
+  if (have_posted && !heap_.empty()) {
+    const Event& timer = slots_[heap_[0]].event;
+    posted_first = key_less(run_[run_next_].key, Key{timer.time_ns, timer.sequence});
+  }
+  if (posted_first) {
+    const Node& n = run_[run_next_++];
+    out = Event{n.key.time_ns, n.key.sequence, n.body.kind, n.body.target, n.body.a, n.body.b};
+    posted_--;
   } else {
     out = slots_[heap_[0]].event;
     remove_at(0);
@@ -171,7 +231,15 @@ std::optional<Event> EventQueue::pop() {
   return event;
 }
 
-std::optional<TimeNs> EventQueue::peek_time() const {
+TimeNs EventQueue::peek_time_ns() {
+  assert(!empty());
+  const bool have_posted = load_run();
+  if (heap_.empty()) return run_[run_next_].key.time_ns;
+  const TimeNs timer_ns = slots_[heap_[0]].event.time_ns;
+  return have_posted ? std::min(run_[run_next_].key.time_ns, timer_ns) : timer_ns;
+}
+
+std::optional<TimeNs> EventQueue::peek_time() {
   if (empty()) return std::nullopt;
   return peek_time_ns();
 }

@@ -2,10 +2,14 @@
 // the order of insertion, so events due at the same virtual time come out in the order they
 // were scheduled, identically on every run.
 //
-// Two min-heaps share the one sequence counter, and pop() takes the smaller of their tops,
-// so the order is exactly that of a single queue:
+// Two structures share the one sequence counter, and pop() takes the earlier of their
+// fronts, so the order is exactly that of a single queue:
 //  - post(): events nobody will cancel (message deliveries, the bulk of a run) go into a
-//    plain heap that stores them inline: no handle, no slot, no indirection.
+//    calendar: a ring of kBuckets time buckets of 2^kBucketShift ns each, each an unsorted
+//    array; the earliest bucket is sorted into a run when it is reached, and
+//    events past the ring's horizon wait in a 4-ary heap. Posting is O(1) and popping
+//    O(1) amortised for events a few ms ahead (a heap cost O(log pending) per event,
+//    and this is once per simulated message). Within a run, order is (time_ns, sequence).
 //  - schedule(): cancellable events (timers) go into an indexed heap: each pending event
 //    sits in a slot that knows its heap position, so cancel() removes it in O(log n);
 //    slots are reused, so memory is bounded by the number of pending events, not by the
@@ -41,6 +45,8 @@ struct EventHandle {
 
 class EventQueue {
  public:
+  EventQueue();
+
   // Schedules `event` at event.time_ns and returns its handle.
   // REQUIRES: event.time_ns >= the time of the last popped event (no scheduling in the past).
   EventHandle schedule(Event event);
@@ -58,19 +64,19 @@ class EventQueue {
   // The same into `out`. REQUIRES: !empty().
   void pop_into(Event& out);
 
-  // Time of the earliest pending event, or nullopt.
-  std::optional<TimeNs> peek_time() const;
+  // Time of the earliest pending event, or nullopt. (Not const: finding the earliest
+  // posted event may sort the calendar's next bucket, which changes no order.)
+  std::optional<TimeNs> peek_time();
   // The same. REQUIRES: !empty().
-  TimeNs peek_time_ns() const {
-    if (heap_.empty()) return posted_keys_[0].time_ns;
-    const TimeNs timer_ns = slots_[heap_[0]].event.time_ns;
-    return posted_keys_.empty() ? timer_ns : std::min(posted_keys_[0].time_ns, timer_ns);
-  }
+  TimeNs peek_time_ns();
 
-  std::size_t size() const { return heap_.size() + posted_keys_.size(); }
-  bool empty() const { return heap_.empty() && posted_keys_.empty(); }
+  std::size_t size() const { return heap_.size() + posted_; }
+  bool empty() const { return heap_.empty() && posted_ == 0; }
   TimeNs now_ns() const { return now_ns_; }  // time of the last popped event
   std::uint64_t scheduled_total() const { return next_sequence_; }
+
+  static constexpr unsigned kBucketShift = 15;    // 32.768 us per bucket
+  static constexpr std::size_t kBuckets = 1024;   // a horizon of 33.5 ms
 
  private:
   struct Slot {
@@ -79,8 +85,7 @@ class EventQueue {
     std::uint32_t generation = 0;
     bool pending = false;
   };
-  // A posted event's ordering key, kept apart from the rest of the event so that the
-  // four children a sift compares sit in one cache line.
+  // A posted event: its ordering key, the rest, and the next event of its bucket's list.
   struct Key {
     TimeNs time_ns;
     std::uint64_t sequence;
@@ -89,21 +94,39 @@ class EventQueue {
     std::uint32_t kind, target;
     std::uint64_t a, b;
   };
+  struct Node {
+    Key key;
+    Body body;
+  };
   static bool key_less(const Key& x, const Key& y) {
     return x.time_ns != y.time_ns ? x.time_ns < y.time_ns : x.sequence < y.sequence;
   }
+  static std::int64_t bucket_of(TimeNs t) { return t >> kBucketShift; }
   bool less(std::uint32_t slot_a, std::uint32_t slot_b) const;
   void sift_up(std::uint32_t heap_index);
   void sift_down(std::uint32_t heap_index);
   void remove_at(std::uint32_t heap_index);
-  bool posted_first() const;
-  void pop_posted(Event& out);
+  // Timers (indexed heap).
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> heap_;  // slot indices, min-heap by (time_ns, sequence)
-  // Posted events: a 4-ary min-heap by key; posted_bodies_[i] goes with posted_keys_[i].
-  std::vector<Key> posted_keys_;
-  std::vector<Body> posted_bodies_;
+  // Posted events (calendar).
+  bool load_run();        // makes run_ hold the earliest posted events; false if none
+  void run_insert(const Node& node);
+  void far_push(const Node& node);
+  void far_pop(Node& out);
+  std::size_t posted_ = 0;              // posted events pending
+  std::int64_t cursor_ = -1;            // run_ holds every posted event of bucket <= cursor_
+  std::vector<Node> run_;               // sorted by key, consumed from run_next_
+  std::size_t run_next_ = 0;
+  // The ring: buckets (cursor_, cursor_ + kBuckets), each contiguous. A bucket reached is
+  // swapped with run_, and run_'s old buffer goes to the spares that empty buckets draw
+  // from: buffers circulate, only about as many as non-empty buckets exist, and the steady
+  // state allocates nothing (a short run touches every bucket of the ring once).
+  std::vector<std::vector<Node>> buckets_;
+  std::vector<std::vector<Node>> spare_buffers_;
+  std::vector<std::uint64_t> occupied_;     // a bit per ring bucket with events
+  std::vector<Node> far_;               // 4-ary min-heap by key: events past the horizon
   std::uint64_t next_sequence_ = 0;
   TimeNs now_ns_ = 0;
 };

@@ -50,7 +50,8 @@ TEST_CASE("MAC authenticators: each receiver checks its own entry; tampering fai
   }
   // Sealed by 2, claiming to come from 1: replica 0 checks with key(1 -> 0) and refuses.
   Bytes content = encode_vote(MessageKind::Prepare, 1, Vote{0, 1, {}});
-  auto forged = parse_envelope(sender.seal(std::move(content), everyone(4)));
+  const Bytes forged_wire = sender.seal(std::move(content), everyone(4));  // outlives the envelope
+  auto forged = parse_envelope(forged_wire);
   REQUIRE(forged.ok());
   CHECK_FALSE(r0.verify(forged.value));
   CHECK(ring.mac_key(1, 2) != ring.mac_key(2, 1));
@@ -74,7 +75,8 @@ TEST_CASE("Ed25519 signatures verify under the sender's key only; modes do not m
   CHECK_FALSE(m.verify(e.value));  // a signature where a MAC authenticator is expected
   KeyRing none_ring(3, AuthMode::None, 4);
   NodeCrypto n1(none_ring, 1), n2(none_ring, 2);
-  auto ne = parse_envelope(n1.seal(encode_checkpoint(1, Checkpoint{64, {}}), everyone(4)));
+  const Bytes none_wire = n1.seal(encode_checkpoint(1, Checkpoint{64, {}}), everyone(4));
+  auto ne = parse_envelope(none_wire);
   CHECK(n2.verify(ne.value));
   CHECK_FALSE(b.verify(ne.value));
 }

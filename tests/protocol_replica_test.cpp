@@ -322,7 +322,7 @@ TEST_CASE("TOCS MAC view change: a claim whose certificate does not verify for t
   c.deliver(2, 1, view_change(c, 2, 1, {proof}));
   c.deliver(0, 1, view_change(c, 0, 1, {}));
   CHECK(new_views_in(c).empty());  // 1, 0 and 2, but 2's claim is not established: no quorum
-  CHECK(c.rejected(1, RejectReason::BadCertificate) == 0);  // held back, not refused
+  CHECK(c.rejected(1, RejectReason::BadCertificate) == 1);  // counted, but held back, not dropped
   // Replica 3 makes the same claim: f + 1 = 2 replicas say (0, 1, d) prepared, one is correct.
   // Its VIEW-CHANGE does not authenticate for replica 2, which must still accept the NEW-VIEW.
   c.deliver(3, 1, break_entry(view_change(c, 3, 1, {proof}), 2));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sim/event_queue.h"
@@ -47,6 +48,66 @@ TEST_CASE("events pop in (time, insertion) order under a randomized stress") {
     CHECK(e->target == id);
   }
   CHECK(q.empty());
+}
+
+// The queue against a reference model (an ordered set), as a run uses it: deliveries
+// posted from "now" with delays from zero to far past the calendar's horizon (same bucket,
+// next buckets, the ring's wrap, the far heap), timers scheduled and cancelled, and
+// everything interleaved with pops. Every pop must be exactly the reference's minimum.
+TEST_CASE("posted and scheduled events come out in exact (time, insertion) order, across buckets and the horizon") {
+  EventQueue q;
+  RngEngine rng = make_stream(5, "test");
+  std::set<std::tuple<TimeNs, std::uint64_t, std::uint32_t>> reference;  // (time, insertion, id)
+  std::vector<std::pair<EventHandle, std::tuple<TimeNs, std::uint64_t, std::uint32_t>>> timers;
+  std::uint64_t inserted = 0;
+  std::uint32_t id = 0;
+  const TimeNs bucket_ns = TimeNs{1} << EventQueue::kBucketShift;
+  const TimeNs horizon_ns = bucket_ns * static_cast<TimeNs>(EventQueue::kBuckets);
+  auto delay = [&]() -> TimeNs {
+    switch (uniform_int(rng, 0, 5)) {
+      case 0: return 0;                                                          // now
+      case 1: return static_cast<TimeNs>(uniform_int(rng, 0, bucket_ns));        // this or next bucket
+      case 2: return static_cast<TimeNs>(uniform_int(rng, 0, ms(5)));            // typical latency
+      case 3: return static_cast<TimeNs>(uniform_int(rng, horizon_ns - bucket_ns, horizon_ns + bucket_ns));
+      case 4: return static_cast<TimeNs>(uniform_int(rng, 0, 3 * horizon_ns));  // far
+      default: return static_cast<TimeNs>(uniform_int(rng, 0, 7)) * bucket_ns;  // bucket edges
+    }
+  };
+  std::size_t pops = 0;
+  for (int step = 0; step < 60000; ++step) {
+    const auto op = uniform_int(rng, 0, 9);
+    if (op < 5) {
+      const TimeNs t = q.now_ns() + delay();
+      q.post(Event{t, 0, 1, id, 0, 0});
+      reference.emplace(t, inserted++, id++);
+    } else if (op == 5) {
+      const TimeNs t = q.now_ns() + delay();
+      const auto key = std::make_tuple(t, inserted++, id);
+      timers.emplace_back(q.schedule(Event{t, 0, 2, id++, 0, 0}), key);
+      reference.insert(key);
+    } else if (op == 6 && !timers.empty()) {
+      const auto i = uniform_int(rng, 0, timers.size() - 1);
+      if (q.cancel(timers[i].first)) reference.erase(timers[i].second);
+      timers.erase(timers.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (!reference.empty()) {
+      REQUIRE(q.size() == reference.size());
+      CHECK(q.peek_time_ns() == std::get<0>(*reference.begin()));
+      auto e = q.pop();
+      REQUIRE(e);
+      CHECK(e->time_ns == std::get<0>(*reference.begin()));
+      CHECK(e->target == std::get<2>(*reference.begin()));
+      reference.erase(reference.begin());
+      pops++;
+    }
+  }
+  while (!reference.empty()) {
+    auto e = q.pop();
+    REQUIRE(e);
+    CHECK(e->target == std::get<2>(*reference.begin()));
+    reference.erase(reference.begin());
+  }
+  CHECK(q.empty());
+  CHECK(pops > 10000);
 }
 
 TEST_CASE("cancelled events never fire; stale handles are ignored; slots are reused") {
