@@ -140,13 +140,13 @@ void Evidence::on_sent(ReplicaId sender, ByteView wire, bool check_batches) {
 void Evidence::mark_view_change(ViewNumber view, std::uint64_t content_hash, ReplicaId sender,
                                 std::int64_t receiver) {
   if (sender >= n_ || receiver >= static_cast<std::int64_t>(n_) || view < views_low_) return;
+  if (view - views_low_ > kViewSpanMax) return;
   const auto key = std::make_pair(view, content_hash);
   auto it = views_.find(key);
   if (it == views_.end()) {
-    if (views_.size() >= kViewsKeptMax) {
-      if (key > views_.rbegin()->first) return;
-      views_.erase(std::prev(views_.end()));
-    }
+    std::size_t in_view = 0;
+    for (auto v = views_.lower_bound({view, 0}); v != views_.end() && v->first.first == view; ++v) in_view++;
+    if (in_view >= entries_per_view_max()) return;
     it = views_.emplace(key, std::vector<std::uint64_t>(words_ * (n_ + 1), 0)).first;
   }
   const std::size_t row = receiver < 0 ? 0 : static_cast<std::size_t>(receiver) + 1;
