@@ -432,8 +432,13 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
         proof.push_back(wire);
       }
     }
-    make_stable(min_s, latest->body.stable_digest, std::vector<Bytes>(proof));
-    if (!have) start_state_transfer(min_s, latest->body.stable_digest, std::move(proof));
+    // Short only if every claimant is faulty (more than f of them corroborated a claim):
+    // PBFT promises nothing then, but a correct replica must not crash; it keeps its own
+    // checkpoint and stays behind rather than install one it cannot vouch for.
+    if (proof.size() >= config_.quorum()) {
+      make_stable(min_s, latest->body.stable_digest, std::vector<Bytes>(proof));
+      if (!have) start_state_transfer(min_s, latest->body.stable_digest, std::move(proof));
+    }
   }
   SequenceNumber max_s = min_s;
   for (const auto& wire : o_wires) {
