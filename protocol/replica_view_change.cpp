@@ -116,11 +116,15 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
   for (auto it = view_changes_.upper_bound(wanted_view); it != view_changes_.end(); ++it) {
     if (it->second.count(sender) != 0) return;
   }
-  // Answer from the sender's second request on: the first copy usually just crossed our
-  // NEW-VIEW (or our VIEW-CHANGEs) in the network, and only a retransmission says it missed it.
+  // Backups answer from the sender's second request on: the first copy usually just crossed
+  // the NEW-VIEW (or our VIEW-CHANGEs) in the network, and only a retransmission says it
+  // missed it. The primary of our view answers the first one too: a replica holding a quorum
+  // re-sends its VIEW-CHANGE once before giving up on the view, so the primary must not wait
+  // for a second, and one NEW-VIEW per late replica is cheap.
   std::uint8_t& asked = laggard_asks_[sender];
   if (asked < 2) asked++;
-  if (asked < 2) return;
+  const bool primary_of_ours = status_ == Status::Normal && config_.primary(view_) == self_;
+  if (asked < 2 && !primary_of_ours) return;
   if (status_ == Status::Normal) {
     if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;

@@ -656,7 +656,10 @@ TEST_CASE("bad_view_change: a fabricated prepared certificate and a wrong NEW-VI
       if (msg.kind == MessageKind::NewView) new_views.push_back(msg);
     }
   }
-  REQUIRE(new_views.size() == 1);
+  // One NEW-VIEW, perhaps sent again: a VIEW-CHANGE that arrives after it (a late one) gets
+  // the primary's NEW-VIEW again (replica_view_change.cpp, help_laggard).
+  REQUIRE(!new_views.empty());
+  for (const auto& nv : new_views) CHECK(nv.wire == new_views.front().wire);
   std::vector<OutMessage> wrong;
   bad->on_send(new_views[0], ctx, wrong);
   REQUIRE(wrong.size() == 1);

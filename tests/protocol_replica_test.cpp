@@ -445,3 +445,92 @@ TEST_CASE("no input crashes a correct replica: every kind of message, mutated, r
   for (ReplicaId r = 0; r < 4; ++r) refused += c.replicas[r]->stats().rejected_total();
   CHECK(refused > 0);
 }
+
+// ---- retransmission: lost messages are recovered (OSDI '99 §4.5 assumes eventual delivery) --
+
+namespace {
+
+std::size_t count_kind(const Outbox& out, MessageKind kind) {
+  std::size_t n = 0;
+  for (const auto& m : out.messages) n += m.kind == kind;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("§4.5.2 the new-view timer starts only with a quorum of VIEW-CHANGEs; before that the timer re-sends ours") {
+  Cluster c(4);
+  c.step(2, Input::timer_fired(TimerKind::ViewChange));  // replica 2 alone suspects the primary
+  REQUIRE(c.replicas[2]->in_view_change());
+  REQUIRE(c.replicas[2]->view() == 1);
+  for (int i = 0; i < 3; ++i) {
+    c.step(2, Input::timer_fired(TimerKind::ViewChange));
+    CHECK(c.replicas[2]->view() == 1);  // no quorum: it does not run ahead into view 2 alone
+    CHECK(count_kind(c.last[2], MessageKind::ViewChange) == 1);  // it re-sends its VIEW-CHANGE
+  }
+  c.queue.clear();
+  // With a quorum for view 1 (replicas 0 and 3 join) and no NEW-VIEW from replica 1: one more
+  // re-send, asking for the NEW-VIEW, then on to view 2.
+  for (ReplicaId r : {0u, 3u}) {
+    c.step(r, Input::timer_fired(TimerKind::ViewChange));
+    c.deliver(r, 2, c.last[r].messages.front().wire);
+  }
+  c.step(2, Input::timer_fired(TimerKind::ViewChange));
+  CHECK(c.replicas[2]->view() == 1);
+  c.step(2, Input::timer_fired(TimerKind::ViewChange));
+  CHECK(c.replicas[2]->view() == 2);
+}
+
+TEST_CASE("§4.4 a replica that missed the NEW-VIEW gets it again when it re-sends its VIEW-CHANGE") {
+  Cluster c(4);
+  c.isolated[0] = true;
+  Bytes req = c.request(0, 1, op_incr("x"));
+  for (ReplicaId r = 1; r < 4; ++r) c.deliver(c.client(0), r, req);
+  c.run();
+  for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
+  // Replica 3's copies of every NEW-VIEW are lost; the rest goes through.
+  std::deque<Packet> kept;
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (p.to == 3 && parse_envelope(p.wire).value.kind == MessageKind::NewView) continue;
+    c.deliver(p.from, p.to, p.wire);
+  }
+  REQUIRE(c.replicas[1]->view() == 1);
+  REQUIRE_FALSE(c.replicas[1]->in_view_change());
+  REQUIRE(c.replicas[3]->in_view_change());
+  // Its timer re-sends its VIEW-CHANGE; the primary of view 1 answers with its NEW-VIEW (the
+  // other backups wait for a second copy: the first may just have crossed the NEW-VIEW).
+  c.step(3, Input::timer_fired(TimerKind::ViewChange));
+  CHECK(count_kind(c.last[3], MessageKind::ViewChange) == 1);
+  c.run();
+  CHECK_FALSE(c.replicas[3]->in_view_change());
+  CHECK(c.replicas[3]->view() == 1);
+  CHECK(c.replicas[3]->last_executed() == 1);
+}
+
+TEST_CASE("STATUS: a backup that lost a PRE-PREPARE and the COMMITs recovers them without a view change") {
+  Cluster c(4);
+  Bytes req = c.request(0, 1, op_incr("x"));
+  c.deliver(c.client(0), 3, req);  // replica 3 knows the request (the client broadcast it)
+  c.deliver(c.client(0), 0, req);
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    const auto kind = parse_envelope(p.wire).value.kind;
+    if (p.to == 3 && (kind == MessageKind::PrePrepare || kind == MessageKind::Commit)) continue;
+    c.deliver(p.from, p.to, p.wire);
+  }
+  REQUIRE(c.replicas[0]->last_executed() == 1);
+  REQUIRE(c.replicas[3]->last_executed() == 0);
+  // Two status ticks without progress: the second sends STATUS, the others re-send.
+  c.step(3, Input::timer_fired(TimerKind::Status));
+  CHECK(count_kind(c.last[3], MessageKind::Status) == 0);  // first tick: just marks where it is
+  c.step(3, Input::timer_fired(TimerKind::Status));
+  CHECK(count_kind(c.last[3], MessageKind::Status) == 1);
+  c.run();
+  CHECK(c.replicas[3]->last_executed() == 1);
+  CHECK(c.replicas[3]->view() == 0);
+  CHECK_FALSE(c.replicas[3]->in_view_change());
+  CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
+}
