@@ -146,6 +146,10 @@ class World {
   std::vector<TimeNs> sent_at_ns_;
   std::vector<std::unique_ptr<protocol::NodeCrypto>> byzantine_crypto_;
   std::vector<bool> crashed_;
+  // Crash faults in force per replica: crash faults on one replica may overlap (a user lists
+  // two windows, or "primary" resolves to a replica already down). It is down while any is in
+  // force and restarts when the last one with a restart ends; one without restart keeps it down.
+  std::vector<std::uint32_t> crashes_in_force_;
   std::vector<double> timer_skew_;
   std::set<protocol::ReplicaId> faulty_;
   // Replicas whose votes the amnesia oracle watches: those a crash fault restarts, as long as
@@ -190,6 +194,7 @@ World::World(const Scenario& scenario, const RunOptions& options)
       sent_at_ns_(workload_.protocol_clients, 0),
       byzantine_crypto_(config_.n),
       crashed_(config_.n, false),
+      crashes_in_force_(config_.n, 0),
       timer_skew_(config_.n, 1.0),
       network_(scenario.network, sim::make_stream(options.seed, "network")),
       network_faults_(scenario.faults, options.seed, scenario.duration_ns),
@@ -604,10 +609,13 @@ void World::fault_start(std::uint32_t index) {
   switch (f.spec.kind) {
     case FaultKind::Crash:
       for (auto r : f.replicas) {
-        crashed_[r] = true;
-        replicas_[r].reset();  // all volatile state is gone
-        cancel_timers(r);
-        timeline_.push_back({queue_.now_ns(), r, "crash", 0});
+        crashes_in_force_[r]++;
+        if (!crashed_[r]) {
+          crashed_[r] = true;
+          replicas_[r].reset();  // all volatile state is gone
+          cancel_timers(r);
+          timeline_.push_back({queue_.now_ns(), r, "crash", 0});
+        }
         if (f.spec.restart_ns) {
           queue_.schedule(sim::Event{std::max(*f.spec.restart_ns, queue_.now_ns()), 0, kRestart, r, index, 0});
         }
@@ -648,6 +656,8 @@ void World::fault_end(std::uint32_t index) {
 
 void World::restart(protocol::ReplicaId r) {
   assert(crashed_[r]);
+  assert(crashes_in_force_[r] > 0);
+  if (--crashes_in_force_[r] > 0) return;  // another crash of it is still in force
   crashed_[r] = false;
   replicas_[r] = std::make_unique<protocol::Replica>(config_, r, keys_, true);
   timeline_.push_back({queue_.now_ns(), r, "restart", 0});
