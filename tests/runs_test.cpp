@@ -352,7 +352,8 @@ TEST_CASE("a restarted replica that forgets it voted is caught by the amnesia or
 TEST_CASE("overlapping crash faults on one replica: down while any is in force, back when the last ends") {
   // Found by `pbftsim fuzz` (seeds 4153, 4568): the first restart brought the replica back
   // while a second crash was in force, and the second restart tripped an assertion.
-  Scenario s = base(4, 1, 2, 20);
+  Scenario s = base(4, 1, 2, 40);
+  s.workload.think_ms = 100;  // the run lasts past both restarts
   FaultSpec a = fault(FaultKind::Crash, {2}, 100);
   a.restart_ns = sim::ms(3000);
   FaultSpec b = fault(FaultKind::Crash, {2}, 1000);
