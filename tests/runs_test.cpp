@@ -354,6 +354,7 @@ TEST_CASE("overlapping crash faults on one replica: down while any is in force, 
   // while a second crash was in force, and the second restart tripped an assertion.
   Scenario s = base(4, 1, 2, 40);
   s.workload.think_ms = 100;  // the run lasts past both restarts
+  s.workload.outstanding = 1;
   FaultSpec a = fault(FaultKind::Crash, {2}, 100);
   a.restart_ns = sim::ms(3000);
   FaultSpec b = fault(FaultKind::Crash, {2}, 1000);
