@@ -109,6 +109,7 @@ class Replica {
     ViewNumber proof_view = 0;
     MessageDigest proof_digest;
     PreparedProof proof;
+    std::uint64_t proof_senders = 0;  // replicas < 64 whose PREPARE is in `proof` (add_to_proof)
   };
 
   // The last reply per client. Part of the checkpointed state, so it holds nothing that

@@ -307,9 +307,16 @@ void Replica::on_vote(const Envelope& env) {
 void Replica::add_to_proof(Slot& slot, ReplicaId sender, const Vote& vote, ByteView wire) {
   if (!slot.has_proof || vote.view != slot.proof_view || vote.digest != slot.proof_digest) return;
   if (sender == config_.primary(vote.view)) return;
-  for (const auto& w : slot.proof.prepares) {
-    auto e = parse_envelope(w);
-    if (e.ok() && e.value.sender == sender) return;
+  if (sender < 64) {
+    // Up to 64 replicas a bit mask says who is in the certificate (this runs for every
+    // PREPARE that arrives after the slot prepared); beyond, look at the senders.
+    if ((slot.proof_senders >> sender) & 1u) return;
+    slot.proof_senders |= std::uint64_t{1} << sender;
+  } else {
+    for (const auto& w : slot.proof.prepares) {
+      auto e = parse_envelope(w);
+      if (e.ok() && e.value.sender == sender) return;
+    }
   }
   assert(slot.proof.prepares.size() < config_.n);
   slot.proof.prepares.emplace_back(wire.begin(), wire.end());
@@ -324,6 +331,7 @@ void Replica::advance_slot(Slot& slot) {
     slot.has_proof = true;
     slot.proof_view = slot.pp_view;
     slot.proof_digest = slot.digest;
+    slot.proof_senders = 0;
     // Copy-assignments into the proof the slot kept from earlier sequence numbers: its
     // buffers are reused, so preparing allocates nothing in the steady state.
     slot.proof.pre_prepare = slot.pre_prepare_wire;
@@ -335,6 +343,7 @@ void Replica::advance_slot(Slot& slot) {
       if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
         if (kept == proof_prepares.size()) proof_prepares.emplace_back();
         proof_prepares[kept++] = slot.prepare_wires[r];
+        if (r < 64) slot.proof_senders |= std::uint64_t{1} << r;
       }
     }
     proof_prepares.resize(kept);
