@@ -5,10 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <iostream>
-#include <mutex>
-#include <thread>
+#include <ostream>
 #include <variant>
 
 #include "cli/commands.h"
@@ -138,56 +136,43 @@ std::variant<harness::Scenario, std::string> derive_byzantine(const harness::Sce
   return s;
 }
 
-int explore_command(const ExploreArgs& args) {
-  auto loaded = harness::load_scenario_file(args.scenario);
-  if (auto* err = std::get_if<harness::ScenarioError>(&loaded)) {
-    std::cerr << "pbftsim: " << err->to_string() << "\n";
-    return kExitBadInput;
-  }
-  const auto base = std::get<harness::Scenario>(std::move(loaded));
-  std::uint32_t lo = 0, hi = 0;
-  if (!parse_range(args.byzantine, lo, hi)) {
-    std::cerr << "pbftsim: --byzantine: expected K or LO..HI (e.g. 0..2), got \"" << args.byzantine << "\"\n";
-    return kExitBadInput;
-  }
-  const std::string behaviour = args.behaviour.empty() ? default_behaviour(base) : args.behaviour;
-  const auto kind = byzantine_kind_named(behaviour);
-  if (!kind) {
-    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (silence, crash, "
-                 "equivocate, withhold, corrupt, forge, replay, bad_view_change), got \"" << behaviour << "\"\n";
-    return kExitBadInput;
-  }
-  const std::vector<std::uint32_t> sizes =
-      args.n_values.empty() ? std::vector<std::uint32_t>{base.cluster.n} : args.n_values;
-  std::vector<reports::ExploreCell> cells;
+namespace {
+
+// One exploration: the cells in table order and, for cell c, its scenario and its runs
+// results[c * seeds .. (c + 1) * seeds).
+struct Exploration {
+  harness::Scenario base;
+  std::string behaviour;
+  std::uint32_t seeds = 1;
   std::vector<harness::Scenario> scenarios;
+  std::vector<reports::ExploreCell> cells;
+  std::vector<reports::RunReport> results;
+};
+
+// Builds every cell's scenario; returns "" or why the arguments do not fit the scenario.
+std::string plan(Exploration& e, const std::vector<std::uint32_t>& sizes, std::uint32_t lo, std::uint32_t hi,
+                 harness::FaultKind kind) {
   for (auto n : sizes) {
     for (std::uint32_t b = lo; b <= hi; ++b) {
-      auto derived = derive_byzantine(base, n, b, *kind);
+      auto derived = derive_byzantine(e.base, n, b, kind);
       if (auto* why = std::get_if<std::string>(&derived)) {
-        std::cerr << "pbftsim: --n " << n << " --byzantine " << b << ": " << *why << "\n";
-        return kExitBadInput;
+        return "--n " + std::to_string(n) + " --byzantine " + std::to_string(b) + ": " + *why;
       }
-      scenarios.push_back(std::get<harness::Scenario>(std::move(derived)));
+      e.scenarios.push_back(std::get<harness::Scenario>(std::move(derived)));
       reports::ExploreCell cell;
       cell.n = n;
-      cell.f = scenarios.back().cluster.f;
+      cell.f = e.scenarios.back().cluster.f;
       cell.byzantine = b;
-      cells.push_back(cell);
+      e.cells.push_back(cell);
     }
   }
-  const std::size_t total = scenarios.size() * args.seeds;
-  std::vector<reports::RunReport> results(total);
-  parallel_runs(
-      total, args.jobs,
-      [&](std::size_t i) {
-        const auto& s = scenarios[i / args.seeds];
-        results[i] = harness::run_scenario(s, {base.seed + i % args.seeds, false, nullptr});
-      },
-      args.quiet);
-  for (std::size_t i = 0; i < total; ++i) {
-    auto& cell = cells[i / args.seeds];
-    const auto& r = results[i];
+  return "";
+}
+
+void tally(Exploration& e) {
+  for (std::size_t i = 0; i < e.results.size(); ++i) {
+    auto& cell = e.cells[i / e.seeds];
+    const auto& r = e.results[i];
     cell.runs++;
     if (r.outcome == "error") {
       cell.errors++;
@@ -198,47 +183,91 @@ int explore_command(const ExploreArgs& args) {
     cell.requests_submitted += r.submitted;
     cell.requests_completed += r.completed;
   }
-  std::cout << "explore " << base.name << ": behaviour " << behaviour << ", " << args.seeds << " seeds per cell (seeds "
-            << base.seed << ".." << base.seed + args.seeds - 1 << ")\n"
-            << reports::explore_table(cells);
-  // Failures worth a look: any safety violation, liveness lost where PBFT promises it, and
-  // harness errors. Each with the command that replays it alone.
+}
+
+// Lists the failures worth a look, each with the command that replays it alone: any safety
+// violation, liveness lost where PBFT promises it, harness errors. Records their seeds in the
+// cells. Returns true when a promise was broken (a failure at most f, or a harness error).
+bool list_failures(Exploration& e, std::ostream& out) {
   bool promise_broken = false;
-  for (std::size_t c = 0; c < cells.size(); ++c) {
-    std::size_t shown = 0, more = 0;
-    for (std::size_t i = c * args.seeds; i < (c + 1) * args.seeds; ++i) {
-      const auto& r = results[i];
-      const bool promised = cells[c].liveness_required();
+  for (std::size_t c = 0; c < e.cells.size(); ++c) {
+    auto& cell = e.cells[c];
+    std::size_t shown = 0;
+    for (std::size_t i = c * e.seeds; i < (c + 1) * e.seeds; ++i) {
+      const auto& r = e.results[i];
       std::string what;
       if (r.outcome == "error") what = "harness error (" + r.harness_error + ")";
       else if (!r.safety_holds) what = "safety violated (" + r.violations.front().invariant + ")";
-      else if (promised && !r.liveness_holds) what = "liveness violated";
+      else if (cell.liveness_required() && !r.liveness_holds) what = "liveness violated";
       if (what.empty()) continue;
-      cells[c].failing_seeds.push_back(r.seed);
-      promise_broken |= promised || r.outcome == "error";
-      if (shown++ >= kFailuresShownPerCell) { more++; continue; }
-      std::cout << what << ": n=" << cells[c].n << " byzantine=" << cells[c].byzantine << " seed=" << r.seed
-                << "\n  replay: " << replay_line(base, cells[c].n, cells[c].byzantine, behaviour, r.seed) << "\n";
+      cell.failing_seeds.push_back(r.seed);
+      promise_broken |= cell.liveness_required() || r.outcome == "error";
+      if (shown++ >= kFailuresShownPerCell) continue;
+      out << what << ": n=" << cell.n << " byzantine=" << cell.byzantine << " seed=" << r.seed
+          << "\n  replay: " << replay_line(e.base, cell.n, cell.byzantine, e.behaviour, r.seed) << "\n";
     }
-    if (more > 0) {
-      std::cout << "  ... and " << more << " more at n=" << cells[c].n << " byzantine=" << cells[c].byzantine
-                << " (--report lists every failing seed)\n";
+    if (shown > kFailuresShownPerCell) {
+      out << "  ... and " << shown - kFailuresShownPerCell << " more at n=" << cell.n << " byzantine=" << cell.byzantine
+          << " (--report lists every failing seed)\n";
     }
   }
   if (promise_broken) {
-    std::cout << "PBFT's guarantees failed in some run with at most f Byzantine replicas (or a run failed to "
-                 "complete): exit 1\n";
+    out << "PBFT's guarantees failed in some run with at most f Byzantine replicas (or a run failed to "
+           "complete): exit 1\n";
   }
-  bool ok = true;
-  if (!args.report_path.empty()) {
-    const auto err = reports::write_file_atomic(args.report_path, reports::explore_to_json(base.name, behaviour, cells));
-    if (!err.empty()) { std::cerr << "pbftsim: " << err << "\n"; ok = false; }
+  return promise_broken;
+}
+
+bool write_or_say(const std::string& path, const std::string& content) {
+  if (path.empty()) return true;
+  const auto err = reports::write_file_atomic(path, content);
+  if (!err.empty()) std::cerr << "pbftsim: " << err << "\n";
+  return err.empty();
+}
+
+}  // namespace
+
+int explore_command(const ExploreArgs& args) {
+  auto loaded = harness::load_scenario_file(args.scenario);
+  if (auto* err = std::get_if<harness::ScenarioError>(&loaded)) {
+    std::cerr << "pbftsim: " << err->to_string() << "\n";
+    return kExitBadInput;
   }
-  if (!args.html_path.empty()) {
-    const auto err = reports::write_file_atomic(args.html_path, reports::explore_to_html(base.name, behaviour, cells));
-    if (!err.empty()) { std::cerr << "pbftsim: " << err << "\n"; ok = false; }
+  Exploration e;
+  e.base = std::get<harness::Scenario>(std::move(loaded));
+  e.seeds = args.seeds;
+  std::uint32_t lo = 0, hi = 0;
+  if (!parse_range(args.byzantine, lo, hi)) {
+    std::cerr << "pbftsim: --byzantine: expected K or LO..HI (e.g. 0..2), got \"" << args.byzantine << "\"\n";
+    return kExitBadInput;
   }
-  if (!ok) return kExitBadInput;
+  e.behaviour = args.behaviour.empty() ? default_behaviour(e.base) : args.behaviour;
+  const auto kind = byzantine_kind_named(e.behaviour);
+  if (!kind) {
+    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (silence, crash, "
+                 "equivocate, withhold, corrupt, forge, replay, bad_view_change), got \"" << e.behaviour << "\"\n";
+    return kExitBadInput;
+  }
+  const auto sizes = args.n_values.empty() ? std::vector<std::uint32_t>{e.base.cluster.n} : args.n_values;
+  if (const std::string why = plan(e, sizes, lo, hi, *kind); !why.empty()) {
+    std::cerr << "pbftsim: " << why << "\n";
+    return kExitBadInput;
+  }
+  e.results.resize(e.scenarios.size() * e.seeds);
+  parallel_runs(
+      e.results.size(), args.jobs,
+      [&](std::size_t i) {
+        e.results[i] = harness::run_scenario(e.scenarios[i / e.seeds], {e.base.seed + i % e.seeds, false, nullptr});
+      },
+      args.quiet);
+  tally(e);
+  std::cout << "explore " << e.base.name << ": behaviour " << e.behaviour << ", " << e.seeds << " seeds per cell (seeds "
+            << e.base.seed << ".." << e.base.seed + e.seeds - 1 << ")\n"
+            << reports::explore_table(e.cells);
+  const bool promise_broken = list_failures(e, std::cout);
+  bool written = write_or_say(args.report_path, reports::explore_to_json(e.base.name, e.behaviour, e.cells));
+  written = write_or_say(args.html_path, reports::explore_to_html(e.base.name, e.behaviour, e.cells)) && written;
+  if (!written) return kExitBadInput;
   return promise_broken ? kExitMismatch : kExitOk;
 }
 

@@ -4,10 +4,15 @@
 // message it receives) and decides what really goes out: forward, drop, rewrite,
 // duplicate, equivocate, inject. It acts with the faulty replica's own keys only
 // (ByzantineContext::crypto), so it can sign anything as itself but cannot produce a valid
-// MAC or signature for another node.
+// MAC or signature for another node. What it puts inside its own messages (certificates,
+// proofs, O sets) is either sealed by itself or a genuine message some other node sent.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <span>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "harness/scenario.h"
@@ -21,9 +26,27 @@ namespace faults {
 
 using protocol::Bytes;
 using protocol::ByteView;
+using protocol::MessageDigest;
 using protocol::NodeId;
 using protocol::OutMessage;
 using protocol::ReplicaId;
+
+// What the replicas of one fault share: colluders coordinate, the adversary is one. The
+// host owns one Coalition per fault (a plain value) and hands it to every behaviour call of
+// that fault through ByzantineContext::coalition; behaviours keep no pointer to it.
+struct Coalition {
+  std::vector<ReplicaId> members;  // the fault's replicas (resolved ids), colluders included
+  // equivocate: the correct replicas that see version A / version B of each PRE-PREPARE.
+  std::vector<ReplicaId> side_a;
+  std::vector<ReplicaId> side_b;
+  // equivocate: (view, seq) -> (digest A, digest B) the primary used. Bounded: the oldest
+  // entries go first (kCoalitionEntriesMax).
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<MessageDigest, MessageDigest>> digests;
+  // bad_view_change: PREPAREs the members sealed, each with its own keys, for fabricated
+  // certificates, by (view, seq, digest): what one member shares with the others.
+  std::map<std::tuple<std::uint64_t, std::uint64_t, MessageDigest>, std::vector<Bytes>> prepares;
+};
+constexpr std::size_t kCoalitionEntriesMax = 4096;
 
 struct ByzantineContext {
   const protocol::PbftConfig& config;
@@ -32,6 +55,7 @@ struct ByzantineContext {
   sim::RngEngine& rng;           // this fault's own stream ("fault/<index>")
   sim::TimeNs now_ns;
   std::uint32_t clients;         // client node ids are n .. n + clients - 1
+  Coalition* coalition = nullptr;  // this fault's shared state; REQUIRED by equivocate
 };
 
 // Counters a behaviour keeps so tests and reports can see that it really acted.
@@ -66,16 +90,41 @@ class Behaviour {
   BehaviourStats stats_;
 };
 
-// State shared by the replicas of one fault (colluders coordinate: the adversary is one).
-struct Coalition;
+// bad_view_change: the fabrications it can make. Each is authenticated by the faulty
+// replica itself (or is a genuine message of another node, reused), so only the protocol's
+// own checks can catch it.
+enum class BadViewChangeVariant : std::uint8_t {
+  // VIEW-CHANGE
+  PaddedCertificate,   // P: a certificate for a seq that did not prepare here, padded with the
+                       // coalition's own PREPAREs and duplicates of genuine ones
+  RebindCertificate,   // P: a genuine PRE-PREPARE with genuine PREPAREs of another seq/view
+  CheckpointProof,     // C: a later checkpoint "proved" by own CHECKPOINT plus genuine
+                       // CHECKPOINTs of another seq or digest and duplicates
+  // NEW-VIEW
+  SwapBatch,           // O: an entry with the right digest but another batch, sent to half
+                       // of the backups (the others get the genuine NEW-VIEW)
+  WrongDigest,         // O: an entry whose digest (and batch) is another request's or null
+  DropEntry,           // O: one entry left out (or, O being empty, one made up)
+  ShortV,              // V: one VIEW-CHANGE too few
+  DuplicateV,          // V: one VIEW-CHANGE replaced by a copy of another
+};
+constexpr std::size_t kViewChangeVariants = 3;  // the first three act on VIEW-CHANGE
+const char* bad_view_change_variant_name(BadViewChangeVariant v);  // "swap_batch", ...
 
-// Builds the behaviour that fault `spec` gives replica `self`. `coalition` is shared by
-// every replica of the same fault (make_coalition once per fault). Returns nullptr for
-// kinds that are not replica behaviours (crash, delay, drop, partition, timer_skew: the
-// host and faults/network_faults.h handle those).
-std::shared_ptr<Coalition> make_coalition(const harness::FaultSpec& spec,
-                                          const protocol::PbftConfig& config);
-std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self,
-                                          std::shared_ptr<Coalition> coalition);
+// Builds the shared state of fault `spec` for its resolved replicas `replicas` (the ids
+// "primary" resolved to, colluders included). Equivocate: the members see version A; the
+// others are split by spec.split, or in halves.
+Coalition make_coalition(const harness::FaultSpec& spec, std::span<const ReplicaId> replicas,
+                         const protocol::PbftConfig& config);
+// The same, for a spec whose replicas are listed (spec.replicas plus spec.colluders).
+Coalition make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config);
+
+// Builds the behaviour that fault `spec` gives replica `self`, or nullptr for kinds that
+// are not replica behaviours (crash, delay, drop, partition, timer_skew: the host and
+// faults/network_faults.h handle those).
+std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self);
+// bad_view_change with the given variants, tried in turn (each VIEW-CHANGE, each NEW-VIEW
+// takes the next of its kind that applies). Empty: all, in declaration order.
+std::unique_ptr<Behaviour> make_bad_view_change(std::vector<BadViewChangeVariant> variants);
 
 }  // namespace faults

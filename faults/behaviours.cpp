@@ -13,17 +13,6 @@ namespace faults {
 using protocol::MessageDigest;
 using protocol::MessageKind;
 
-// Colluders coordinate: the primary records both digests it used for (view, seq) and every
-// member votes for each side toward that side.
-struct Coalition {
-  harness::FaultSpec spec;
-  protocol::PbftConfig config;
-  std::vector<ReplicaId> members;  // the primary and its colluders: they see version A
-  std::vector<ReplicaId> side_a;
-  std::vector<ReplicaId> side_b;
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<MessageDigest, MessageDigest>> digests;
-};
-
 namespace {
 
 std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
@@ -47,10 +36,12 @@ class Silence final : public Behaviour {
   }
 };
 
+// Colluders coordinate through the fault's Coalition (ctx.coalition): the primary records
+// both digests it used for (view, seq) and every member votes for each side toward that side.
 class Equivocate final : public Behaviour {
  public:
-  explicit Equivocate(std::shared_ptr<Coalition> c) : c_(std::move(c)) {}
   void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
+    assert(ctx.coalition != nullptr);  // REQUIRED: the host passes the fault's coalition
     stats_.seen++;
     auto env = protocol::parse_envelope(msg.wire);
     if (!env.ok() || env.value.sender != ctx.self) return forward(msg, out);
@@ -79,30 +70,32 @@ class Equivocate final : public Behaviour {
     std::vector<MessageDigest> ds;
     for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
     b.digest = protocol::batch_digest(ds);
-    c_->digests[{b.view, b.seq}] = {pp.value.digest, b.digest};
+    Coalition& c = *ctx.coalition;
+    if (c.digests.size() >= kCoalitionEntriesMax) c.digests.erase(c.digests.begin());
+    c.digests[{b.view, b.seq}] = {pp.value.digest, b.digest};
     const Bytes wire_b = ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, b), all_replicas(ctx.config));
-    send_each(c_->side_a, ctx.self, msg.kind, msg.wire, out);
-    send_each(c_->members, ctx.self, msg.kind, msg.wire, out);
-    send_each(c_->side_b, ctx.self, msg.kind, wire_b, out);
+    send_each(c.side_a, ctx.self, msg.kind, msg.wire, out);
+    send_each(c.members, ctx.self, msg.kind, msg.wire, out);
+    send_each(c.side_b, ctx.self, msg.kind, wire_b, out);
     stats_.rewritten++;
   }
   void vote(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx, std::vector<OutMessage>& out) {
     auto v = protocol::decode_vote(env.body);
     if (!v.ok()) return forward(msg, out);
-    auto it = c_->digests.find({v.value.view, v.value.seq});
-    if (it == c_->digests.end()) return forward(msg, out);
+    const Coalition& c = *ctx.coalition;
+    auto it = c.digests.find({v.value.view, v.value.seq});
+    if (it == c.digests.end()) return forward(msg, out);
     const auto& [a, b] = it->second;
     auto sealed = [&](const MessageDigest& d) {
       return ctx.crypto.seal(protocol::encode_vote(msg.kind, ctx.self, protocol::Vote{v.value.view, v.value.seq, d}),
                              all_replicas(ctx.config));
     };
     const Bytes wire_a = v.value.digest == a ? msg.wire : sealed(a);
-    send_each(c_->side_a, ctx.self, msg.kind, wire_a, out);
-    send_each(c_->members, ctx.self, msg.kind, wire_a, out);
-    send_each(c_->side_b, ctx.self, msg.kind, sealed(b), out);
+    send_each(c.side_a, ctx.self, msg.kind, wire_a, out);
+    send_each(c.members, ctx.self, msg.kind, wire_a, out);
+    send_each(c.side_b, ctx.self, msg.kind, sealed(b), out);
     stats_.rewritten++;
   }
-  std::shared_ptr<Coalition> c_;
 };
 
 class Withhold final : public Behaviour {
@@ -152,7 +145,15 @@ class Corrupt final : public Behaviour {
 };
 
 // Sends, besides its own messages, copies that claim another replica as sender. It can only
-// seal them with its own keys, so no correct replica accepts them.
+// seal them with its own keys, so under mac or signature no correct replica accepts them.
+// Under auth "none" there is no cryptography, but the simulated network still knows which
+// node put a message on the wire, as authenticated channels would: the host refuses (as
+// bad_auth) every delivered message whose claimed sender is not the node that sent it
+// (harness/world.cpp), so forged copies are refused there too. What "none" cannot protect
+// is content forwarded inside another message (requests inside PRE-PREPARE, certificates
+// inside VIEW-CHANGE and NEW-VIEW, relayed requests): no behaviour forges those with another
+// node's identity, but corrupt's bit flips can alter them undetected, so Byzantine scenarios
+// belong under mac or signature.
 class Forge final : public Behaviour {
  public:
   void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
@@ -179,7 +180,7 @@ class Replay final : public Behaviour {
     stats_.forwarded++;
     out.push_back(msg);
   }
-  void on_receive(NodeId from, ByteView wire, ByzantineContext&) override {
+  void on_receive(NodeId, ByteView wire, ByzantineContext&) override {
     seen_.emplace_back(wire.begin(), wire.end());
     if (seen_.size() > kSeenMax) seen_.pop_front();  // bounded: the newest 256
   }
@@ -200,113 +201,46 @@ class Replay final : public Behaviour {
   std::deque<Bytes> seen_;
 };
 
-// Fabricates prepared certificates in its VIEW-CHANGEs and, as a new primary, sends a
-// NEW-VIEW whose O set or V set is wrong.
-class BadViewChange final : public Behaviour {
- public:
-  void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
-    stats_.seen++;
-    auto env = protocol::parse_envelope(msg.wire);
-    if (env.ok() && msg.kind == MessageKind::ViewChange) return view_change(msg, env.value, ctx, out);
-    if (env.ok() && msg.kind == MessageKind::NewView) return new_view(msg, env.value, ctx, out);
-    stats_.forwarded++;
-    out.push_back(msg);
-  }
-
- private:
-  void view_change(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
-                   std::vector<OutMessage>& out) {
-    auto vc = protocol::decode_view_change(env.body);
-    if (!vc.ok() || vc.value.new_view == 0) {
-      out.push_back(msg);
-      return;
-    }
-    const auto v = vc.value.new_view - 1;
-    const auto seq = vc.value.stable_seq + 1;
-    MessageDigest made_up;
-    made_up.bytes.fill(0xbd);
-    const NodeId primary = ctx.config.primary(v);
-    protocol::PreparedProof proof;
-    proof.pre_prepare = ctx.crypto.seal(protocol::encode_pre_prepare(primary, protocol::PrePrepare{v, seq, made_up, {}}),
-                                        all_replicas(ctx.config));
-    for (NodeId r = 0; r < ctx.config.n && proof.prepares.size() + 1 < ctx.config.quorum(); ++r) {
-      if (r == primary) continue;
-      proof.prepares.push_back(ctx.crypto.seal(
-          protocol::encode_vote(MessageKind::Prepare, r, protocol::Vote{v, seq, made_up}), all_replicas(ctx.config)));
-    }
-    auto& prepared = vc.value.prepared;
-    prepared.erase(std::remove_if(prepared.begin(), prepared.end(), [&](const protocol::PreparedProof& p) {
-      auto e = protocol::parse_envelope(p.pre_prepare);
-      return e.ok() && protocol::decode_pre_prepare(e.value.body).value.seq == seq;
-    }), prepared.end());
-    prepared.insert(prepared.begin(), std::move(proof));
-    out.push_back(OutMessage{msg.to, msg.kind, ctx.crypto.seal(protocol::encode_view_change(ctx.self, vc.value),
-                                                               all_replicas(ctx.config))});
-    stats_.rewritten++;
-  }
-  void new_view(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
-                std::vector<OutMessage>& out) {
-    auto nv = protocol::decode_new_view(env.body);
-    if (!nv.ok()) {
-      out.push_back(msg);
-      return;
-    }
-    if (new_views_++ % 2 == 0 || nv.value.view_changes.size() < 2) {
-      // A wrong O: one extra null PRE-PREPARE beyond max-s.
-      std::uint64_t max_seq = 0;
-      for (const auto& w : nv.value.pre_prepares) {
-        auto e = protocol::parse_envelope(w);
-        if (e.ok()) max_seq = std::max(max_seq, protocol::decode_pre_prepare(e.value.body).value.seq);
-      }
-      protocol::PrePrepare extra{nv.value.view, max_seq + 1000, protocol::null_batch_digest(), {}};
-      nv.value.pre_prepares.push_back(ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, extra), all_replicas(ctx.config)));
-    } else {
-      // Too few VIEW-CHANGEs in V.
-      nv.value.view_changes.resize(ctx.config.quorum() - 1);
-    }
-    out.push_back(OutMessage{msg.to, msg.kind, ctx.crypto.seal(protocol::encode_new_view(ctx.self, nv.value),
-                                                               all_replicas(ctx.config))});
-    stats_.rewritten++;
-  }
-  std::uint64_t new_views_ = 0;
-};
-
 }  // namespace
 
-std::shared_ptr<Coalition> make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config) {
-  auto c = std::make_shared<Coalition>();
-  c->spec = spec;
-  c->config = config;
-  c->members = spec.replicas;
+Coalition make_coalition(const harness::FaultSpec& spec, std::span<const ReplicaId> replicas,
+                         const protocol::PbftConfig& config) {
+  Coalition c;
+  for (auto r : replicas) {
+    if (r < config.n && std::find(c.members.begin(), c.members.end(), r) == c.members.end()) c.members.push_back(r);
+  }
   for (auto r : spec.colluders) {
-    if (std::find(c->members.begin(), c->members.end(), r) == c->members.end()) c->members.push_back(r);
+    if (r < config.n && std::find(c.members.begin(), c.members.end(), r) == c.members.end()) c.members.push_back(r);
   }
   if (!spec.split.empty()) {
-    c->side_a = spec.split[0];
-    for (std::size_t g = 1; g < spec.split.size(); ++g) c->side_b.insert(c->side_b.end(), spec.split[g].begin(), spec.split[g].end());
+    c.side_a = spec.split[0];
+    for (std::size_t g = 1; g < spec.split.size(); ++g) c.side_b.insert(c.side_b.end(), spec.split[g].begin(), spec.split[g].end());
     return c;
   }
   std::vector<ReplicaId> others;
   for (ReplicaId r = 0; r < config.n; ++r) {
-    if (std::find(c->members.begin(), c->members.end(), r) == c->members.end()) others.push_back(r);
+    if (std::find(c.members.begin(), c.members.end(), r) == c.members.end()) others.push_back(r);
   }
   const std::size_t half = others.size() / 2;
-  c->side_a.assign(others.begin(), others.begin() + half);
-  c->side_b.assign(others.begin() + half, others.end());
+  c.side_a.assign(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(half));
+  c.side_b.assign(others.begin() + static_cast<std::ptrdiff_t>(half), others.end());
   return c;
 }
 
-std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self,
-                                          std::shared_ptr<Coalition> coalition) {
+Coalition make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config) {
+  return make_coalition(spec, spec.replicas, config);
+}
+
+std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self) {
   (void)self;
   switch (spec.kind) {
     case harness::FaultKind::Silence: return std::make_unique<Silence>();
-    case harness::FaultKind::Equivocate: return std::make_unique<Equivocate>(std::move(coalition));
+    case harness::FaultKind::Equivocate: return std::make_unique<Equivocate>();
     case harness::FaultKind::Withhold: return std::make_unique<Withhold>(spec.to);
     case harness::FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
     case harness::FaultKind::Forge: return std::make_unique<Forge>();
     case harness::FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);
-    case harness::FaultKind::BadViewChange: return std::make_unique<BadViewChange>();
+    case harness::FaultKind::BadViewChange: return make_bad_view_change({});
     default: return nullptr;
   }
 }

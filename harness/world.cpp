@@ -13,6 +13,7 @@
 #include "faults/network_faults.h"
 #include "harness/workload.h"
 #include "oracles/checker.h"
+#include "oracles/liveness.h"
 #include "protocol/client.h"
 #include "protocol/replica.h"
 #include "sim/event_queue.h"
@@ -69,11 +70,30 @@ class LatencyHistogram {
   std::int64_t max_ = 0;
 };
 
+// The last fault change inside the run: liveness is judged from there (oracles/liveness.h).
+// A crash ends when the replica restarts; other faults at until_ms.
+sim::TimeNs settled_ns(const Scenario& scenario) {
+  std::vector<oracles::FaultTiming> timings;
+  for (const auto& f : scenario.faults) {
+    timings.push_back({f.from_ns, f.kind == FaultKind::Crash ? f.restart_ns : f.until_ns});
+  }
+  return oracles::last_fault_change_ns(timings, scenario.duration_ns);
+}
+
+// Under auth "none" the transport vouches for the sender: a message must claim the node
+// that put it on the wire (a forged or relayed copy cannot be told from a real one).
+bool claims_transport_sender(protocol::ByteView wire, NodeId from) {
+  if (wire.size() < 5) return true;  // malformed: the node refuses it itself
+  const NodeId claimed = static_cast<NodeId>(wire[1]) | static_cast<NodeId>(wire[2]) << 8 |
+                         static_cast<NodeId>(wire[3]) << 16 | static_cast<NodeId>(wire[4]) << 24;
+  return claimed == from;
+}
+
 struct FaultRuntime {
   FaultSpec spec;
   std::vector<protocol::ReplicaId> replicas;  // resolved when it starts
   bool active = false;
-  std::shared_ptr<faults::Coalition> coalition;
+  faults::Coalition coalition;  // what its replicas share; behaviours get it per call
   std::vector<std::pair<protocol::ReplicaId, std::unique_ptr<faults::Behaviour>>> behaviours;
   sim::RngEngine rng;
 };
@@ -101,7 +121,6 @@ class World {
   void route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind);
   void set_timer(NodeId node, const protocol::TimerCommand& cmd);
   void cancel_timers(NodeId node);
-  void note_faulty_votes(protocol::ReplicaId r, const protocol::OutMessage& msg);
   void trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash,
              std::uint64_t a, std::uint64_t b, protocol::ByteView wire = {});
   void trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b);
@@ -136,6 +155,7 @@ class World {
   bool has_network_faults_ = false;
   sim::Trace trace_;
   oracles::Checker checker_;
+  oracles::LivenessJudge liveness_;
   std::vector<sim::EventHandle> timers_;
   protocol::Outbox outbox_;
   std::vector<protocol::OutMessage> staged_;
@@ -183,6 +203,7 @@ World::World(const Scenario& scenario, const RunOptions& options)
                  }
                  return true;
                }),
+      liveness_(settled_ns(scenario), std::max<sim::DurationNs>(1, scenario.liveness_bound_ns)),
       timers_(std::size_t{nodes_} * protocol::kTimerKinds) {
   network_faults_.set_replica_count(config_.n);
   for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
@@ -193,7 +214,7 @@ World::World(const Scenario& scenario, const RunOptions& options)
   }
   for (std::uint32_t i = 0; i < scenario.faults.size(); ++i) {
     const FaultSpec& spec = scenario.faults[i];
-    faults_.push_back(FaultRuntime{spec, {}, false, nullptr, {},
+    faults_.push_back(FaultRuntime{spec, {}, false, {}, {},
                                    sim::make_stream(options.seed, "fault/" + std::to_string(i))});
     const auto k = spec.kind;
     has_network_faults_ |= k == FaultKind::Delay || k == FaultKind::Drop || k == FaultKind::Partition;
@@ -265,10 +286,19 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
     pool_.release(payload);
     return;
   }
+  if (config_.auth == protocol::AuthMode::None && !claims_transport_sender(wire, from)) {
+    // auth "none": no cryptography, but the network knows who sent what (see faults::Forge).
+    rejected_++;
+    rejected_by_reason_[static_cast<std::size_t>(protocol::RejectReason::BadAuth)]++;
+    trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0);
+    pool_.release(payload);
+    return;
+  }
   delivered_++;
   trace(sim::TraceKind::Deliver, from, to, kind, hash, 0, 0, wire);
   outbox_.clear();
   if (to < config_.n) {
+    checker_.on_delivered(to, wire);
     for (auto& f : faults_) {
       for (auto& [r, behaviour] : f.behaviours) {
         if (r != to) continue;
@@ -322,10 +352,17 @@ void World::drain(NodeId node) {
           static_cast<std::uint64_t>(rej.reason), 0);
   }
   if (node < config_.n) {
+    // The oracles judge this step's certificates against what was sent, own messages of
+    // this very step included (a faulty replica's go through its behaviours first).
+    if (faulty_.count(node) == 0) {
+      for (const auto& msg : outbox_.messages) checker_.on_sent(node, msg.wire);
+    }
     // A state transfer is followed in the same step by the executions it made possible:
     // the oracle must hear of the jump first.
     for (const auto& note : outbox_.notes) {
-      if (note.kind == protocol::Note::Kind::StateTransferred) checker_.on_state_transfer(queue_.now_ns(), node, note.a);
+      if (note.kind == protocol::Note::Kind::StateTransferred) {
+        checker_.on_state_transfer(queue_.now_ns(), node, note.a, note.digest);
+      }
     }
     for (const auto& ex : outbox_.executions) {
       std::uint64_t h = 0;
@@ -342,6 +379,7 @@ void World::drain(NodeId node) {
       completed_++;
       last_completion_ns_ = queue_.now_ns();
       latency_.add(latency);
+      liveness_.on_completion(sent_at_ns_[c], queue_.now_ns());
       if (options_.record_trace) completions_.push_back({queue_.now_ns(), latency});
       checker_.on_client_accept(queue_.now_ns(), node, note.a, note.bytes);
       const TimeNs think = sim::from_ms(scenario_.workload.think_ms);
@@ -365,6 +403,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
   for (const auto& note : outbox_.notes) {
     switch (note.kind) {
       case K::ViewEntered:
+        checker_.on_view_entered(queue_.now_ns(), r, note.a);
         if (correct) views_entered_.insert(note.a);
         timeline_.push_back({queue_.now_ns(), r, "view", note.a});
         trace_note(r, "entered view " + std::to_string(note.a), note.a, 0);
@@ -373,6 +412,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
         trace_note(r, "view change to " + std::to_string(note.a), note.a, 0);
         break;
       case K::CheckpointStable:
+        checker_.on_stable_checkpoint(queue_.now_ns(), r, note.a, note.digest);
         if (options_.record_trace) timeline_.push_back({queue_.now_ns(), r, "stable_checkpoint", note.a});
         break;
       case K::CheckpointTaken: checker_.on_checkpoint(queue_.now_ns(), r, note.a, note.digest); break;
@@ -390,7 +430,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
 faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) {
   if (!byzantine_crypto_[r]) byzantine_crypto_[r] = std::make_unique<protocol::NodeCrypto>(keys_, r);
   return faults::ByzantineContext{config_, r, *byzantine_crypto_[r], f.rng, queue_.now_ns(),
-                                  workload_.protocol_clients};
+                                  workload_.protocol_clients, &f.coalition};
 }
 
 // A faulty replica's messages pass through its active behaviours, in fault order.
@@ -411,20 +451,8 @@ void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg)
     }
   }
   for (auto& m : current) {
-    if (faulty_.count(r) != 0) note_faulty_votes(r, m);
+    checker_.on_sent(r, m.wire);
     dispatch(r, std::move(m));
-  }
-}
-
-void World::note_faulty_votes(protocol::ReplicaId r, const protocol::OutMessage& msg) {
-  auto env = protocol::parse_envelope(msg.wire);
-  if (!env.ok() || env.value.sender != r) return;
-  if (env.value.kind == MessageKind::PrePrepare) {
-    auto pp = protocol::decode_pre_prepare(env.value.body);
-    if (pp.ok()) checker_.on_faulty_vote(r, pp.value.view, pp.value.seq, pp.value.digest);
-  } else if (env.value.kind == MessageKind::Prepare || env.value.kind == MessageKind::Commit) {
-    auto v = protocol::decode_vote(env.value.body);
-    if (v.ok()) checker_.on_faulty_vote(r, v.value.view, v.value.seq, v.value.digest);
   }
 }
 
@@ -564,9 +592,10 @@ void World::fault_start(std::uint32_t index) {
       return;
     default: break;
   }
-  f.coalition = faults::make_coalition(f.spec, config_);
+  // The coalition of the resolved replicas ("primary" included), not of the spec's list.
+  f.coalition = faults::make_coalition(f.spec, f.replicas, config_);
   for (auto r : f.replicas) {
-    auto behaviour = faults::make_behaviour(f.spec, r, f.coalition);
+    auto behaviour = faults::make_behaviour(f.spec, r);
     if (!behaviour) continue;
     if (behaviour->tick_interval_ns() > 0) {
       queue_.schedule(sim::Event{queue_.now_ns() + behaviour->tick_interval_ns(), 0, kTick, r, index, 0});
@@ -602,28 +631,18 @@ void World::tick(protocol::ReplicaId r, std::uint32_t index) {
     std::vector<protocol::OutMessage> out;
     auto ctx = context(r, f);
     behaviour->on_tick(ctx, out);
-    for (auto& m : out) dispatch(r, std::move(m));
+    for (auto& m : out) {
+      checker_.on_sent(r, m.wire);
+      dispatch(r, std::move(m));
+    }
     queue_.schedule(sim::Event{queue_.now_ns() + behaviour->tick_interval_ns(), 0, kTick, r, index, 0});
   }
 }
 
-// Liveness is required when at most f replicas are faulty: every request completes within
-// the bound after the last fault ends.
 void World::judge_liveness(reports::RunReport& report) const {
-  TimeNs last_fault_end_ns = 0;
-  for (const auto& f : faults_) {
-    TimeNs end = f.spec.until_ns.value_or(scenario_.duration_ns);
-    if (f.spec.kind == FaultKind::Crash) end = f.spec.restart_ns.value_or(scenario_.duration_ns);
-    last_fault_end_ns = std::max(last_fault_end_ns, end);
-  }
-  const TimeNs deadline_ns = last_fault_end_ns + scenario_.liveness_bound_ns;
-  const bool all = completed_ == workload_.total();
-  report.liveness_holds = all && last_completion_ns_ <= deadline_ns;
-  report.liveness_detail = std::to_string(completed_) + " of " + std::to_string(workload_.total()) +
-                           " requests completed; last at " + std::to_string(last_completion_ns_ / 1'000'000) +
-                           " ms; deadline " + std::to_string(deadline_ns / 1'000'000) + " ms (" +
-                           std::to_string(scenario_.liveness_bound_ns / 1'000'000) +
-                           " ms after the last fault ends)";
+  const auto verdict = liveness_.verdict(workload_.total());
+  report.liveness_holds = verdict.holds;
+  report.liveness_detail = verdict.detail;
 }
 
 bool matches(Expect expect, bool holds) {
@@ -642,6 +661,7 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
   rep.faulty_replicas.assign(faulty_.begin(), faulty_.end());
   rep.expect_safety = expect_name(scenario_.expect.safety);
   rep.expect_liveness = expect_name(scenario_.expect.liveness);
+  checker_.finish(queue_.now_ns());
   rep.violations = checker_.violations();
   rep.safety_holds = rep.violations.empty();
   rep.submitted = workload_.total();

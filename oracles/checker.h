@@ -1,18 +1,32 @@
-// The oracles: an independent checker that keeps the canonical history of the run and
-// compares every correct replica and every client against it as the run goes (in the
-// spirit of TigerBeetle's state checker). It holds only what is still needed: entries
-// every correct replica has passed are dropped, so memory does not grow with run length.
+// The safety oracles: an independent checker that keeps the canonical history of the run
+// and compares every correct replica and every client against it as the run goes (in the
+// spirit of TigerBeetle's state checker). It holds only what is still needed: entries every
+// correct replica has passed are dropped, so memory does not grow with run length (unless a
+// correct replica stays behind: then what it may still need is kept).
 //
-// Invariants checked (over correct replicas only):
-//   agreement           no two correct replicas execute different batches at one seq, and
-//                       their checkpoint digests agree at every common checkpoint
+// Invariants checked (over correct replicas only; a replica is judged until it becomes faulty):
+//   agreement           no two correct replicas execute different batches at one seq: the
+//                       batch digest and the requests really executed (client, timestamp,
+//                       request digest, operation, result) must match; the first execution
+//                       of each seq is checked against its own digest (requests re-hashed);
+//                       state digests agree at every checkpoint any two correct replicas
+//                       took or installed by state transfer
 //   validity            every executed request was issued by its client, as issued
 //   integrity           each replica executes seqs gaplessly (state transfer may jump) and
 //                       each request at most once
 //   client_consistency  every result a client accepted equals the result of executing the
-//                       agreed log, in order, on a reference copy of the service
-//   certificate         every certificate a correct replica acts on holds a quorum
-// Liveness is judged by the harness at the end of the run (harness/world.cpp).
+//                       agreed log, in order, on a reference copy of the service; at the end
+//                       of the run, a result no correct replica produced is reported too
+//   certificate         every certificate a correct replica acts on (prepared, committed,
+//                       stable checkpoint, the V of a NEW-VIEW it installs) is backed by a quorum of matching messages from
+//                       distinct replicas that really sent them and that reached it: judged
+//                       from the evidence trail of the network (oracles/evidence.h), not from
+//                       the count the replica reports
+// Liveness is judged separately (oracles/liveness.h).
+//
+// A violation names the invariant, the virtual time, the replicas, the seq, the two
+// conflicting values, and the faulty replicas that signed conflicting messages for that seq
+// (from the evidence trail).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -21,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "oracles/evidence.h"
 #include "protocol/config.h"
 #include "protocol/io.h"
 #include "protocol/service.h"
@@ -44,24 +59,46 @@ class Checker {
  public:
   Checker(const protocol::PbftConfig& config, IssuedOperation issued);
 
-  // A replica's fate: faulty replicas are not judged from the moment they become faulty.
+  // A replica's fate: faulty replicas are not judged from the moment they become faulty
+  // (what they did before stays judged).
   void mark_faulty(ReplicaId replica);
-  bool is_faulty(ReplicaId replica) const { return faulty_.count(replica) != 0; }
+  bool is_faulty(ReplicaId replica) const { return faulty_[replica]; }
 
+  // ---- the evidence trail (the host's view of the network) ----
+  // Replica `sender` put `wire` on the network: for a correct replica, what its step
+  // emitted; for a faulty one, what its behaviours let out. REQUIRES: called before any
+  // delivery of it, and before the notes and executions of the same step are reported.
+  void on_sent(ReplicaId sender, protocol::ByteView wire);
+  // `wire` is handed to replica `receiver` (before its step). Cheap for faulty receivers.
+  void on_delivered(ReplicaId receiver, protocol::ByteView wire) {
+    if (!faulty_[receiver]) evidence_.on_delivered(receiver, wire);
+  }
+
+  // ---- what the replicas did ----
   void on_execution(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex);
-  void on_state_transfer(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq);
+  // A state transfer installed the checkpoint at `seq` whose state digest is `digest`.
+  void on_state_transfer(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                         const MessageDigest& digest);
+  // CheckpointTaken: the replica's own state digest after executing `seq`.
   void on_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
                      const MessageDigest& digest);
+  // CheckpointStable: the replica holds a checkpoint certificate for (seq, digest).
+  void on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                            const MessageDigest& digest);
+  // ViewEntered: the replica installed a NEW-VIEW for `view`, whose V must hold a quorum
+  // of VIEW-CHANGEs for it.
+  void on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view);
+  // CertificateUsed (a = view, b = seq, digest): a prepared certificate, or (a = 0) a
+  // checkpoint certificate; `count` is ignored.
   void on_certificate(std::int64_t time_ns, ReplicaId replica, const protocol::Note& note);
   void on_client_accept(std::int64_t time_ns, ClientId client, Timestamp t, const Bytes& result);
-  // Evidence: a protocol message a faulty replica signed (PRE-PREPARE, PREPARE, COMMIT)
-  // for (view, seq, digest). Used to name culprits of an agreement violation.
-  void on_faulty_vote(ReplicaId replica, ViewNumber view, SequenceNumber seq,
-                      const MessageDigest& digest);
+  // End of run: results clients accepted that no correct replica produced are reported.
+  void finish(std::int64_t time_ns);
 
   const std::vector<reports::Violation>& violations() const { return violations_; }
   // Entries held (for the memory-bound test).
   std::size_t held() const;
+  const Evidence& evidence() const { return evidence_; }
 
  private:
   struct Canonical {
@@ -71,25 +108,38 @@ class Checker {
   };
   void violate(reports::Violation v);
   void check_requests(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex);
-  void advance_reference();
+  void check_own_digest(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex);
+  void check_same_execution(std::int64_t time_ns, ReplicaId replica, const Canonical& canonical,
+                            const protocol::Execution& ex);
+  void check_prepared(std::int64_t time_ns, ReplicaId replica, ViewNumber view, SequenceNumber seq,
+                      const MessageDigest& digest);
+  void check_quorum(std::int64_t time_ns, ReplicaId replica, Claim kind, ViewNumber view,
+                    SequenceNumber seq, const MessageDigest& digest, const char* what);
+  void compare_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                          const MessageDigest& digest, const char* how);
+  void advance_reference(std::int64_t time_ns);  // time_ns: of the execution that moved it
   void trim();
   std::vector<std::uint32_t> culprits(SequenceNumber seq) const;
+  std::string holdings_text(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
+                            const MessageDigest& except) const;
 
   protocol::PbftConfig config_;
   IssuedOperation issued_;
-  Bytes issued_scratch_;
-  std::set<ReplicaId> faulty_;
-  std::map<SequenceNumber, Canonical> canonical_;           // agreed batches not yet trimmed
+  Bytes issued_scratch_;  // reused by check_requests: it runs for every request at every replica
+  std::vector<bool> faulty_;
+  Evidence evidence_;
+  std::map<SequenceNumber, Canonical> canonical_;            // agreed batches not yet trimmed
   std::map<SequenceNumber, std::pair<MessageDigest, ReplicaId>> checkpoints_;
-  std::vector<SequenceNumber> last_seq_;                    // per replica
-  std::vector<std::map<ClientId, Timestamp>> last_request_; // per replica, per client
+  std::vector<SequenceNumber> last_seq_;                     // per replica: executed
+  std::vector<SequenceNumber> checkpoint_passed_;            // per replica: checkpoints reported
+  std::vector<SequenceNumber> stable_;                       // per replica: stable checkpoint
+  std::vector<ViewNumber> view_;                             // per replica: last view entered
+  std::vector<std::map<ClientId, Timestamp>> last_request_;  // per replica, per client
   protocol::KvService reference_;
   SequenceNumber reference_seq_ = 0;
   std::map<ClientId, Timestamp> reference_last_;
   std::map<std::pair<ClientId, Timestamp>, Bytes> reference_results_;  // not yet accepted
-  std::map<std::pair<ClientId, Timestamp>, Bytes> accepted_;           // not yet computed
-  std::map<std::pair<SequenceNumber, ReplicaId>, std::set<std::pair<ViewNumber, MessageDigest>>>
-      faulty_votes_;
+  std::map<std::pair<ClientId, Timestamp>, std::pair<Bytes, std::int64_t>> accepted_;  // not yet computed
   std::vector<reports::Violation> violations_;
   std::set<std::string> reported_;  // one violation per (invariant, seq, replica) is enough
 };

@@ -1,7 +1,13 @@
 // The oracles fire on logs that really violate them, and stay silent on logs that do not.
+// The logs are built by hand here, fed the way the host feeds them (harness/world.cpp):
+// sends, then deliveries, then executions, then notes. tests/oracle_runs_test.cpp checks
+// the same oracles on whole runs.
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include "oracles/checker.h"
+#include "oracles/liveness.h"
 #include "protocol/crypto.h"
 #include "protocol/service.h"
 
@@ -16,9 +22,11 @@ PbftConfig config4() {
   return c;
 }
 
+constexpr ClientId kClient = 10;
+
 // Client 10 issued t = 1..3: INCREMENT "x".
 bool issued(ClientId c, Timestamp t, Bytes& op) {
-  if (c != 10 || t < 1 || t > 3) return false;
+  if (c != kClient || t < 1 || t > 3) return false;
   op = encode_kv_operation(KvOpcode::Increment, "x");
   return true;
 }
@@ -27,13 +35,28 @@ MessageDigest digest_of(const char* s) {
   return sha256(ByteView(reinterpret_cast<const std::uint8_t*>(s), std::char_traits<char>::length(s)));
 }
 
-Execution batch(SequenceNumber seq, const char* tag, std::vector<Timestamp> ts, ClientId client = 10) {
-  Execution ex{seq, 0, digest_of(tag), {}};
-  for (auto t : ts) {
-    ExecutedRequest r{client, t, {}, encode_kv_operation(KvOpcode::Increment, "x"), {}, false};
-    ex.requests.push_back(r);
-  }
+ExecutedRequest request(Timestamp t, const char* result, ClientId client = kClient) {
+  const Bytes op = encode_kv_operation(KvOpcode::Increment, "x");
+  const Bytes content = encode_request(client, Request{client, t, op});
+  return ExecutedRequest{client, t, request_digest(content), op, Bytes(result, result + std::char_traits<char>::length(result)), false};
+}
+
+MessageDigest digest_of_requests(const std::vector<ExecutedRequest>& requests) {
+  std::vector<MessageDigest> ds;
+  for (const auto& r : requests) ds.push_back(r.request_digest);
+  return batch_digest(ds);
+}
+
+// An execution whose batch digest really is the digest of its requests.
+Execution batch(SequenceNumber seq, std::vector<ExecutedRequest> requests, ViewNumber view = 0) {
+  Execution ex{seq, view, {}, std::move(requests)};
+  ex.batch_digest = digest_of_requests(ex.requests);
   return ex;
+}
+
+// INCREMENT x executed in order: t-th request returns "t".
+Execution counting(SequenceNumber seq, Timestamp t) {
+  return batch(seq, {request(t, std::to_string(t).c_str())});
 }
 
 std::size_t count(const oracles::Checker& c, const std::string& invariant) {
@@ -42,46 +65,188 @@ std::size_t count(const oracles::Checker& c, const std::string& invariant) {
   return n;
 }
 
+// Violations of everything but certificates: the logs of the agreement, validity, integrity
+// and client tests carry no network traffic, so no execution in them is certified.
+std::size_t besides_certificates(const oracles::Checker& c) {
+  return c.violations().size() - count(c, "certificate");
+}
+
+const reports::Violation* first(const oracles::Checker& c, const std::string& invariant) {
+  for (const auto& v : c.violations()) {
+    if (v.invariant == invariant) return &v;
+  }
+  return nullptr;
+}
+
+// Real wire messages, sealed by each replica's own identity, and the traffic the host would
+// report for them.
+struct Traffic {
+  PbftConfig config = config4();
+  KeyRing ring{5, AuthMode::Mac, 4};
+  std::vector<std::unique_ptr<NodeCrypto>> crypto;
+  oracles::Checker& checker;
+
+  explicit Traffic(oracles::Checker& c) : checker(c) {
+    for (NodeId r = 0; r < config.n; ++r) crypto.push_back(std::make_unique<NodeCrypto>(ring, r));
+  }
+  Bytes seal(NodeId by, Bytes content) {
+    std::vector<NodeId> all{0, 1, 2, 3};
+    return crypto[by]->seal(std::move(content), all);
+  }
+  Bytes pre_prepare(NodeId by, ViewNumber v, SequenceNumber n, const MessageDigest& d) {
+    return seal(by, encode_pre_prepare(by, PrePrepare{v, n, d, {}}));
+  }
+  Bytes vote(MessageKind kind, NodeId by, ViewNumber v, SequenceNumber n, const MessageDigest& d) {
+    return seal(by, encode_vote(kind, by, Vote{v, n, d}));
+  }
+  Bytes checkpoint(NodeId by, SequenceNumber n, const MessageDigest& d) {
+    return seal(by, encode_checkpoint(by, Checkpoint{n, d}));
+  }
+  // `by` sends it, and it reaches every replica in `to`.
+  void send(NodeId by, const Bytes& wire, std::vector<ReplicaId> to) {
+    checker.on_sent(by, wire);
+    for (auto r : to) checker.on_delivered(r, wire);
+  }
+  void multicast(NodeId by, const Bytes& wire) {
+    std::vector<ReplicaId> to;
+    for (ReplicaId r = 0; r < config.n; ++r) {
+      if (r != by) to.push_back(r);
+    }
+    send(by, wire, to);
+  }
+  // The normal case for (v, n, d): PRE-PREPARE from the primary, PREPAREs from the backups,
+  // COMMITs from all, everything delivered everywhere.
+  void normal_case(ViewNumber v, SequenceNumber n, const MessageDigest& d) {
+    const ReplicaId primary = config.primary(v);
+    multicast(primary, pre_prepare(primary, v, n, d));
+    for (ReplicaId r = 0; r < config.n; ++r) {
+      if (r != primary) multicast(r, vote(MessageKind::Prepare, r, v, n, d));
+    }
+    for (ReplicaId r = 0; r < config.n; ++r) multicast(r, vote(MessageKind::Commit, r, v, n, d));
+  }
+};
+
+Note prepared_note(ViewNumber v, SequenceNumber n, const MessageDigest& d) {
+  return Note{Note::Kind::CertificateUsed, v, n, d, {}, 99};  // the count is not trusted
+}
+
 }  // namespace
+
+// ---- agreement ---------------------------------------------------------------------------
 
 TEST_CASE("agreement: same batches everywhere is silent; a different batch at one seq fires") {
   oracles::Checker ok(config4(), issued);
   for (ReplicaId r = 0; r < 4; ++r) {
-    ok.on_execution(1, r, batch(1, "a", {1}));
-    ok.on_execution(2, r, batch(2, "b", {2}));
+    ok.on_execution(1, r, counting(1, 1));
+    ok.on_execution(2, r, counting(2, 2));
   }
-  CHECK(ok.violations().empty());
+  CHECK(besides_certificates(ok) == 0);
 
   oracles::Checker bad(config4(), issued);
-  bad.on_execution(1, 1, batch(1, "a", {1}));
-  bad.on_execution(2, 2, batch(1, "other", {1}));
+  bad.on_execution(1, 1, counting(1, 1));
+  bad.on_execution(2, 2, batch(1, {}));  // the null request instead
   REQUIRE(count(bad, "agreement") == 1);
-  const auto& v = bad.violations().front();
+  const auto& v = *first(bad, "agreement");
   CHECK(v.seq == 1);
   CHECK(v.replicas == std::vector<std::uint32_t>{1, 2});
   CHECK(v.value_a != v.value_b);
   CHECK(v.time_ns == 2);
 }
 
-TEST_CASE("agreement: culprits are the faulty replicas that signed two digests for the seq") {
+TEST_CASE("agreement: different requests executed under the same batch digest fire (review #9)") {
+  // What a NEW-VIEW whose O entry carries the right digest and another batch does (#1):
+  // replica 2 executes the null request under the digest of batch [t=1].
   oracles::Checker c(config4(), issued);
+  const Execution real = counting(1, 1);
+  Execution swapped = real;
+  swapped.requests.clear();
+  c.on_execution(1, 0, real);
+  c.on_execution(2, 2, swapped);
+  REQUIRE(count(c, "agreement") == 1);
+  const auto* v = first(c, "agreement");
+  CHECK(v->detail.find("same batch digest") != std::string::npos);
+  CHECK(v->replicas == std::vector<std::uint32_t>{0, 2});
+  CHECK(v->value_a.find("1 request") != std::string::npos);
+  CHECK(v->value_b.find("0 requests") != std::string::npos);
+}
+
+TEST_CASE("agreement: the first execution of a seq must hash to its own digest") {
+  oracles::Checker c(config4(), issued);
+  Execution lie = counting(1, 1);
+  lie.batch_digest = digest_of_requests({});  // executes [t=1] under the null digest
+  c.on_execution(1, 3, lie);
+  REQUIRE(count(c, "agreement") == 1);
+  CHECK(first(c, "agreement")->replicas == std::vector<std::uint32_t>{3});
+  // The same digest and requests everywhere is not enough: the others match it, and the
+  // violation stays the one above.
+  c.on_execution(2, 0, lie);
+  CHECK(count(c, "agreement") == 1);
+}
+
+TEST_CASE("agreement: a result that differs between replicas, or from the reference service, fires") {
+  oracles::Checker between(config4(), issued);
+  between.on_execution(1, 0, counting(1, 1));
+  between.on_execution(2, 1, batch(1, {request(1, "7")}));
+  CHECK(count(between, "agreement") == 1);
+
+  oracles::Checker reference(config4(), issued);  // everyone agrees on a wrong result
+  for (ReplicaId r = 0; r < 4; ++r) reference.on_execution(1, r, batch(1, {request(1, "5")}));
+  REQUIRE(count(reference, "agreement") == 1);
+  CHECK(first(reference, "agreement")->value_a == "5");
+  CHECK(first(reference, "agreement")->value_b == "1");
+  CHECK(first(reference, "agreement")->time_ns == 1);
+}
+
+TEST_CASE("agreement: culprits are the faulty replicas that signed conflicting messages for the seq") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
   c.mark_faulty(0);
   c.mark_faulty(3);
-  c.on_faulty_vote(0, 0, 1, digest_of("a"));
-  c.on_faulty_vote(0, 0, 1, digest_of("other"));
-  c.on_faulty_vote(3, 0, 1, digest_of("a"));  // consistent: not a culprit
-  c.on_execution(1, 1, batch(1, "a", {1}));
-  c.on_execution(2, 2, batch(1, "other", {1}));
+  const MessageDigest a = digest_of("a"), b = digest_of("b");
+  net.send(0, net.pre_prepare(0, 0, 1, a), {1, 3});  // the primary equivocates
+  net.send(0, net.pre_prepare(0, 0, 1, b), {2});
+  net.multicast(3, net.vote(MessageKind::Prepare, 3, 0, 1, a));  // consistent: not a culprit
+  net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, b));  // correct: never a culprit
+  c.on_execution(1, 1, counting(1, 1));
+  c.on_execution(2, 2, batch(1, {}));
   REQUIRE(count(c, "agreement") == 1);
-  CHECK(c.violations().front().culprits == std::vector<std::uint32_t>{0});
+  CHECK(first(c, "agreement")->culprits == std::vector<std::uint32_t>{0});
+}
+
+TEST_CASE("agreement: a faulty primary that signed two batches under one digest is named") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  c.mark_faulty(1);
+  const Bytes op = encode_kv_operation(KvOpcode::Increment, "x");
+  const Bytes req = [&] {
+    KeyRing client_ring(5, AuthMode::Mac, 11);
+    NodeCrypto client(client_ring, kClient);
+    std::vector<NodeId> all{0, 1, 2, 3};
+    return client.seal(encode_request(kClient, Request{kClient, 1, op}), all);
+  }();
+  const MessageDigest d = batch_digest(std::vector<MessageDigest>{request_digest(parse_envelope(req).value.content)});
+  // As new primary of view 1: the genuine O entry to replica 0, the same digest with an
+  // empty batch to replica 2, each inside a NEW-VIEW.
+  auto new_view = [&](std::vector<Bytes> batch) {
+    NewView nv{1, {}, {net.seal(1, encode_pre_prepare(1, PrePrepare{1, 1, d, ConsensusBatch{std::move(batch)}}))}};
+    return net.seal(1, encode_new_view(1, nv));
+  };
+  net.send(1, new_view({req}), {0});
+  net.send(1, new_view({}), {2});
+  c.on_execution(3, 0, batch(1, {request(1, "1")}, 1));
+  Execution swapped = batch(1, {request(1, "1")}, 1);
+  swapped.requests.clear();
+  c.on_execution(4, 2, swapped);
+  REQUIRE(count(c, "agreement") == 1);
+  CHECK(first(c, "agreement")->culprits == std::vector<std::uint32_t>{1});
 }
 
 TEST_CASE("agreement: faulty replicas are not judged") {
   oracles::Checker c(config4(), issued);
   c.mark_faulty(3);
-  c.on_execution(1, 1, batch(1, "a", {1}));
-  c.on_execution(2, 3, batch(1, "evil", {1}));
-  CHECK(c.violations().empty());
+  c.on_execution(1, 1, counting(1, 1));
+  c.on_execution(2, 3, batch(1, {}));
+  CHECK(besides_certificates(c) == 0);
 }
 
 TEST_CASE("agreement: different state digests at a common checkpoint fire") {
@@ -93,72 +258,336 @@ TEST_CASE("agreement: different state digests at a common checkpoint fire") {
   CHECK(count(c, "agreement") == 1);
 }
 
+TEST_CASE("agreement: the last correct replica to reach a checkpoint is compared too (review #8)") {
+  // Fed exactly as the host does: a step's executions, then its CheckpointTaken note. The
+  // last replica executes the checkpoint seq (every correct replica is then past it) and
+  // its own digest differs.
+  oracles::Checker c(config4(), issued);
+  for (ReplicaId r = 0; r < 4; ++r) {
+    c.on_execution(1, r, counting(1, 1));
+    c.on_checkpoint(1, r, 1, digest_of(r == 3 ? "diverged" : "state"));
+  }
+  REQUIRE(count(c, "agreement") == 1);
+  const auto* v = first(c, "agreement");
+  CHECK(v->seq == 1);
+  CHECK(v->replicas == std::vector<std::uint32_t>{0, 3});
+  CHECK(v->value_a == digest_of("state").short_hex());
+  CHECK(v->value_b == digest_of("diverged").short_hex());
+
+  // Two executions in one step before the note: still compared.
+  oracles::Checker two(config4(), issued);
+  for (ReplicaId r = 0; r < 4; ++r) {
+    two.on_execution(1, r, counting(1, 1));
+    two.on_execution(1, r, counting(2, 2));
+    two.on_checkpoint(1, r, 1, digest_of(r == 3 ? "diverged" : "state"));
+  }
+  CHECK(count(two, "agreement") == 1);
+}
+
+TEST_CASE("agreement: a state transfer installs a digest the others do not have") {
+  oracles::Checker c(config4(), issued);
+  c.on_checkpoint(1, 0, 64, digest_of("s"));
+  c.on_state_transfer(2, 1, 64, digest_of("s"));
+  CHECK(c.violations().empty());
+  c.on_state_transfer(3, 2, 64, digest_of("forged"));
+  REQUIRE(count(c, "agreement") == 1);
+  CHECK(first(c, "agreement")->detail.find("state transfer") != std::string::npos);
+}
+
+// ---- validity, integrity -----------------------------------------------------------------
+
 TEST_CASE("validity: a request the client never issued, or issued differently, fires") {
   oracles::Checker c(config4(), issued);
-  c.on_execution(1, 0, batch(1, "a", {1}));
-  CHECK(c.violations().empty());
-  c.on_execution(2, 0, batch(2, "b", {7}));  // t=7 was never issued
+  c.on_execution(1, 0, counting(1, 1));
+  CHECK(besides_certificates(c) == 0);
+  c.on_execution(2, 0, batch(2, {request(7, "2")}));  // t=7 was never issued
   CHECK(count(c, "validity") == 1);
-  Execution forged = batch(3, "c", {});
-  forged.requests.push_back(ExecutedRequest{10, 2, {}, encode_kv_operation(KvOpcode::Put, "x", "9"), {}, false});
-  c.on_execution(3, 0, forged);  // issued t=2 was an INCREMENT, not this PUT
+  ExecutedRequest put{kClient, 2, {}, encode_kv_operation(KvOpcode::Put, "x", "9"), {}, false};
+  put.request_digest = request_digest(encode_request(kClient, Request{kClient, 2, put.operation}));
+  c.on_execution(3, 0, batch(3, {put}));  // issued t=2 was an INCREMENT, not this PUT
   CHECK(count(c, "validity") == 2);
-  c.on_execution(4, 0, batch(4, "null", {}));  // null requests are fine
+  c.on_execution(4, 0, batch(4, {}));  // null requests are fine
   CHECK(count(c, "validity") == 2);
 }
 
 TEST_CASE("integrity: a gap, and a request executed twice, fire") {
   oracles::Checker gap(config4(), issued);
-  gap.on_execution(1, 0, batch(1, "a", {1}));
-  gap.on_execution(2, 0, batch(3, "c", {2}));
+  gap.on_execution(1, 0, counting(1, 1));
+  gap.on_execution(2, 0, counting(3, 2));
   CHECK(count(gap, "integrity") == 1);
 
   oracles::Checker twice(config4(), issued);
-  twice.on_execution(1, 0, batch(1, "a", {1}));
-  twice.on_execution(2, 0, batch(2, "b", {1}));
+  twice.on_execution(1, 0, counting(1, 1));
+  twice.on_execution(2, 0, batch(2, {request(1, "2")}));
   CHECK(count(twice, "integrity") == 1);
 
   oracles::Checker skipped(config4(), issued);  // a duplicate the replica skipped is fine
-  skipped.on_execution(1, 0, batch(1, "a", {1}));
-  Execution dup = batch(2, "b", {1});
-  dup.requests[0].duplicate = true;
-  skipped.on_execution(2, 0, dup);
-  CHECK(skipped.violations().empty());
+  skipped.on_execution(1, 0, counting(1, 1));
+  ExecutedRequest dup = request(1, "");
+  dup.duplicate = true;
+  skipped.on_execution(2, 0, batch(2, {dup}));
+  CHECK(besides_certificates(skipped) == 0);
 
   oracles::Checker transferred(config4(), issued);  // state transfer may jump
-  transferred.on_execution(1, 0, batch(1, "a", {1}));
-  transferred.on_state_transfer(2, 0, 64);
-  transferred.on_execution(3, 0, batch(65, "z", {2}));
-  CHECK(transferred.violations().empty());
+  transferred.on_execution(1, 0, counting(1, 1));
+  transferred.on_state_transfer(2, 0, 64, digest_of("s"));
+  transferred.on_execution(3, 0, batch(65, {request(2, "2")}));
+  CHECK(count(transferred, "integrity") == 0);
 }
+
+// ---- client consistency ------------------------------------------------------------------
 
 TEST_CASE("client consistency: a client that accepts a result the agreed log does not give fires") {
   oracles::Checker c(config4(), issued);
-  c.on_execution(1, 0, batch(1, "a", {1}));
-  c.on_client_accept(2, 10, 1, Bytes{'1'});  // INCREMENT x -> 1
-  CHECK(c.violations().empty());
-  c.on_client_accept(3, 10, 2, Bytes{'5'});  // accepted before the log has it
-  c.on_execution(4, 0, batch(2, "b", {2}));  // the agreed log says 2
-  CHECK(count(c, "client_consistency") == 1);
+  c.on_execution(1, 0, counting(1, 1));
+  c.on_client_accept(2, kClient, 1, Bytes{'1'});  // INCREMENT x -> 1
+  CHECK(besides_certificates(c) == 0);
+  c.on_client_accept(3, kClient, 2, Bytes{'5'});  // accepted before the log has it
+  c.on_execution(4, 0, counting(2, 2));            // the agreed log says 2
+  REQUIRE(count(c, "client_consistency") == 1);
+  CHECK(first(c, "client_consistency")->time_ns == 3);  // when the client accepted it
 }
 
-TEST_CASE("certificate: acting on fewer than a quorum of messages fires") {
+TEST_CASE("client consistency: a result no correct replica executed is reported at the end (review #22)") {
   oracles::Checker c(config4(), issued);
-  Note good{Note::Kind::CertificateUsed, 0, 1, {}, {}, 3};
-  c.on_certificate(1, 0, good);
-  CHECK(c.violations().empty());
-  Note bad{Note::Kind::CertificateUsed, 0, 2, {}, {}, 2};
-  c.on_certificate(2, 0, bad);
-  CHECK(count(c, "certificate") == 1);
+  c.mark_faulty(2);
+  c.mark_faulty(3);
+  c.on_execution(1, 0, counting(1, 1));
+  c.on_client_accept(2, kClient, 1, Bytes{'1'});
+  c.on_client_accept(3, kClient, 2, Bytes{'9'});  // only the two faulty replicas replied this
+  CHECK(besides_certificates(c) == 0);  // it could still come
+  c.finish(50'000'000);
+  REQUIRE(count(c, "client_consistency") == 1);
+  const auto* v = first(c, "client_consistency");
+  CHECK(v->detail.find("no correct replica executed") != std::string::npos);
+  CHECK(v->value_b == "9");
+  CHECK(v->time_ns == 3);
+
+  // Held up behind a seq no correct replica executed, but matching what one executed: not
+  // a violation.
+  oracles::Checker gap(config4(), issued);
+  gap.on_execution(1, 0, counting(1, 1));
+  gap.on_state_transfer(2, 0, 2, digest_of("s"));
+  gap.on_execution(3, 0, counting(3, 2));  // seq 2 was never executed by a correct replica
+  gap.on_client_accept(4, kClient, 2, Bytes{'2'});
+  gap.finish(5);
+  CHECK(count(gap, "client_consistency") == 0);
+  gap.on_client_accept(6, kClient, 3, Bytes{'3'});  // t=3 executed nowhere
+  gap.finish(7);
+  CHECK(count(gap, "client_consistency") == 1);
 }
+
+// ---- certificates ------------------------------------------------------------------------
+
+TEST_CASE("certificate: a prepared certificate backed by the network's evidence is silent") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  const MessageDigest d = digest_of("a");
+  net.normal_case(0, 1, d);
+  for (ReplicaId r = 0; r < 4; ++r) c.on_certificate(1, r, prepared_note(0, 1, d));
+  CHECK(c.violations().empty());
+}
+
+TEST_CASE("certificate: matching on (view, seq) without the digest fires, with both values (review #10)") {
+  // The VotesIgnoreDigest defect: replica 1 got version a from an equivocating primary, the
+  // others b; it counts their PREPAREs for b toward a.
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  c.mark_faulty(0);
+  const MessageDigest a = digest_of("a"), b = digest_of("b");
+  net.send(0, net.pre_prepare(0, 0, 1, a), {1});
+  net.send(0, net.pre_prepare(0, 0, 1, b), {2, 3});
+  net.multicast(1, net.vote(MessageKind::Prepare, 1, 0, 1, a));
+  net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, b));
+  net.multicast(3, net.vote(MessageKind::Prepare, 3, 0, 1, b));
+  c.on_certificate(1, 2, prepared_note(0, 1, b));  // legitimate
+  CHECK(c.violations().empty());
+  c.on_certificate(2, 1, prepared_note(0, 1, a));  // what the defect lets replica 1 do
+  REQUIRE(count(c, "certificate") == 1);
+  const auto* v = first(c, "certificate");
+  CHECK(v->replicas == std::vector<std::uint32_t>{1});
+  CHECK(v->seq == 1);
+  CHECK(v->time_ns == 2);
+  CHECK(v->value_a.find(a.short_hex()) != std::string::npos);
+  CHECK(v->value_b.find(b.short_hex() + " from [2,3]") != std::string::npos);
+  CHECK(v->culprits == std::vector<std::uint32_t>{0});
+}
+
+TEST_CASE("certificate: forged, duplicated, undelivered or primary PREPAREs do not count") {
+  const MessageDigest d = digest_of("a");
+  SUBCASE("a PREPARE claiming replica 3, put on the network by replica 2") {
+    oracles::Checker c(config4(), issued);
+    Traffic net(c);
+    net.multicast(0, net.pre_prepare(0, 0, 1, d));
+    net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, d));
+    Bytes forged = net.seal(2, encode_vote(MessageKind::Prepare, 3, Vote{0, 1, d}));
+    net.send(2, forged, {1});
+    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    CHECK(count(c, "certificate") == 1);
+  }
+  SUBCASE("the same PREPARE delivered twice") {
+    oracles::Checker c(config4(), issued);
+    Traffic net(c);
+    net.multicast(0, net.pre_prepare(0, 0, 1, d));
+    const Bytes p2 = net.vote(MessageKind::Prepare, 2, 0, 1, d);
+    net.send(2, p2, {1});
+    c.on_delivered(1, p2);
+    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    CHECK(count(c, "certificate") == 1);
+  }
+  SUBCASE("PREPAREs that were sent but never reached the replica") {
+    oracles::Checker c(config4(), issued);
+    Traffic net(c);
+    net.multicast(0, net.pre_prepare(0, 0, 1, d));
+    net.send(2, net.vote(MessageKind::Prepare, 2, 0, 1, d), {3});
+    net.send(3, net.vote(MessageKind::Prepare, 3, 0, 1, d), {2});
+    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    CHECK(count(c, "certificate") == 1);
+    // Replica 2 holds replica 3's PREPARE and its own (sent, to nobody in particular).
+    net.send(2, net.vote(MessageKind::Prepare, 2, 0, 1, d), {});
+    c.on_certificate(2, 2, prepared_note(0, 1, d));
+    CHECK(count(c, "certificate") == 1);
+  }
+  SUBCASE("the primary's own PREPARE, or no PRE-PREPARE at all") {
+    oracles::Checker c(config4(), issued);
+    Traffic net(c);
+    c.mark_faulty(0);
+    net.multicast(0, net.vote(MessageKind::Prepare, 0, 0, 1, d));
+    net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, d));
+    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    REQUIRE(count(c, "certificate") == 1);
+    CHECK(first(c, "certificate")->detail.find("no such PRE-PREPARE") != std::string::npos);
+  }
+}
+
+TEST_CASE("certificate: executing on fewer than a quorum of matching COMMITs fires") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  const Execution ex = counting(1, 1);
+  net.multicast(0, net.pre_prepare(0, 0, 1, ex.batch_digest));
+  for (ReplicaId r : {1u, 2u}) net.multicast(r, net.vote(MessageKind::Commit, r, 0, 1, ex.batch_digest));
+  net.multicast(3, net.vote(MessageKind::Commit, 3, 0, 1, digest_of("other")));
+  c.on_execution(1, 1, ex);  // holds COMMITs from 1 (own) and 2: two of three
+  REQUIRE(count(c, "certificate") == 1);
+  CHECK(first(c, "certificate")->detail.find("commit certificate") != std::string::npos);
+  net.multicast(0, net.vote(MessageKind::Commit, 0, 0, 1, ex.batch_digest));
+  c.on_execution(2, 2, ex);
+  CHECK(count(c, "certificate") == 1);  // replica 2 holds 0, 1, 2
+}
+
+TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs, direct or inside a VIEW-CHANGE") {
+  const MessageDigest s = digest_of("state");
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  net.multicast(0, net.checkpoint(0, 64, s));
+  net.multicast(1, net.checkpoint(1, 64, s));
+  c.on_stable_checkpoint(1, 2, 64, s);  // holds 0 and 1 only
+  REQUIRE(count(c, "certificate") == 1);
+  net.multicast(2, net.checkpoint(2, 64, s));
+  c.on_stable_checkpoint(2, 3, 64, s);  // holds 0, 1, 2
+  c.on_certificate(2, 3, Note{Note::Kind::CertificateUsed, 0, 64, s, {}, 3});
+  CHECK(count(c, "certificate") == 1);
+
+  // Replica 3 never got replica 0's CHECKPOINT directly, only inside replica 1's VIEW-CHANGE.
+  oracles::Checker vc_path(config4(), issued);
+  Traffic net2(vc_path);
+  const Bytes c0 = net2.checkpoint(0, 64, s);
+  const Bytes c1 = net2.checkpoint(1, 64, s);
+  const Bytes c2 = net2.checkpoint(2, 64, s);
+  net2.send(0, c0, {1, 2});
+  net2.send(1, c1, {0, 2, 3});
+  net2.send(2, c2, {0, 1, 3});
+  vc_path.on_stable_checkpoint(1, 3, 64, s);
+  CHECK(count(vc_path, "certificate") == 1);
+  ViewChange vc{1, 64, s, {c0, c1, c2}, {}};
+  net2.send(1, net2.seal(1, encode_view_change(1, vc)), {3});
+  vc_path.on_stable_checkpoint(2, 3, 64, s);
+  CHECK(count(vc_path, "certificate") == 1);  // no second report: it now holds a quorum
+  CHECK(vc_path.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, s).size() == 3);
+}
+
+TEST_CASE("certificate: entering a view needs VIEW-CHANGEs from a quorum, direct or inside the NEW-VIEW") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  auto view_change = [&](NodeId by, NodeId claimed, SequenceNumber stable = 0) {
+    return net.seal(by, encode_view_change(claimed, ViewChange{1, stable, {}, {}, {}}));
+  };
+  const Bytes vc0 = view_change(0, 0), vc2 = view_change(2, 2), vc3 = view_change(3, 3);
+  net.send(0, vc0, {1});
+  net.send(2, vc2, {1, 3});
+  net.send(3, vc3, {1});
+  c.on_view_entered(1, 1, 1);  // the new primary: 0, 2, 3 reached it
+  CHECK(c.violations().empty());
+  c.on_view_entered(2, 3, 1);  // replica 3: its own and replica 2's only
+  REQUIRE(count(c, "certificate") == 1);
+  CHECK(first(c, "certificate")->replicas == std::vector<std::uint32_t>{3});
+  // Replica 0 gets the NEW-VIEW whose V holds three, but the one claiming 3 was made up by
+  // replica 1 (3 never sent those bytes): 0 holds its own and 2's.
+  const Bytes forged3 = view_change(1, 3, 64);
+  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, forged3}, {}})), {0});
+  c.on_view_entered(3, 0, 1);
+  CHECK(count(c, "certificate") == 2);
+  CHECK(c.evidence().view_change_support(0, 1) == std::vector<ReplicaId>{0, 2});
+  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, vc3}, {}})), {2});
+  c.on_view_entered(4, 2, 1);
+  CHECK(count(c, "certificate") == 2);
+}
+
+// ---- memory ------------------------------------------------------------------------------
 
 TEST_CASE("the checker forgets what every correct replica has passed") {
   oracles::Checker c(config4(), issued);
-  Bytes op;
+  Traffic net(c);
   for (SequenceNumber s = 1; s <= 3; ++s) {
-    for (ReplicaId r = 0; r < 4; ++r) c.on_execution(s, r, batch(s, "x", {s}));
-    c.on_client_accept(s, 10, s, Bytes{static_cast<std::uint8_t>('0' + s)});
+    const Execution ex = counting(s, s);
+    net.normal_case(0, s, ex.batch_digest);
+    for (ReplicaId r = 0; r < 4; ++r) {
+      c.on_execution(s, r, ex);
+      c.on_checkpoint(s, r, s, digest_of("state"));
+    }
+    c.on_client_accept(s, kClient, s, Bytes{static_cast<std::uint8_t>('0' + s)});
   }
+  CHECK(c.held() == 3);  // the evidence of seqs 1..3: no checkpoint is stable yet
+  for (ReplicaId r = 0; r < 4; ++r) net.multicast(r, net.checkpoint(r, 3, digest_of("state")));
+  for (ReplicaId r = 0; r < 4; ++r) c.on_stable_checkpoint(4, r, 3, digest_of("state"));
   CHECK(c.violations().empty());
   CHECK(c.held() == 0);
+}
+
+TEST_CASE("the evidence ignores sequence numbers far beyond any stable checkpoint") {
+  PbftConfig config = config4();
+  config.log_window = 16;
+  config.checkpoint_interval = 8;
+  oracles::Checker c(config, issued);
+  Traffic net(c);
+  c.mark_faulty(3);
+  for (SequenceNumber s = 1; s <= 1000; ++s) net.multicast(3, net.vote(MessageKind::Prepare, 3, 0, s, digest_of("junk")));
+  CHECK(c.held() == 4 * 16);  // seqs 1..64: four windows above stable checkpoint 0
+}
+
+// ---- liveness ----------------------------------------------------------------------------
+
+TEST_CASE("liveness: the bound runs from the last fault change inside the run (review #11)") {
+  using oracles::FaultTiming;
+  const std::int64_t end = 60'000'000'000;
+  // A crash with no restart changes once, when it starts.
+  CHECK(oracles::last_fault_change_ns(std::vector<FaultTiming>{{1'000'000'000, std::nullopt}}, end) == 1'000'000'000);
+  // A fault that ends inside the run: its end; one that ends after the run: its start.
+  CHECK(oracles::last_fault_change_ns(std::vector<FaultTiming>{{1'000'000'000, 5'000'000'000}}, end) == 5'000'000'000);
+  CHECK(oracles::last_fault_change_ns(std::vector<FaultTiming>{{2'000'000'000, 90'000'000'000}}, end) == 2'000'000'000);
+  CHECK(oracles::last_fault_change_ns(std::vector<FaultTiming>{}, end) == 0);
+  CHECK(oracles::last_fault_change_ns(std::vector<FaultTiming>{{1, 3}, {2, std::nullopt}}, end) == 3);
+}
+
+TEST_CASE("liveness: each request completes within the bound of its submission or the last change") {
+  oracles::LivenessJudge judge(1'000, 500);
+  judge.on_completion(0, 1'400);      // deadline 1500
+  judge.on_completion(5'000, 5'400);  // submitted long after the faults: deadline 5500
+  CHECK(judge.verdict(2).holds);
+  CHECK_FALSE(judge.verdict(3).holds);  // one never completed
+  judge.on_completion(100, 1'600);      // deadline 1500: late
+  const auto v = judge.verdict(3);
+  CHECK_FALSE(v.holds);
+  CHECK(judge.late() == 1);
+  CHECK(v.detail.find("1 completed late") != std::string::npos);
 }

@@ -212,6 +212,7 @@ TEST_CASE("the JSON report has the contract's fields with the run's values") {
   CHECK(v["values"] == json::array({"c34463fa7191", "4c3a172a7eaa"}));
   CHECK(v["culprits"] == json::array({0, 1}));
   CHECK(j["liveness"]["holds"] == true);
+  CHECK(j["liveness"]["required"] == false);  // 2 faulty replicas, f = 1
   CHECK(j["liveness"]["submitted"] == 20);
   CHECK(j["liveness"]["completed"] == 20);
   const json& s = j["stats"];
@@ -258,6 +259,10 @@ TEST_CASE("the text summary: verdicts, violation with its culprits, fingerprint,
   CHECK(text.find("[signed by faulty replicas 0,1]") != std::string::npos);
   CHECK(text.find("fingerprint: 0123456789abcdef") != std::string::npos);
   CHECK(text.find("COMMIT=240") != std::string::npos);
+  CHECK(text.find("(not promised: 2 faulty replicas > f = 1)") != std::string::npos);
+  r.faulty_replicas = {1};
+  CHECK(to_text(r).find("not promised") == std::string::npos);
+  CHECK(json::parse(to_json(r))["liveness"]["required"] == true);
 
   r.outcome = "error";
   r.harness_error = "the run exceeded its event budget of 300 events";

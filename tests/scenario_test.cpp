@@ -2,6 +2,8 @@
 // each checked for the JSON path and a key phrase of the message.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <set>
 #include <string>
 #include <variant>
 
@@ -56,13 +58,37 @@ TEST_CASE("each bad scenario is rejected with its JSON path and what was expecte
       {"wrong_type_n.json", "/cluster/n", "expected an integer, got \"four\""},
       {"zero_clients.json", "/workload/clients", "between 1 and"},
       {"zero_duration.json", "/duration_ms", "between"},
+      {"field_of_another_kind.json", "/faults/0/groups", "unknown field for a silence fault"},
+      {"partition_with_replicas.json", "/faults/0/replicas", "unknown field for a partition fault"},
+      {"duplicate_key.json", "/faults/0/from_ms", "duplicate key"},
+      {"missing_fault_kind.json", "/faults/0/kind", "missing required field"},
+      {"missing_replicas.json", "/faults/0/replicas", "missing required field"},
+      {"missing_cluster.json", "/cluster", "missing required field"},
+      {"faults_not_array.json", "/faults", "expected an array of faults"},
+      {"wrong_type_from_ms.json", "/faults/0/from_ms", "expected a number, got \"10\""},
+      {"restart_before_crash.json", "/faults/0/restart_ms", ">= from_ms"},
+      {"colluder_out_of_range.json", "/faults/0/colluders/0", "does not exist"},
+      {"overlapping_split.json", "/faults/0/split/1/0", "more than one group"},
+      {"duplicate_probability_above_one.json", "/network/duplicate", "between 0 and 1"},
+      {"drop_fault_probability_above_one.json", "/faults/0/probability", "between 0 and 1"},
+      {"n_negative.json", "/cluster/n", "expected an integer >= 1"},
+      {"delay_without_amount.json", "/faults/0", "exactly one of \"extra_ms\""},
+      {"replicas_empty.json", "/faults/0/replicas", "at least one replica id"},
   };
+  std::set<std::string> covered{"syntax_error.json", "syntax_error_late.json", "empty_file.json"};
   for (const auto& c : cases) {
     CAPTURE(c.file);
     const ScenarioError e = error_of(c.file);
     CHECK(e.json_path == c.path);
     CHECK(e.message.find(c.phrase) != std::string::npos);
     CHECK(e.to_string().find(c.file) != std::string::npos);  // names the file
+    CHECK(e.to_string().find(c.path) != std::string::npos);  // and the JSON path
+    covered.insert(c.file);
+  }
+  // Every file in the folder is checked here (tests/cli checks the exit code of each).
+  for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/tests/data/bad_scenarios")) {
+    CAPTURE(entry.path().filename().string());
+    CHECK(covered.count(entry.path().filename().string()) == 1);
   }
 }
 
@@ -72,6 +98,45 @@ TEST_CASE("a syntax error names the line and column") {
   CHECK(e.column > 1);
   CHECK(e.message.find("syntax error") != std::string::npos);
   CHECK(e.to_string().find("syntax_error.json:3:") != std::string::npos);
+}
+
+TEST_CASE("syntax errors anywhere, and an empty file, name their line and column") {
+  const ScenarioError late = error_of("syntax_error_late.json");
+  CHECK(late.line == 5);
+  CHECK(late.column == 41);
+  const ScenarioError empty = error_of("empty_file.json");
+  CHECK(empty.line == 1);
+  CHECK(empty.message.find("unexpected end of input") != std::string::npos);
+}
+
+TEST_CASE("a repeated key is found at any depth, with its JSON pointer") {
+  auto err = [](const std::string& text) {
+    auto r = parse_scenario(text, "t.json");
+    REQUIRE(std::holds_alternative<ScenarioError>(r));
+    return std::get<ScenarioError>(r);
+  };
+  CHECK(err(R"({"name": "a", "name": "b", "cluster": {"n": 4}})").json_path == "/name");
+  CHECK(err(R"({"name": "a", "cluster": {"n": 4, "f": 1, "n": 7}})").json_path == "/cluster/n");
+  CHECK(err(R"({"name": "a", "cluster": {"n": 4}, "faults": [{"kind": "silence", "replicas": [1]},
+              {"kind": "drop", "replicas": [[0], 1], "probability": 0.1, "probability": 0.2}]})")
+            .json_path == "/faults/1/probability");
+  // Equal keys in different objects are fine.
+  CHECK(std::holds_alternative<Scenario>(parse_scenario(
+      R"({"name": "a", "cluster": {"n": 4}, "faults": [{"kind": "silence", "replicas": [1]},
+         {"kind": "silence", "replicas": [2]}]})", "t.json")));
+}
+
+TEST_CASE("unknown keys are named as JSON pointers (~ and / escaped)") {
+  auto r = parse_scenario(R"({"name": "a", "cluster": {"n": 4}, "a/b~c": 1})", "t.json");
+  REQUIRE(std::holds_alternative<ScenarioError>(r));
+  CHECK(std::get<ScenarioError>(r).json_path == "/a~1b~0c");
+}
+
+TEST_CASE("log_window defaults to a multiple of checkpoint_interval of at least 128 and 2K") {
+  CHECK(parse_ok(R"({"name": "x", "cluster": {"n": 4}})").cluster.log_window == 128);
+  CHECK(parse_ok(R"({"name": "x", "cluster": {"n": 4, "checkpoint_interval": 48}})").cluster.log_window == 144);
+  CHECK(parse_ok(R"({"name": "x", "cluster": {"n": 4, "checkpoint_interval": 100}})").cluster.log_window == 200);
+  CHECK(parse_ok(R"({"name": "x", "cluster": {"n": 4, "checkpoint_interval": 8}})").cluster.log_window == 128);
 }
 
 TEST_CASE("a missing file is an error, not a crash") {

@@ -63,6 +63,19 @@ for f in tests/data/bad_scenarios/*.json; do
   expect_exit "validate rejects $(basename "$f")" 2 "$bin" validate "$f"
 done
 expect_exit "validate accepts the library" 0 "$bin" validate scenarios/*.json
+"$bin" validate tests/data/bad_scenarios/missing_n.json 2>"$tmp/err" >/dev/null
+grep -q '^pbftsim: tests/data/bad_scenarios/missing_n.json: /cluster/n: missing required field' "$tmp/err" \
+  && ok "validate names the file, the JSON path and what was expected" || ko "validate message: $(cat "$tmp/err")"
+"$bin" validate tests/data/bad_scenarios/syntax_error.json 2>"$tmp/err" >/dev/null
+grep -q 'syntax_error.json:3:[0-9]*: syntax error' "$tmp/err" && ok "a syntax error names line and column" || ko "syntax error position: $(cat "$tmp/err")"
+"$bin" validate scenarios/normal-n4.json tests/data/bad_scenarios/n_zero.json >/dev/null 2>&1
+[ $? -eq 2 ] && ok "validate exits 2 when any file is bad" || ko "validate exits 2 when any file is bad"
+"$bin" run tests/data/bad_scenarios/n_lt_3f_plus_1.json >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q 'n >= 3f+1' "$tmp/err" && ok "run on a bad scenario exits 2 and runs nothing" || ko "run on a bad scenario"
+expect_exit "an unknown option of a subcommand exits 2" 2 "$bin" run scenarios/normal-n4.json --frob
+for sub in run suite explore validate; do
+  grep -q "$sub" <("$bin" --help) && ok "--help lists $sub" || ko "--help lists $sub"
+done
 
 # suite: JUnit XML parses with the right counts.
 expect_exit "suite on two scenarios passes" 0 "$bin" suite scenarios/normal-n4.json scenarios/silent-backup.json --seeds 2 --jobs 2 --junit "$tmp/j.xml"
