@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -116,6 +117,7 @@ class Cluster {
   const PbftConfig& config() const { return config_; }
   Replica& replica(ReplicaId r) { return *replicas_[r]; }
 
+  void set_coalition(faults::Coalition coalition) { coalition_ = std::move(coalition); }
   void add_behaviour(ReplicaId r, std::unique_ptr<Behaviour> b) {
     faulty_.insert(r);
     behaviours_[r] = std::move(b);
@@ -243,7 +245,8 @@ class Cluster {
   }
 
   ByzantineContext context(ReplicaId r) {
-    return ByzantineContext{config_, r, *crypto_.at(r), fault_rng_, now_ns_, static_cast<std::uint32_t>(clients_.size())};
+    return ByzantineContext{config_, r, *crypto_.at(r), fault_rng_, now_ns_, static_cast<std::uint32_t>(clients_.size()),
+                            coalition_ ? &*coalition_ : nullptr};
   }
 
   // Everything a node emitted in one step: its honest contents are recorded, then a
@@ -305,6 +308,7 @@ class Cluster {
   std::vector<Packet> pool_;
   std::int64_t now_ns_ = 0;
   sim::RngEngine rng_, fault_rng_;
+  std::optional<faults::Coalition> coalition_;  // the one fault's shared state, when it has one
   std::uint64_t completed_ = 0, claiming_other_ = 0;
   std::array<std::uint64_t, kRejectReasons> rejected_{};
   std::vector<std::string> forgeries_;
@@ -348,12 +352,11 @@ class ForgerForTest final : public Behaviour {
   std::vector<Bytes> received_;
 };
 
-std::unique_ptr<Behaviour> behaviour_for(harness::FaultKind kind, std::vector<ReplicaId> replicas, ReplicaId self,
-                                         const PbftConfig& config) {
+std::unique_ptr<Behaviour> behaviour_for(harness::FaultKind kind, std::vector<ReplicaId> replicas, ReplicaId self) {
   auto spec = spec_of(kind, std::move(replicas));
   spec.probability = 0.5;
   spec.rate_per_s = 1000;
-  return faults::make_behaviour(spec, self, faults::make_coalition(spec, config));
+  return faults::make_behaviour(spec, self);
 }
 
 // A correct three-replica-and-primary setting for the unit tests of one behaviour: the
@@ -406,7 +409,7 @@ struct Bench {
 
 TEST_CASE("silence: sends nothing, counts what it swallowed") {
   Bench b;
-  auto silence = behaviour_for(harness::FaultKind::Silence, {1}, 1, b.config);
+  auto silence = behaviour_for(harness::FaultKind::Silence, {1}, 1);
   NodeCrypto own(*b.ring, 1);
   ByzantineContext ctx{b.config, 1, own, b.rng, 0, 1};
   std::vector<OutMessage> out;
@@ -422,7 +425,7 @@ TEST_CASE("withhold: PREPARE and COMMIT go only to the listed replicas; other ki
   Bench b;
   auto spec = spec_of(harness::FaultKind::Withhold, {1});
   spec.to = {2};
-  auto withhold = faults::make_behaviour(spec, 1, faults::make_coalition(spec, b.config));
+  auto withhold = faults::make_behaviour(spec, 1);
   NodeCrypto own(*b.ring, 1);
   ByzantineContext ctx{b.config, 1, own, b.rng, 0, 1};
   // Replica 1's PREPARE for the primary's PRE-PREPARE.
@@ -444,7 +447,7 @@ TEST_CASE("corrupt: flips bits in the chosen fraction of messages; correct repli
   Bench b;
   auto spec = spec_of(harness::FaultKind::Corrupt, {0});
   spec.probability = 1.0;
-  auto corrupt = faults::make_behaviour(spec, 0, nullptr);
+  auto corrupt = faults::make_behaviour(spec, 0);
   NodeCrypto own(*b.ring, 0);
   ByzantineContext ctx{b.config, 0, own, b.rng, 0, 1};
   std::uint64_t refused = 0, accepted = 0;
@@ -475,7 +478,7 @@ TEST_CASE("corrupt: flips bits in the chosen fraction of messages; correct repli
   CHECK(accepted <= 40 - refused);
 
   spec.probability = 0.0;
-  auto never = faults::make_behaviour(spec, 0, nullptr);
+  auto never = faults::make_behaviour(spec, 0);
   std::vector<OutMessage> out;
   const auto pp = b.pre_prepare(41);
   never->on_send(pp, ctx, out);
@@ -489,7 +492,7 @@ TEST_CASE("forge: the copy claiming another replica is refused; the same message
     CAPTURE(auth_name);
     Bench b(auth);
     // Replica 3 forges: its copies claim replica (3 + 1) % 4 = 0, the primary of view 0.
-    auto forge = behaviour_for(harness::FaultKind::Forge, {3}, 3, b.config);
+    auto forge = behaviour_for(harness::FaultKind::Forge, {3}, 3);
     NodeCrypto own(*b.ring, 3);
     ByzantineContext ctx{b.config, 3, own, b.rng, 0, 1};
     // What replica 3 would send: a PRE-PREPARE as if it led view 0, with a valid request.
@@ -523,7 +526,7 @@ TEST_CASE("replay: re-sends, unchanged, messages it received, to another replica
   Bench b;
   auto spec = spec_of(harness::FaultKind::Replay, {2});
   spec.rate_per_s = 20;
-  auto replay = faults::make_behaviour(spec, 2, nullptr);
+  auto replay = faults::make_behaviour(spec, 2);
   CHECK(replay->tick_interval_ns() == 50'000'000);
   NodeCrypto own(*b.ring, 2);
   ByzantineContext ctx{b.config, 2, own, b.rng, 0, 1};
@@ -553,9 +556,9 @@ TEST_CASE("equivocate: two valid PRE-PREPAREs with different digests for one (vi
   auto spec = spec_of(harness::FaultKind::Equivocate, {0});
   spec.split = {{1}, {2, 3}};
   auto coalition = faults::make_coalition(spec, b.config);
-  auto equivocate = faults::make_behaviour(spec, 0, coalition);
+  auto equivocate = faults::make_behaviour(spec, 0);
   NodeCrypto own(*b.ring, 0);
-  ByzantineContext ctx{b.config, 0, own, b.rng, 0, 1};
+  ByzantineContext ctx{b.config, 0, own, b.rng, 0, 1, &coalition};
   const auto pp = b.pre_prepare(1);
   std::vector<OutMessage> out;
   equivocate->on_send(pp, ctx, out);
@@ -587,10 +590,10 @@ TEST_CASE("equivocate with a colluder: the colluder votes for each side toward t
   spec.colluders = {1};
   spec.split = {{2}, {3}};
   auto coalition = faults::make_coalition(spec, b.config);
-  auto primary = faults::make_behaviour(spec, 0, coalition);
-  auto colluder = faults::make_behaviour(spec, 1, coalition);
+  auto primary = faults::make_behaviour(spec, 0);
+  auto colluder = faults::make_behaviour(spec, 1);
   NodeCrypto own0(*b.ring, 0), own1(*b.ring, 1);
-  ByzantineContext ctx0{b.config, 0, own0, b.rng, 0, 1}, ctx1{b.config, 1, own1, b.rng, 0, 1};
+  ByzantineContext ctx0{b.config, 0, own0, b.rng, 0, 1, &coalition}, ctx1{b.config, 1, own1, b.rng, 0, 1, &coalition};
   const auto pp = b.pre_prepare(1);
   std::vector<OutMessage> sent;
   primary->on_send(pp, ctx0, sent);
@@ -618,7 +621,7 @@ TEST_CASE("equivocate with a colluder: the colluder votes for each side toward t
 TEST_CASE("bad_view_change: a fabricated prepared certificate and a wrong NEW-VIEW are refused") {
   Bench b;
   // Replica 1 is the primary of view 1 and Byzantine.
-  auto bad = behaviour_for(harness::FaultKind::BadViewChange, {1}, 1, b.config);
+  auto bad = behaviour_for(harness::FaultKind::BadViewChange, {1}, 1);
   NodeCrypto own(*b.ring, 1);
   ByzantineContext ctx{b.config, 1, own, b.rng, 0, 1};
   // Every replica times out in view 0 and sends VIEW-CHANGE for view 1.
@@ -667,11 +670,11 @@ TEST_CASE("make_behaviour builds replica behaviours only for the kinds that have
   Bench b;
   for (auto kind : {harness::FaultKind::Crash, harness::FaultKind::Delay, harness::FaultKind::Drop,
                     harness::FaultKind::Partition, harness::FaultKind::TimerSkew}) {
-    CHECK(faults::make_behaviour(spec_of(kind, {1}), 1, nullptr) == nullptr);
+    CHECK(faults::make_behaviour(spec_of(kind, {1}), 1) == nullptr);
   }
   for (auto kind : {harness::FaultKind::Silence, harness::FaultKind::Withhold, harness::FaultKind::Corrupt,
                     harness::FaultKind::Forge, harness::FaultKind::Replay, harness::FaultKind::BadViewChange}) {
-    CHECK(behaviour_for(kind, {1}, 1, b.config) != nullptr);
+    CHECK(behaviour_for(kind, {1}, 1) != nullptr);
   }
 }
 
@@ -708,8 +711,8 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
         if (c.kind == harness::FaultKind::Equivocate) spec.colluders = {c.faulty.begin() + 1, c.faulty.end()};
         spec.probability = 0.5;
         spec.rate_per_s = 1000;
-        auto coalition = faults::make_coalition(spec, cluster.config());
-        for (auto r : c.faulty) cluster.add_behaviour(r, faults::make_behaviour(spec, r, coalition));
+        cluster.set_coalition(faults::make_coalition(spec, cluster.config()));
+        for (auto r : c.faulty) cluster.add_behaviour(r, faults::make_behaviour(spec, r));
         if (c.silenced < 7) cluster.silence(c.silenced);
         for (Timestamp t = 0; t < 6; ++t) {
           cluster.submit(0, op_incr("a"));
@@ -742,7 +745,7 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
 TEST_CASE("KNOWN FAILURE: an observing replica that only stops sending keeps its invariants" * doctest::skip()) {
   Cluster cluster(7, 2, AuthMode::Mac, 2, 2);
   auto spec = spec_of(harness::FaultKind::BadViewChange, {1});
-  cluster.add_behaviour(1, faults::make_behaviour(spec, 1, nullptr));
+  cluster.add_behaviour(1, faults::make_behaviour(spec, 1));
   cluster.silence(0, /*still_receives=*/true);
   for (Timestamp t = 0; t < 6; ++t) {
     cluster.submit(0, op_incr("a"));
