@@ -95,14 +95,17 @@ Bytes content_of(ByteView wire) {
 // every delivery to a correct replica the host checks authenticity of what it accepted.
 class Cluster {
  public:
-  Cluster(std::uint32_t n, std::uint32_t f, AuthMode auth, std::uint32_t clients, std::uint64_t seed)
-      : rng_(sim::make_stream(seed, "test/cluster")), fault_rng_(sim::make_stream(seed, "test/fault")) {
+  // hop_ns: virtual time each delivery takes; with a short view-change timeout, view
+  // changes come often.
+  Cluster(std::uint32_t n, std::uint32_t f, AuthMode auth, std::uint32_t clients, std::uint64_t seed,
+          std::int64_t hop_ns = 100'000, std::int64_t view_change_timeout_ns = 100'000'000)
+      : hop_ns_(hop_ns), rng_(sim::make_stream(seed, "test/cluster")), fault_rng_(sim::make_stream(seed, "test/fault")) {
     config_.n = n;
     config_.f = f;
     config_.auth = auth;
     config_.checkpoint_interval = 4;
     config_.log_window = 8;
-    config_.view_change_timeout_ns = 100'000'000;
+    config_.view_change_timeout_ns = view_change_timeout_ns;
     config_.client_retry_timeout_ns = 200'000'000;
     REQUIRE(config_.validate() == "");
     ring_ = std::make_unique<KeyRing>(seed, auth, n + clients);
@@ -167,7 +170,6 @@ class Cluster {
     NodeId from, to;
     Bytes wire;
   };
-  static constexpr std::int64_t kHopNs = 100'000;  // virtual time per delivery
 
   bool fire_due_timer() {
     for (NodeId node = 0; node < timers_.size(); ++node) {
@@ -176,7 +178,10 @@ class Cluster {
         timers_[node][k] = -1;
         Outbox out;
         const auto in = Input::timer_fired(static_cast<TimerKind>(k));
-        if (node < config_.n) replicas_[node]->step(in, out);
+        if (node < config_.n) {
+          replicas_[node]->step(in, out);
+          replicas_[node]->check_invariants_full();  // every slot, after every step
+        }
         else clients_[node - config_.n]->step(in, out);
         absorb(node, out);
         return true;
@@ -203,7 +208,7 @@ class Cluster {
     Packet p = std::move(pool_[at]);
     pool_[at] = std::move(pool_.back());
     pool_.pop_back();
-    now_ns_ += kHopNs;
+    now_ns_ += hop_ns_;
     Outbox out;
     if (p.to < config_.n && deaf_[p.to]) return true;
     if (p.to >= config_.n) {
@@ -216,6 +221,7 @@ class Cluster {
       it->second->on_receive(p.from, p.wire, ctx);
     }
     replicas_[p.to]->step(Input::message(p.from, p.wire), out);
+    replicas_[p.to]->check_invariants_full();  // the host samples; the test checks every step
     if (!faulty_.count(p.to)) check_authentic(p, out);
     absorb(p.to, out);
     return true;
@@ -295,6 +301,7 @@ class Cluster {
     }
   }
 
+  std::int64_t hop_ns_;
   PbftConfig config_;
   std::unique_ptr<KeyRing> ring_;
   std::vector<std::unique_ptr<Replica>> replicas_;
@@ -735,15 +742,12 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
   }
 }
 
-// Found by the case above when the silent primary kept receiving: replica 0, cut off from
-// sending, keeps timing out (view ~1800, in a view change) while observing the others'
-// COMMITs, and Replica::check_invariants() aborts on
-//   !slot.committed || slot.prepared || slot.commit_matches >= quorum
-// (a slot committed while observing, whose commit count later drops: recount() after a
-// vote record is replaced). A protocol/ matter, reported; skipped until it is fixed:
-//   build/faults/faults_tests -tc="*observing replica*" --no-skip
-TEST_CASE("KNOWN FAILURE: an observing replica that only stops sending keeps its invariants" * doctest::skip()) {
-  Cluster cluster(7, 2, AuthMode::Mac, 2, 2);
+// A replica cut off from sending that keeps receiving times out again and again (view ~1800,
+// always in a view change) while it observes the others' votes. The host checks every slot
+// after every step (check_invariants_full).
+void observe_while_cut_off(std::uint64_t seed, std::int64_t hop_ns, std::int64_t timeout_ns) {
+  CAPTURE(seed);
+  Cluster cluster(7, 2, AuthMode::Mac, 2, seed, hop_ns, timeout_ns);
   auto spec = spec_of(harness::FaultKind::BadViewChange, {1});
   cluster.add_behaviour(1, faults::make_behaviour(spec, 1));
   cluster.silence(0, /*still_receives=*/true);
@@ -753,6 +757,22 @@ TEST_CASE("KNOWN FAILURE: an observing replica that only stops sending keeps its
     cluster.run(4000);
   }
   CHECK(cluster.forgeries().empty());
+  CHECK(cluster.completed() > 0);
+  CHECK(cluster.max_view() >= 2);
+}
+
+TEST_CASE("an observing replica that only stops sending keeps its invariants") {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) observe_while_cut_off(seed, 100'000, 100'000'000);
+}
+
+// KNOWN FAILURE (protocol/, reported): with 1 ms per delivery and a 50 ms view-change
+// timeout, seed 2 aborts in Replica::check_slot on
+//   !slot.committed || slot.prepared || slot.commit_matches >= quorum
+// in replica 0 (cut off, observing): a slot committed while observing whose commit count
+// later drops. Skipped so the suite stays green; run it with
+//   build/faults/faults_tests -tc="KNOWN FAILURE*" --no-skip
+TEST_CASE("KNOWN FAILURE: the same with slow deliveries and short timeouts" * doctest::skip()) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) observe_while_cut_off(seed, 1'000'000, 50'000'000);
 }
 
 TEST_CASE("a nastier forger of the test's own: re-sealed, tampered and re-sent messages never pass") {
