@@ -152,6 +152,7 @@ class World {
   std::vector<std::uint32_t> crashes_in_force_;
   std::vector<double> timer_skew_;
   std::set<protocol::ReplicaId> faulty_;
+  std::vector<bool> is_faulty_;  // faulty_ by replica, for the per-message paths
   // Replicas whose votes the amnesia oracle watches: those a crash fault restarts, as long as
   // no Byzantine fault (which may vote twice on purpose) has touched them.
   std::vector<bool> vote_watch_;
@@ -196,6 +197,7 @@ World::World(const Scenario& scenario, const RunOptions& options)
       crashed_(config_.n, false),
       crashes_in_force_(config_.n, 0),
       timer_skew_(config_.n, 1.0),
+      is_faulty_(config_.n, false),
       network_(scenario.network, sim::make_stream(options.seed, "network")),
       network_faults_(scenario.faults, options.seed, scenario.duration_ns),
       trace_(options.record_trace),
@@ -371,7 +373,7 @@ void World::drain(NodeId node) {
   if (node < config_.n) {
     // The oracles judge this step's certificates against what was sent, own messages of
     // this very step included (a faulty replica's go through its behaviours first).
-    if (faulty_.count(node) == 0) {
+    if (!is_faulty_[node]) {
       for (const auto& msg : outbox_.messages) checker_.on_sent(node, msg.wire);
     }
     // A state transfer is followed in the same step by the executions it made possible:
@@ -416,7 +418,7 @@ void World::drain(NodeId node) {
 
 void World::drain_replica_notes(protocol::ReplicaId r) {
   using K = protocol::Note::Kind;
-  const bool correct = faulty_.count(r) == 0;
+  const bool correct = !is_faulty_[r];
   for (const auto& note : outbox_.notes) {
     switch (note.kind) {
       case K::ViewEntered:
@@ -452,7 +454,7 @@ faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) 
 
 // A faulty replica's messages pass through its active behaviours, in fault order.
 void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg) {
-  if (faulty_.empty() || faulty_.count(r) == 0) {
+  if (!is_faulty_[r]) {
     if (vote_watch_[r]) note_sent_vote(r, msg);  // it may crash later: remember its votes
     dispatch(r, std::move(msg));  // no behaviour wraps a replica that is not faulty
     return;
@@ -589,6 +591,7 @@ std::vector<protocol::ReplicaId> World::resolve(const FaultSpec& spec) const {
 
 void World::mark_faulty(protocol::ReplicaId r) {
   faulty_.insert(r);
+  is_faulty_[r] = true;
   checker_.mark_faulty(r);
 }
 

@@ -124,13 +124,14 @@ void Checker::on_execution(std::int64_t time_ns, ReplicaId replica, const protoc
 // replica agreed on (a replica that executes something else under an agreed digest would
 // otherwise pass every comparison by digest).
 void Checker::check_own_digest(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex) {
-  std::vector<MessageDigest> digests;
-  digests.reserve(ex.requests.size());
+  // Scratch buffers and one reused hash context: this runs for every sequence number.
+  std::vector<MessageDigest>& digests = digests_scratch_;
+  digests.clear();
   for (const auto& r : ex.requests) {
-    const Bytes content = protocol::encode_request(r.client, protocol::Request{r.client, r.timestamp, r.operation});
-    digests.push_back(protocol::request_digest(content));
+    protocol::encode_request_into(content_scratch_, r.client, r.client, r.timestamp, r.operation);
+    digests.push_back(hasher_.digest(content_scratch_));  // request_digest(): SHA-256 of the content
   }
-  const MessageDigest carried = protocol::batch_digest(digests);
+  const MessageDigest carried = protocol::batch_digest_with(hasher_, digests);
   if (carried == ex.batch_digest) return;
   violate({"agreement", time_ns,
            "replica " + std::to_string(replica) + " executed at seq " + std::to_string(ex.seq) +

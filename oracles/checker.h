@@ -40,6 +40,7 @@
 
 #include "oracles/evidence.h"
 #include "protocol/config.h"
+#include "protocol/crypto.h"
 #include "protocol/io.h"
 #include "protocol/service.h"
 #include "reports/run_report.h"
@@ -134,7 +135,10 @@ class Checker {
 
   protocol::PbftConfig config_;
   IssuedOperation issued_;
-  Bytes issued_scratch_;  // reused by check_requests: it runs for every request at every replica
+  Bytes issued_scratch_;
+  protocol::Sha256 hasher_;  // check_own_digest's, with the two scratch buffers below
+  Bytes content_scratch_;
+  std::vector<MessageDigest> digests_scratch_;  // reused by check_requests: it runs for every request at every replica
   std::vector<bool> faulty_;
   Evidence evidence_;
   std::map<SequenceNumber, Canonical> canonical_;            // agreed batches not yet trimmed

@@ -86,10 +86,25 @@ Evidence::Evidence(std::uint32_t replicas) : n_(replicas), words_((replicas + 63
   assert(words_ >= 1);
 }
 
+Evidence::PerSeq* Evidence::per_seq(SequenceNumber seq, bool create) const {
+  auto& cached = seq_cache_[seq % kSeqCache];
+  if (cached.first == seq && seq > low_) return cached.second;
+  PerSeq* per = nullptr;
+  if (create) {
+    per = &const_cast<std::map<SequenceNumber, PerSeq>&>(seqs_)[seq];  // only from value_for
+  } else {
+    auto it = seqs_.find(seq);
+    if (it == seqs_.end()) return nullptr;
+    per = const_cast<PerSeq*>(&it->second);  // the map's elements are not const objects
+  }
+  cached = {seq, per};
+  return per;
+}
+
 Evidence::Value* Evidence::value_for(SequenceNumber seq, Claim kind, ViewNumber view,
                                      const MessageDigest& digest) {
   if (seq <= low_ || seq > horizon_) return nullptr;
-  auto& per = seqs_[seq];
+  auto& per = *per_seq(seq, true);
   for (auto& v : per.values) {
     if (v.kind == kind && v.view == view && v.digest == digest) return &v;
   }
@@ -99,9 +114,10 @@ Evidence::Value* Evidence::value_for(SequenceNumber seq, Claim kind, ViewNumber 
 
 const Evidence::Value* Evidence::find(SequenceNumber seq, Claim kind, ViewNumber view,
                                       const MessageDigest& digest) const {
-  auto it = seqs_.find(seq);
-  if (it == seqs_.end()) return nullptr;
-  for (const auto& v : it->second.values) {
+  if (seq <= low_) return nullptr;  // forgotten (and the cache's entries for it are stale)
+  const PerSeq* per = per_seq(seq, false);
+  if (per == nullptr) return nullptr;
+  for (const auto& v : per->values) {
     if (v.kind == kind && v.view == view && v.digest == digest) return &v;
   }
   return nullptr;

@@ -120,6 +120,10 @@ class Evidence {
   };
 
   Value* value_for(SequenceNumber seq, Claim kind, ViewNumber view, const MessageDigest& digest);
+  // seqs_[seq] through a small direct-mapped cache (every send and delivery looks one up).
+  // Map nodes stay put until forget_through erases them, and it erases only seq <= low_,
+  // so an entry is good while its seq is above low_.
+  PerSeq* per_seq(SequenceNumber seq, bool create) const;
   const Value* find(SequenceNumber seq, Claim kind, ViewNumber view, const MessageDigest& digest) const;
   void mark(SequenceNumber seq, Claim kind, ViewNumber view, const MessageDigest& digest,
             ReplicaId sender, std::int64_t receiver);
@@ -139,6 +143,9 @@ class Evidence {
   SequenceNumber low_ = 0;  // everything at or below is forgotten
   SequenceNumber horizon_ = 0;
   std::map<SequenceNumber, PerSeq> seqs_;
+  static constexpr std::size_t kSeqCache = 256;
+  mutable std::vector<std::pair<SequenceNumber, PerSeq*>> seq_cache_ =
+      std::vector<std::pair<SequenceNumber, PerSeq*>>(kSeqCache, {0, nullptr});
   ViewNumber views_low_ = 0;
   // VIEW-CHANGEs by (view, hash of the content): a copy claiming S counts only if S sent
   // those very bytes (its P and C decide O). Same bit layout as Value::bits.

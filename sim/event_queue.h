@@ -75,8 +75,11 @@ class EventQueue {
   TimeNs now_ns() const { return now_ns_; }  // time of the last popped event
   std::uint64_t scheduled_total() const { return next_sequence_; }
 
-  static constexpr unsigned kBucketShift = 15;    // 32.768 us per bucket
-  static constexpr std::size_t kBuckets = 1024;   // a horizon of 33.5 ms
+  // 131 us per bucket, a horizon of 33.5 ms: typical link delays land in the ring, a bucket
+  // holds a handful of deliveries at n = 4 (hundreds at n = 64), and the ring's 256 headers
+  // stay in cache (1024 buckets of 33 us measured 2-3 % slower).
+  static constexpr unsigned kBucketShift = 17;
+  static constexpr std::size_t kBuckets = 256;
 
  private:
   struct Slot {
