@@ -306,7 +306,8 @@ class Replica {
 
   Status status_ = Status::Normal;
   ViewNumber view_ = 0;
-  std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout
+  std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout, reset by an execution in the view
+  static constexpr std::uint32_t kAttemptsMax = 16;  // T * 2^16 at most
   bool executed_in_view_ = false;
   bool passive_ = false;
   SequenceNumber passive_horizon_ = 0;      // 0: not yet known

@@ -20,7 +20,7 @@ void Replica::start_view_change(ViewNumber new_view) {
   view_change_retransmits_ = 0;
   new_view_wire_.clear();
   laggard_asks_.assign(config_.n, 0);
-  view_change_attempts_++;
+  view_change_attempts_ = std::min<std::uint32_t>(view_change_attempts_ + 1, kAttemptsMax);
   stats_.view_changes_started++;
   out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
   cancel_timer(TimerKind::Batch);
