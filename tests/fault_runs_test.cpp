@@ -234,6 +234,22 @@ TEST_CASE("bad_view_change: fabricated certificates and a wrong NEW-VIEW are ref
   CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{0, 1});
 }
 
+TEST_CASE("bad_view_change with \"variants\": only the listed fabrications are made") {
+  // Replica 1, primary of view 1, may only send NEW-VIEWs one VIEW-CHANGE short: its
+  // VIEW-CHANGEs are genuine (no certificate is refused), its NEW-VIEW is.
+  Scenario s = base(7);
+  s.faults.push_back(fault(FaultKind::Silence, {0}, 100));
+  FaultSpec lie = fault(FaultKind::BadViewChange, {1});
+  lie.variants = {"short_v"};
+  s.faults.push_back(lie);
+  const Run r = run(s);
+  check_correct_run(r.report);
+  const auto& why = r.report.stats.rejected_by_reason;
+  CHECK(why.count("bad_new_view") == 1);
+  CHECK(why.count("bad_certificate") == 0);
+  CHECK(r.report.stats.final_view >= 2);
+}
+
 TEST_CASE("delay: every message from the replica arrives at least extra_ms later") {
   Scenario s = base();
   FaultSpec d = fault(FaultKind::Delay, {0});
