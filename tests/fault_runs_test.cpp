@@ -17,8 +17,10 @@
 
 #include "harness/scenario.h"
 #include "harness/world.h"
+#include "tests/run_helpers.h"
 
 using namespace harness;
+using test_runs::fault;
 
 namespace {
 
@@ -56,14 +58,6 @@ Scenario base(std::uint32_t n = 4) {
   s.workload.requests_per_client = 30;
   s.duration_ns = sim::seconds(60);
   return s;
-}
-
-FaultSpec fault(FaultKind kind, std::vector<ReplicaId> replicas, double from_ms = 0) {
-  FaultSpec f;
-  f.kind = kind;
-  f.replicas = std::move(replicas);
-  f.from_ns = sim::from_ms(from_ms);
-  return f;
 }
 
 Run run(const Scenario& s, std::uint64_t seed = 1) {
