@@ -239,6 +239,7 @@ class Replica {
 
   // ---- replica_status.cpp: retransmission of lost messages (STATUS) ----
   bool stuck_candidate() const;
+  SequenceNumber status_low_mark() const;
   std::int64_t status_interval_ns() const;
   void update_status_timer();
   void on_status_timer();
@@ -309,6 +310,7 @@ class Replica {
   std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout, reset by an execution in the view
   static constexpr std::uint32_t kAttemptsMax = 16;  // T * 2^16 at most
   bool executed_in_view_ = false;
+  SequenceNumber reproposed_high_ = 0;  // executed seqs a NEW-VIEW may have proposed again (status_low_mark)
   bool passive_ = false;
   SequenceNumber passive_horizon_ = 0;      // 0: not yet known
 
