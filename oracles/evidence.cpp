@@ -160,9 +160,12 @@ void Evidence::mark_view_change(ViewNumber view, std::uint64_t content_hash, Rep
   const auto key = std::make_pair(view, content_hash);
   auto it = views_.find(key);
   if (it == views_.end()) {
-    std::size_t in_view = 0;
-    for (auto v = views_.lower_bound({view, 0}); v != views_.end() && v->first.first == view; ++v) in_view++;
-    if (in_view >= entries_per_view_max()) return;
+    if (receiver >= 0) return;  // never sent by its claimed sender: a forgery, or corrupted on the way
+    std::size_t from_sender = 0;
+    for (auto v = views_.lower_bound({view, 0}); v != views_.end() && v->first.first == view; ++v) {
+      from_sender += (v->second[sender / 64] >> (sender % 64)) & 1u;
+    }
+    if (from_sender >= kViewChangesPerSenderMax) return;
     it = views_.emplace(key, std::vector<std::uint64_t>(words_ * (n_ + 1), 0)).first;
   }
   const std::size_t row = receiver < 0 ? 0 : static_cast<std::size_t>(receiver) + 1;

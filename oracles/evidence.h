@@ -94,12 +94,15 @@ class Evidence {
   // VIEW-CHANGEs are bounded two ways, so that correct replicas spread over many views (a partition with
   // far-too-short timeouts sends some of them hundreds of views ahead alone) are all kept,
   // while a faulty sender asking for absurd views or flooding one view cannot grow it: views
-  // at most kViewSpanMax above the lowest one kept, and at most 4n distinct
-  // VIEW-CHANGE contents per view (a correct replica sends one per view). (A total of 64
-  // entries made the certificate oracle report views whose VIEW-CHANGEs it had dropped:
-  // `pbftsim fuzz` seed 3249.)
+  // at most kViewSpanMax above the lowest one kept, and at most kViewChangesPerSenderMax
+  // distinct VIEW-CHANGE contents per (view, sender) (a correct replica sends one per view).
+  // Only a VIEW-CHANGE its sender really sent gets an entry; deliveries only mark entries
+  // that exist. (A total of 64 entries made the certificate oracle report views whose
+  // VIEW-CHANGEs it had dropped, `pbftsim fuzz` seed 3249; then 4n per view let a replica
+  // corrupting every message, with forged copies, crowd out the correct replicas' ones,
+  // seed 40862.)
   static constexpr ViewNumber kViewSpanMax = 1024;
-  std::size_t entries_per_view_max() const { return 4 * static_cast<std::size_t>(n_); }
+  static constexpr std::size_t kViewChangesPerSenderMax = 8;
 
  private:
   struct Value {

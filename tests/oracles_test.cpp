@@ -533,6 +533,25 @@ TEST_CASE("certificate: entering a view needs VIEW-CHANGEs from a quorum, direct
   CHECK(count(c, "certificate") == 2);
 }
 
+TEST_CASE("certificate: a faulty replica flooding one view with VIEW-CHANGEs crowds out nobody's (fuzz seed 40862)") {
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  // Replica 0 sends 100 different VIEW-CHANGEs for view 1 (corrupted bytes, say), and
+  // copies that claim replica 2 but were never sent by it reach replica 1.
+  for (SequenceNumber stable = 1; stable <= 100; ++stable) {
+    net.send(0, net.seal(0, encode_view_change(0, ViewChange{1, stable, {}, {}, {}})), {1});
+    c.on_delivered(1, net.seal(0, encode_view_change(2, ViewChange{1, stable, {}, {}, {}})));
+  }
+  // The correct replicas' own VIEW-CHANGEs still count.
+  const Bytes vc2 = net.seal(2, encode_view_change(2, ViewChange{1, 0, {}, {}, {}}));
+  const Bytes vc3 = net.seal(3, encode_view_change(3, ViewChange{1, 0, {}, {}, {}}));
+  net.send(2, vc2, {1});
+  net.send(3, vc3, {1});
+  CHECK(c.evidence().view_change_support(1, 1) == std::vector<ReplicaId>{0, 2, 3});
+  c.on_view_entered(1, 1, 1);
+  CHECK(c.violations().empty());
+}
+
 // ---- memory ------------------------------------------------------------------------------
 
 TEST_CASE("the checker forgets what every correct replica has passed") {
