@@ -308,6 +308,9 @@ class Replica {
   ViewNumber view_ = 0;
   std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout, reset by an execution in the view
   static constexpr std::uint32_t kAttemptsMax = 16;  // T * 2^16 at most
+  // No VIEW-CHANGE or NEW-VIEW may name the last view number: view_ + 1 never wraps, so a
+  // view change can always start. (A correct group gets there only after 2^64 - 1 views.)
+  static constexpr ViewNumber kViewMax = ~ViewNumber{0};
   bool executed_in_view_ = false;
   bool passive_ = false;
   SequenceNumber passive_horizon_ = 0;      // 0: not yet known
