@@ -34,6 +34,8 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   }
   latest_checkpoint_.resize(config_.n);
   laggard_asks_.assign(config_.n, 0);
+  early_entries_by_sender_.assign(config_.n, 0);
+  early_bytes_by_sender_.assign(config_.n, 0);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     all_replicas_.push_back(r);
     if (r != self_) other_replicas_.push_back(r);
@@ -236,6 +238,8 @@ void Replica::check_invariants() const {
   assert(last_executed_ >= stable_seq_ || fetch_seq_ != 0 || passive_);
   assert(last_executed_ <= stable_seq_ + config_.log_window);
   assert(early_.size() <= config_.early_buffer_max);
+  assert(early_bytes_ <= kEarlyBytesMax);
+  assert(early_entries_by_sender_.size() == config_.n && early_bytes_by_sender_.size() == config_.n);
   assert(known_requests_.size() <= config_.request_queue_max);
   assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
   assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);

@@ -70,6 +70,7 @@ class Replica {
   std::size_t log_entries() const { return log_entries_; }
   std::size_t checkpoints_kept() const { return own_checkpoints_.size(); }
   std::size_t buffered() const { return early_.size(); }
+  std::size_t buffered_bytes() const { return early_bytes_; }
   // Asserts the replica's invariants (window, ordering, bounds). step() runs the O(1) part
   // after every step and the whole check, O(log_window), periodically; see replica.cpp.
   void check_invariants() const;
@@ -225,6 +226,11 @@ class Replica {
                     std::vector<ConsensusRequest>& requests);
   void recount(Slot& slot);
   void buffer_ahead(const Envelope& env, SequenceNumber seq);
+  // Keeps a message for later within its sender's share of early_; counts a refusal.
+  void buffer_early(const Envelope& env);
+  // For a message naming `view` that is ahead of this replica (or ours while we change view):
+  // whether it is close enough to keep (kEarlyViewsAhead).
+  bool early_view_in_reach(ViewNumber view) const { return view - view_ <= kEarlyViewsAhead; }
   bool digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const;
   void advance_slot(Slot& slot);
   void try_execute();
@@ -385,8 +391,19 @@ class Replica {
   std::uint32_t statuses_sent_ = 0;  // while stuck; backs the interval off
   std::uint32_t view_change_retransmits_ = 0;  // in this view change; backs the interval off
 
-  // Messages for a view not yet entered, replayed when it is (bounded).
+  // Messages for a view not yet entered, or just above the window, replayed when they may
+  // fit (buffer_early). Bounded per sender, in entries and in bytes, so that one faulty
+  // replica cannot crowd out the messages of correct ones (review #6, #15): each sender gets
+  // an equal share of early_buffer_max entries and of kEarlyBytesMax. Only views up to
+  // kEarlyViewsAhead past ours are kept: the next view's messages commonly race its NEW-VIEW,
+  // one more covers a view change that fails at once; anything further is no use to us
+  // before we get there (STATUS and NEW-VIEW retransmission catch us up then).
+  static constexpr std::size_t kEarlyBytesMax = std::size_t{32} << 20;  // 32 MiB per replica
+  static constexpr ViewNumber kEarlyViewsAhead = 2;
   std::deque<std::pair<NodeId, Bytes>> early_;
+  std::vector<std::uint32_t> early_entries_by_sender_;  // by replica, what early_ holds
+  std::vector<std::size_t> early_bytes_by_sender_;
+  std::size_t early_bytes_ = 0;
 
   std::array<bool, kTimerKinds> timer_armed_{};
 

@@ -149,11 +149,8 @@ void Replica::on_pre_prepare(const Envelope& env) {
   }
   const bool future = pp.view > view_ || (pp.view == view_ && status_ == Status::ViewChange);
   if (!passive_ && future) {
-    if (early_.size() >= config_.early_buffer_max) {
-      return reject(RejectReason::BufferFull, env.sender, env.kind);
-    }
-    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
-    return;
+    if (!early_view_in_reach(pp.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+    return buffer_early(env);
   }
   if (pp.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
@@ -240,9 +237,23 @@ void Replica::buffer_ahead(const Envelope& env, SequenceNumber seq) {
   if (seq > high_watermark() + config_.log_window) {
     return reject(RejectReason::OutOfWindow, env.sender, env.kind);
   }
-  if (early_.size() >= config_.early_buffer_max) {
+  buffer_early(env);
+}
+
+void Replica::buffer_early(const Envelope& env) {
+  assert(env.sender < config_.n);
+  const std::uint32_t entries_share = std::max<std::uint32_t>(1, config_.early_buffer_max / config_.n);
+  const std::size_t bytes_share = kEarlyBytesMax / config_.n;
+  std::uint32_t& entries = early_entries_by_sender_[env.sender];
+  std::size_t& bytes = early_bytes_by_sender_[env.sender];
+  assert(bytes <= bytes_share);
+  if (early_.size() >= config_.early_buffer_max || entries >= entries_share ||
+      env.wire.size() > bytes_share - bytes) {
     return reject(RejectReason::BufferFull, env.sender, env.kind);
   }
+  entries++;
+  bytes += env.wire.size();
+  early_bytes_ += env.wire.size();
   early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
 }
 
@@ -269,11 +280,8 @@ void Replica::on_vote(const Envelope& env) {
   }
   const bool future = vote.view > view_ || (vote.view == view_ && status_ == Status::ViewChange);
   if (!passive_ && future) {
-    if (early_.size() >= config_.early_buffer_max) {
-      return reject(RejectReason::BufferFull, env.sender, env.kind);
-    }
-    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
-    return;
+    if (!early_view_in_reach(vote.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+    return buffer_early(env);
   }
   if (vote.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (vote.seq <= stable_seq_) { stats_.duplicates++; return; }

@@ -489,6 +489,9 @@ void Replica::reset_proposals_for_view() {
 void Replica::replay_early() {
   auto pending = std::move(early_);
   early_.clear();
+  std::fill(early_entries_by_sender_.begin(), early_entries_by_sender_.end(), 0);
+  std::fill(early_bytes_by_sender_.begin(), early_bytes_by_sender_.end(), 0);
+  early_bytes_ = 0;
   for (const auto& [from, wire] : pending) on_wire(from, wire);
 }
 

@@ -53,3 +53,51 @@ TEST_CASE("review #4: a VIEW-CHANGE for the last view number is malformed") {
   CHECK(c.rejected(2, RejectReason::Malformed) == 1);
   CHECK(c.replicas[2]->view() == 0);
 }
+
+TEST_CASE("review #6: one replica cannot fill the early buffer for everyone") {
+  Cluster c(4);
+  const MessageDigest junk = c.replicas[0]->stable_digest();
+  // Far-future views are of no use before we get there: refused, not kept forever.
+  for (SequenceNumber seq = 1; seq <= 16; ++seq) {
+    c.deliver(3, 2, c.vote(MessageKind::Prepare, 3, 1'000'000'000, seq, junk));
+  }
+  CHECK(c.replicas[2]->buffered() == 0);
+  CHECK(c.rejected(2, RejectReason::WrongView) == 16);
+  // The next view, within reach: replica 3 gets its share of the buffer and no more.
+  const std::uint32_t share = c.config.early_buffer_max / c.config.n;
+  for (std::uint32_t i = 0; i < c.config.early_buffer_max; ++i) {
+    c.deliver(3, 2, c.vote(MessageKind::Commit, 3, 1 + i % 2, 1 + i % 16, junk));
+  }
+  CHECK(c.replicas[2]->buffered() == share);
+  CHECK(c.rejected(2, RejectReason::BufferFull) == c.config.early_buffer_max - share);
+  // Replica 0's PREPARE and COMMIT for view 1, racing the NEW-VIEW, are still kept.
+  c.deliver(0, 2, c.vote(MessageKind::Prepare, 0, 1, 1, junk));
+  c.deliver(0, 2, c.vote(MessageKind::Commit, 0, 1, 1, junk));
+  CHECK(c.replicas[2]->buffered() == share + 2);
+  CHECK(c.rejected(2, RejectReason::BufferFull) == c.config.early_buffer_max - share);
+}
+
+TEST_CASE("review #15: the early buffer is bounded in bytes, per sender") {
+  Cluster c(4);
+  // Replica 1 is the primary of view 1: it sends big PRE-PREPAREs for view 1 before any view
+  // change. They are kept before their requests are authenticated, so only bytes bound them.
+  const Bytes big_op(60 * 1024, 'x');
+  std::vector<Bytes> batch;
+  for (Timestamp t = 1; t <= 16; ++t) batch.push_back(c.request(0, t, big_op));
+  const std::size_t sent_max = 64;
+  std::size_t bytes_one = 0;
+  for (SequenceNumber seq = 1; seq <= sent_max; ++seq) {
+    Bytes pp = c.pre_prepare(1, 1, 1 + seq % 16, batch);
+    bytes_one = pp.size();
+    c.deliver(1, 2, pp);
+  }
+  REQUIRE(bytes_one > 16 * 60 * 1024);
+  const std::size_t kept = c.replicas[2]->buffered();
+  CHECK(kept > 0);
+  CHECK(kept < sent_max);  // far below the entry bound (early_buffer_max / n)
+  CHECK(c.replicas[2]->buffered_bytes() <= (std::size_t{32} << 20) / c.config.n);
+  CHECK(c.rejected(2, RejectReason::BufferFull) == sent_max - kept);
+  // Another sender's small message still fits.
+  c.deliver(0, 2, c.vote(MessageKind::Prepare, 0, 1, 1, c.replicas[0]->stable_digest()));
+  CHECK(c.replicas[2]->buffered() == kept + 1);
+}
