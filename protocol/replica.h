@@ -336,6 +336,13 @@ class Replica {
   KvService service_;
   std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
   KnownRequests known_requests_;
+  // Pending requests one client may have here (review #14). A PBFT client has one request
+  // outstanding (OSDI '99 §4.1), and a request leaves this table when it or a later one of
+  // its client executes; the margin covers retries racing execution and a replica a few
+  // requests behind. Without it one client could fill request_queue_max (and about
+  // 65536 x 2 x 64 KiB of memory) and have every other client's request refused.
+  static constexpr std::uint32_t kKnownRequestsPerClientMax = 16;
+  bool client_at_bound(ClientId client) const;
   std::vector<KnownRequests::node_type> spare_known_;  // bounded in known_erase
   std::deque<RequestKey> proposal_queue_;    // primary: arrival order
 

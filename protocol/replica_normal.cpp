@@ -55,6 +55,15 @@ void Replica::known_erase(std::map<RequestKey, KnownRequest>::iterator first,
   }
 }
 
+bool Replica::client_at_bound(ClientId client) const {
+  std::uint32_t pending = 0;
+  for (auto it = known_requests_.lower_bound(RequestKey{client, 0});
+       it != known_requests_.end() && it->first.first == client; ++it) {
+    if (++pending >= kKnownRequestsPerClientMax) return true;
+  }
+  return false;
+}
+
 void Replica::on_request(NodeId from, const Envelope& env,
                          const std::optional<MessageDigest>& content_digest) {
   RequestView req;
@@ -78,7 +87,7 @@ void Replica::on_request(NodeId from, const Envelope& env,
   const ReplicaId primary = config_.primary(view_);
   const bool from_client = from == env.sender;
   if (known_requests_.count(key) == 0) {
-    if (known_requests_.size() >= config_.request_queue_max) {
+    if (known_requests_.size() >= config_.request_queue_max || client_at_bound(req.client)) {
       reject(RejectReason::BufferFull, from, env.kind);
       return;
     }

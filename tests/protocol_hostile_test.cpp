@@ -101,3 +101,23 @@ TEST_CASE("review #15: the early buffer is bounded in bytes, per sender") {
   c.deliver(0, 2, c.vote(MessageKind::Prepare, 0, 1, 1, c.replicas[0]->stable_digest()));
   CHECK(c.replicas[2]->buffered() == kept + 1);
 }
+
+TEST_CASE("review #14: one client cannot fill the request table and lock the others out") {
+  Cluster c(4);
+  PbftConfig cfg = c.config;
+  cfg.request_queue_max = 32;
+  c.restart(2, cfg, false);
+  // Client 0 floods backup 2 with distinct timestamps (none executes: the relays to the
+  // primary are never delivered).
+  for (Timestamp t = 1; t <= 40; ++t) c.deliver(c.client(0), 2, c.request(0, t, op_incr("x")));
+  const auto refused = c.rejected(2, RejectReason::BufferFull);
+  CHECK(refused > 0);
+  CHECK(refused < 40 - 1);
+  // Client 1's request still gets in: backup 2 relays it to the primary.
+  c.queue.clear();
+  c.deliver(c.client(1), 2, c.request(1, 1, op_incr("y")));
+  CHECK(c.rejected(2, RejectReason::BufferFull) == refused);
+  REQUIRE(c.last[2].messages.size() == 1);
+  CHECK(c.last[2].messages[0].to == 0);
+  CHECK(c.last[2].messages[0].kind == MessageKind::Request);
+}
