@@ -177,6 +177,11 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (slot.has_pre_prepare && slot.pp_view > pp.view) {
     return reject(RejectReason::WrongView, env.sender, env.kind);
   }
+  // Committed is settled (review #16): only a NEW-VIEW may re-propose the seq
+  // (install_new_view), and then with the same digest. An observing or passive replica takes
+  // PRE-PREPAREs of other views, and one from the primary of any such view (a faulty one)
+  // would otherwise erase a committed slot not yet executed, which no later COMMIT matches.
+  if (slot.committed) return reject(RejectReason::Stale, env.sender, env.kind);
   accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, env.wire, requests);
 }
 

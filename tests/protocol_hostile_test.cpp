@@ -121,3 +121,30 @@ TEST_CASE("review #14: one client cannot fill the request table and lock the oth
   CHECK(c.last[2].messages[0].to == 0);
   CHECK(c.last[2].messages[0].kind == MessageKind::Request);
 }
+
+TEST_CASE("review #16: a PRE-PREPARE of another view does not erase a committed slot") {
+  Cluster c(4);
+  // Replica 3 suspects the primary (view change to 1), then joins view 2 on f+1 VIEW-CHANGEs:
+  // it observes, and takes PRE-PREPAREs of the views it has left.
+  c.step(3, Input::timer_fired(TimerKind::ViewChange));
+  for (NodeId r : {0u, 1u}) c.deliver(r, 3, view_change(c, r, 2, {}));
+  REQUIRE(c.replicas[3]->view() == 2);
+  REQUIRE(c.replicas[3]->in_view_change());
+  c.queue.clear();
+  // Seq 2 commits in view 0 (on a certificate of COMMITs); seq 1 has not arrived yet.
+  Bytes pp2 = c.pre_prepare(0, 0, 2, {c.request(0, 2, op_incr("x"))});
+  const MessageDigest d2 = decode_pre_prepare(parse_envelope(pp2).value.body).value.digest;
+  c.deliver(0, 3, pp2);
+  for (NodeId r : {0u, 1u, 2u}) c.deliver(r, 3, c.vote(MessageKind::Commit, r, 0, 2, d2));
+  // Replica 1, primary of view 1, sends another batch for seq 2 in view 1.
+  c.deliver(1, 3, c.pre_prepare(1, 1, 2, {c.request(1, 1, op_incr("y"))}));
+  CHECK(c.rejected(3, RejectReason::Stale) == 1);
+  // Seq 1 commits: both execute, seq 2 with the batch that committed.
+  Bytes pp1 = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const MessageDigest d1 = decode_pre_prepare(parse_envelope(pp1).value.body).value.digest;
+  c.deliver(0, 3, pp1);
+  for (NodeId r : {0u, 1u, 2u}) c.deliver(r, 3, c.vote(MessageKind::Commit, r, 0, 1, d1));
+  CHECK(c.replicas[3]->last_executed() == 2);
+  REQUIRE(c.executed[3].size() == 2);
+  CHECK(c.executed[3][1].batch_digest == d2);
+}

@@ -201,11 +201,6 @@ Bytes break_entry(Bytes wire, NodeId receiver) {
   return wire;
 }
 
-Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
-  ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
-  return c.seal_from(sender, encode_view_change(sender, vc));
-}
-
 std::vector<NewView> new_views_in(const Cluster& c) {
   std::vector<NewView> out;
   for (const auto& p : c.queue) {

@@ -110,4 +110,10 @@ struct Cluster {
 
 inline Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
 
+// A VIEW-CHANGE for view v from the genesis checkpoint, with the given certificates.
+inline Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
+  ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
+  return c.seal_from(sender, encode_view_change(sender, vc));
+}
+
 }  // namespace protocol_test
