@@ -148,3 +148,74 @@ TEST_CASE("review #16: a PRE-PREPARE of another view does not erase a committed 
   REQUIRE(c.executed[3].size() == 2);
   CHECK(c.executed[3][1].batch_digest == d2);
 }
+
+namespace {
+
+// Runs the cluster's queue, keeping every message to `held_for` aside in `held`.
+void run_holding(Cluster& c, NodeId held_for, std::vector<Packet>& held) {
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (p.to == held_for) {
+      held.push_back(std::move(p));
+      continue;
+    }
+    c.deliver(p.from, p.to, p.wire);
+  }
+}
+
+// Delivers to `to` the held messages of `kind` (CHECKPOINTs: only those for `seq`).
+void deliver_held(Cluster& c, std::vector<Packet>& held, NodeId to, MessageKind kind, SequenceNumber seq = 0) {
+  for (const Packet& p : held) {
+    auto env = parse_envelope(p.wire);
+    if (!env.ok() || env.value.kind != kind) continue;
+    if (kind == MessageKind::Checkpoint && decode_checkpoint(env.value.body).value.seq != seq) continue;
+    c.deliver(p.from, to, p.wire);
+  }
+}
+
+bool armed(const Outbox& out, TimerKind kind) {
+  bool on = false;
+  for (const auto& t : out.timers) {
+    if (t.kind == kind) on = !t.cancel;
+  }
+  return on;
+}
+
+}  // namespace
+
+TEST_CASE("review #17: a checkpoint certified during a state transfer is still fetched after it") {
+  Cluster c(4);  // K = 4, L = 16
+  std::vector<Packet> held;
+  Timestamp t = 1;
+  auto execute_up_to = [&](SequenceNumber seq) {
+    while (c.replicas[0]->last_executed() < seq) {
+      c.deliver(c.client(0), 0, c.request(0, t++, op_incr("x")));
+      run_holding(c, 3, held);
+    }
+  };
+  // Replica 3 hears nothing while the others execute 20 batches; then checkpoint 20, beyond
+  // its window, makes it fetch the state.
+  execute_up_to(20);
+  deliver_held(c, held, 3, MessageKind::Checkpoint, 20);
+  REQUIRE(c.replicas[3]->stats().state_transfers == 1);
+  held.clear();
+  run_holding(c, 3, held);  // the FETCH-STATE goes out; its STATE-REPLY is held
+  std::vector<Packet> reply;
+  for (const Packet& p : held) {
+    if (parse_envelope(p.wire).value.kind == MessageKind::StateReply) reply.push_back(p);
+  }
+  REQUIRE(reply.size() == 1);
+  // Meanwhile checkpoint 24 becomes stable in the group; replica 3 learns of it mid-transfer.
+  held.clear();
+  execute_up_to(24);
+  deliver_held(c, held, 3, MessageKind::Checkpoint, 24);
+  c.deliver(reply[0].from, 3, reply[0].wire);
+  CHECK(c.replicas[3]->last_executed() == 20);
+  // Nothing will bring seq 21..24 (the group is idle): the fetch timer must run.
+  CHECK(armed(c.last[3], TimerKind::StateFetch));
+  c.step(3, Input::timer_fired(TimerKind::StateFetch));
+  c.run();
+  CHECK(c.replicas[3]->last_executed() == 24);
+  CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
+}
