@@ -35,6 +35,8 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   latest_checkpoint_.resize(config_.n);
   laggard_asks_.assign(config_.n, 0);
   early_entries_by_sender_.assign(config_.n, 0);
+  fetch_awaiting_.assign(config_.n, false);
+  state_replies_sent_.assign(config_.n, 0);
   early_bytes_by_sender_.assign(config_.n, 0);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     all_replicas_.push_back(r);
@@ -248,6 +250,7 @@ void Replica::check_invariants() const {
   assert(!view_change_quorum_ || status_ == Status::ViewChange);
   assert(!asked_for_new_view_ || view_change_quorum_);
   assert(laggard_asks_.size() == config_.n);
+  assert(fetch_awaiting_.size() == config_.n && state_replies_sent_.size() == config_.n);
   assert(next_seq_ >= 1);
 }
 

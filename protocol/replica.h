@@ -338,10 +338,11 @@ class Replica {
   KnownRequests known_requests_;
   // Pending requests one client may have here (review #14). A PBFT client has one request
   // outstanding (OSDI '99 §4.1), and a request leaves this table when it or a later one of
-  // its client executes; the margin covers retries racing execution and a replica a few
-  // requests behind. Without it one client could fill request_queue_max (and about
-  // 65536 x 2 x 64 KiB of memory) and have every other client's request refused.
-  static constexpr std::uint32_t kKnownRequestsPerClientMax = 16;
+  // its client executes; the margin covers a replica well behind the others (the client
+  // moves on once f+1 replies came) and drivers that pipeline one client's timestamps.
+  // Without it one client could fill request_queue_max (and about 65536 x 2 x 64 KiB of
+  // memory) and have every other client's request refused.
+  static constexpr std::uint32_t kKnownRequestsPerClientMax = 64;
   bool client_at_bound(ClientId client) const;
   std::vector<KnownRequests::node_type> spare_known_;  // bounded in known_erase
   std::deque<RequestKey> proposal_queue_;    // primary: arrival order
@@ -367,6 +368,16 @@ class Replica {
   std::vector<Bytes> fetch_proof_;
   std::vector<ReplicaId> fetch_candidates_;
   std::uint32_t fetch_next_ = 0;
+  // Review #18: a STATE-REPLY is looked at (hashed, up to kStateBytesMax) only from a peer we
+  // sent a FETCH-STATE for this transfer and only once per FETCH-STATE, and only a bad reply
+  // from the peer asked last moves on at once: junk replies cannot turn into a flood of
+  // FETCH-STATEs to correct replicas. Those answer each asker at most
+  // kStateRepliesPerAskerMax times per stable checkpoint of theirs, so a faulty asker cannot
+  // draw snapshot after snapshot; a correct one rotates over the certificate's senders.
+  std::vector<bool> fetch_awaiting_;  // by replica
+  ReplicaId fetch_asked_last_ = 0;
+  static constexpr std::uint8_t kStateRepliesPerAskerMax = 8;
+  std::vector<std::uint8_t> state_replies_sent_;  // by replica, since our last stable checkpoint
 
   // View change: valid VIEW-CHANGEs received, by view then sender.
   std::map<ViewNumber, std::map<ReplicaId, ValidViewChange>> view_changes_;

@@ -105,14 +105,15 @@ TEST_CASE("review #15: the early buffer is bounded in bytes, per sender") {
 TEST_CASE("review #14: one client cannot fill the request table and lock the others out") {
   Cluster c(4);
   PbftConfig cfg = c.config;
-  cfg.request_queue_max = 32;
+  cfg.request_queue_max = 128;
   c.restart(2, cfg, false);
   // Client 0 floods backup 2 with distinct timestamps (none executes: the relays to the
   // primary are never delivered).
-  for (Timestamp t = 1; t <= 40; ++t) c.deliver(c.client(0), 2, c.request(0, t, op_incr("x")));
+  const Timestamp flood = 160;
+  for (Timestamp t = 1; t <= flood; ++t) c.deliver(c.client(0), 2, c.request(0, t, op_incr("x")));
   const auto refused = c.rejected(2, RejectReason::BufferFull);
-  CHECK(refused > 0);
-  CHECK(refused < 40 - 1);
+  CHECK(refused > flood - cfg.request_queue_max);  // its share is less than the whole table
+  CHECK(refused < flood);
   // Client 1's request still gets in: backup 2 relays it to the primary.
   c.queue.clear();
   c.deliver(c.client(1), 2, c.request(1, 1, op_incr("y")));
@@ -218,4 +219,66 @@ TEST_CASE("review #17: a checkpoint certified during a state transfer is still f
   c.run();
   CHECK(c.replicas[3]->last_executed() == 24);
   CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
+}
+
+namespace {
+
+std::size_t sent_kind(const Outbox& out, MessageKind kind) {
+  std::size_t n = 0;
+  for (const auto& m : out.messages) n += m.kind == kind;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, nor FETCH-STATEs of snapshots") {
+  Cluster c(4);  // K = 4, L = 16
+  std::vector<Packet> held;
+  for (Timestamp t = 1; c.replicas[0]->last_executed() < 20; ++t) {
+    c.deliver(c.client(0), 0, c.request(0, t, op_incr("x")));
+    run_holding(c, 3, held);
+  }
+  MessageDigest digest20;
+  for (const Packet& p : held) {
+    auto env = parse_envelope(p.wire);
+    if (env.value.kind != MessageKind::Checkpoint) continue;
+    auto cp = decode_checkpoint(env.value.body).value;
+    if (cp.seq == 20) digest20 = cp.state_digest;
+  }
+  deliver_held(c, held, 3, MessageKind::Checkpoint, 20);
+  REQUIRE(c.replicas[3]->stats().state_transfers == 1);
+  REQUIRE(sent_kind(c.last[3], MessageKind::FetchState) == 1);
+  const NodeId asked = c.last[3].messages.back().to;
+  c.queue.clear();
+  // The peer asked answers junk, ten times: replica 3 asks the next peer once, not ten times.
+  auto junk_reply = [&](NodeId from) {
+    return c.seal_from(from, encode_state_reply(from, StateReply{20, digest20, Bytes{1, 2, 3}}));
+  };
+  std::size_t fetches = 0;
+  NodeId next = asked;
+  for (int i = 0; i < 10; ++i) {
+    c.deliver(asked, 3, junk_reply(asked));
+    const std::size_t sent = sent_kind(c.last[3], MessageKind::FetchState);
+    if (sent != 0) next = c.last[3].messages.back().to;
+    fetches += sent;
+  }
+  CHECK(fetches == 1);
+  CHECK(next != asked);
+  CHECK(c.rejected(3, RejectReason::BadState) == 1);
+  // A peer never asked: ignored without a look.
+  NodeId never = 0;
+  while (never == asked || never == next) never++;
+  REQUIRE(never < 3);
+  c.deliver(never, 3, junk_reply(never));
+  CHECK(sent_kind(c.last[3], MessageKind::FetchState) == 0);
+  CHECK(c.rejected(3, RejectReason::BadState) == 1);
+  // A faulty asker gets a bounded number of snapshots per stable checkpoint.
+  std::size_t snapshots = 0;
+  for (int i = 0; i < 20; ++i) {
+    c.deliver(3, 0, c.seal_from(3, encode_fetch_state(3, FetchState{20, digest20})));
+    snapshots += sent_kind(c.last[0], MessageKind::StateReply);
+  }
+  CHECK(snapshots >= 1);
+  CHECK(snapshots < 20);
+  CHECK(c.rejected(0, RejectReason::BufferFull) == 20 - snapshots);
 }
