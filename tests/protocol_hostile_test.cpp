@@ -282,3 +282,30 @@ TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, 
   CHECK(snapshots < 20);
   CHECK(c.rejected(0, RejectReason::BufferFull) == 20 - snapshots);
 }
+
+TEST_CASE("review #19: the client's retry back-off saturates instead of overflowing") {
+  // (configured timeout, the most it backs off to): 16 times, or no further than 2^56 ns
+  // unless configured above that.
+  const std::pair<std::int64_t, std::int64_t> cases[] = {
+      {1'000'000'000, 16'000'000'000}, {1'000'000'000'000'000'000, 1'000'000'000'000'000'000}};
+  for (const auto& [base_ns, cap_ns] : cases) {
+    PbftConfig cfg;
+    cfg.client_retry_timeout_ns = base_ns;  // 1e18 ns: what client_timeout_ms = 1e12 gives
+    REQUIRE(cfg.validate() == "");
+    KeyRing ring(7, AuthMode::Mac, cfg.n + 1);
+    Client client(cfg, cfg.n, ring);
+    Outbox out;
+    client.submit(op_incr("x"), out);
+    std::int64_t last_ns = base_ns;
+    for (int i = 0; i < 8; ++i) {
+      Outbox retry;
+      client.step(Input::timer_fired(TimerKind::ClientRetry), retry);
+      REQUIRE(retry.timers.size() == 1);
+      const std::int64_t delay_ns = retry.timers[0].delay_ns;
+      CHECK(delay_ns >= last_ns);  // backs off, never wraps to a negative or smaller delay
+      CHECK(delay_ns <= cap_ns);
+      last_ns = delay_ns;
+    }
+    CHECK(last_ns == cap_ns);
+  }
+}
