@@ -264,6 +264,7 @@ void Replica::check_slot(const Slot& slot) const {
   // the live counts without undoing what the certificate proved (found by `pbftsim fuzz`).
   assert(!slot.committed || slot.has_pre_prepare);
   assert(!slot.prepared || slot.has_proof);
+  assert(!slot.has_held || !slot.held_wire.empty());
   assert(!slot.has_proof || slot.proof_view <= slot.pp_view);
   assert(!slot.has_proof || slot.proof.prepares.size() < config_.n);
   assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);

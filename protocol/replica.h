@@ -111,6 +111,13 @@ class Replica {
     MessageDigest proof_digest;
     PreparedProof proof;
     std::uint64_t proof_senders = 0;  // replicas < 64 whose PREPARE is in `proof` (add_to_proof)
+    // A PRE-PREPARE whose batch hashes to its digest but holds a request whose authenticator
+    // entry for us is broken (review #13: a faulty client's "big MAC", or a primary that
+    // strips entries per receiver). Held until f+1 replicas vouch for it (accept_held).
+    bool has_held = false;
+    ViewNumber held_view = 0;
+    MessageDigest held_digest;
+    Bytes held_wire;
   };
 
   // The last reply per client. Part of the checkpointed state, so it holds nothing that
@@ -225,6 +232,8 @@ class Replica {
                     std::span<const ByteView> request_wires, ByteView wire,
                     std::vector<ConsensusRequest>& requests);
   void recount(Slot& slot);
+  void hold_pre_prepare(const Envelope& env, const PrePrepareView& pp);
+  bool accept_held(Slot& slot);
   void buffer_ahead(const Envelope& env, SequenceNumber seq);
   // Keeps a message for later within its sender's share of early_; counts a refusal.
   void buffer_early(const Envelope& env);

@@ -183,7 +183,7 @@ void Replica::collect_garbage() {
       assert(log_entries_ > 0);
       log_entries_--;
       slot.seq = 0;
-      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = false;
+      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = slot.has_held = false;
       // Buffers stay for the slot's next sequence number (slot_for resets the rest).
     }
   }

@@ -165,7 +165,7 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
   if (!in_window(pp.seq)) return buffer_ahead(env, pp.seq);
   std::vector<ConsensusRequest>& requests = requests_scratch_;
-  if (!decode_batch(pp.requests, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
+  if (!decode_batch(pp.requests, requests)) return hold_pre_prepare(env, pp);
   if (digest_of_batch(requests) != pp.digest) {
     return reject(RejectReason::BadDigest, env.sender, env.kind);
   }
@@ -183,6 +183,55 @@ void Replica::on_pre_prepare(const Envelope& env) {
   // would otherwise erase a committed slot not yet executed, which no later COMMIT matches.
   if (slot.committed) return reject(RejectReason::Stale, env.sender, env.kind);
   accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, env.wire, requests);
+}
+
+// Review #13: a request in the batch does not authenticate for us, though it may have for
+// others (MAC authenticators are per receiver). Refused and counted, but if the batch is
+// intact (it hashes to the digest) it is held: once f+1 distinct replicas vouch for it (the
+// primary by proposing it, backups by PREPAREs matching (v, n, d)), one of them is correct
+// and authenticated every request, and the digest binds their content, so we accept it
+// without authenticating. Before, one faulty client could make a batch unpreparable at f+1
+// backups and force a view change, in every view (Aardvark's "big MAC" attack).
+void Replica::hold_pre_prepare(const Envelope& env, const PrePrepareView& pp) {
+  reject(RejectReason::BadAuth, env.sender, env.kind);
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  if (!decode_batch(pp.requests, requests, false) || digest_of_batch(requests) != pp.digest) return;
+  Slot& slot = slot_for(pp.seq);
+  if ((slot.has_pre_prepare && slot.pp_view >= pp.view) || slot.committed) return;
+  if (slot.has_held && slot.held_view >= pp.view) return;
+  slot.has_held = true;
+  slot.held_view = pp.view;
+  slot.held_digest = pp.digest;
+  slot.held_wire.assign(env.wire.begin(), env.wire.end());
+  accept_held(slot);  // the PREPAREs may have come first
+}
+
+// Accepts the held PRE-PREPARE once f+1 replicas vouch for it; true if it did (and so
+// advanced the slot).
+bool Replica::accept_held(Slot& slot) {
+  if (!slot.has_held) return false;
+  if ((slot.has_pre_prepare && slot.pp_view >= slot.held_view) || slot.committed) {
+    slot.has_held = false;  // overtaken
+    return false;
+  }
+  const ReplicaId primary = config_.primary(slot.held_view);
+  std::uint32_t vouchers = 1;  // the primary, by proposing it
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    const VoteRecord& p = slot.prepares[r];
+    vouchers += r != primary && p.present && p.view == slot.held_view && p.digest == slot.held_digest;
+  }
+  if (vouchers < config_.f + 1) return false;
+  slot.has_held = false;
+  const Bytes wire = std::move(slot.held_wire);  // accept_batch may re-enter: own the bytes
+  auto env = parse_envelope(wire);
+  PrePrepareView pp;
+  const bool decoded = env.ok() && decode_pre_prepare_view(env.value.body, pp).empty();
+  assert(decoded);  // it was decoded when held
+  if (!decoded) return false;
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  if (!decode_batch(pp.requests, requests, false) || digest_of_batch(requests) != pp.digest) return false;
+  accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, wire, requests);
+  return true;
 }
 
 void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
@@ -318,6 +367,7 @@ void Replica::on_vote(const Envelope& env) {
     (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
   }
   if (is_prepare) add_to_proof(slot, env.sender, vote, env.wire);
+  if (is_prepare && slot.has_held && accept_held(slot)) return;  // accept_batch advanced it
   advance_slot(slot);
 }
 

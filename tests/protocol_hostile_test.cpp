@@ -309,3 +309,36 @@ TEST_CASE("review #19: the client's retry back-off saturates instead of overflow
     CHECK(last_ns == cap_ns);
   }
 }
+
+TEST_CASE("review #13: a request whose authenticator is broken for f+1 backups still executes once f+1 replicas vouch") {
+  Cluster c(4);
+  // A faulty client's "big MAC": its request authenticates for the primary and replica 1
+  // only. Replicas 2 and 3 refuse the PRE-PREPARE at first; without them there is no quorum.
+  Bytes req = break_entry(break_entry(c.request(0, 1, op_incr("x")), 2), 3);
+  c.deliver(c.client(0), 0, req);
+  c.run();
+  CHECK(c.rejected(2, RejectReason::BadAuth) == 1);
+  CHECK(c.rejected(3, RejectReason::BadAuth) == 1);
+  for (ReplicaId r = 0; r < 4; ++r) {
+    CHECK(c.replicas[r]->last_executed() == 1);
+    CHECK(c.replicas[r]->current_state_digest() == c.replicas[0]->current_state_digest());
+  }
+}
+
+TEST_CASE("review #13: a request no correct replica authenticated is never accepted on the primary's word alone") {
+  Cluster c(4);
+  // Replica 0 (primary, faulty) makes up a request "from" client 0 and seals it itself: only
+  // one replica (itself) vouches, and f + 1 = 2 are needed.
+  Bytes fake = c.seal_from(0, encode_request(c.client(0), Request{c.client(0), 1, op_incr("x")}));
+  Bytes pp = c.pre_prepare(0, 0, 1, {fake});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  for (ReplicaId r = 1; r < 4; ++r) c.deliver(0, r, pp);
+  c.deliver(0, 1, c.vote(MessageKind::Prepare, 0, 0, 1, d));  // primaries never prepare
+  c.run();
+  for (ReplicaId r = 1; r < 4; ++r) {
+    CHECK(c.rejected(r, RejectReason::BadAuth) == 1);
+    CHECK(c.replicas[r]->last_executed() == 0);
+  }
+  CHECK(c.rejected(1, RejectReason::WrongSender) == 1);
+  CHECK(c.queue.empty());  // nobody prepared
+}

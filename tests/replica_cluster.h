@@ -116,4 +116,20 @@ inline Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<Pr
   return c.seal_from(sender, encode_view_change(sender, vc));
 }
 
+// Flips a bit of `receiver`'s MAC entry: the message stays authentic for everyone else, as a
+// faulty sender (or a faulty replica rewriting its own message) can arrange.
+inline Bytes break_entry(Bytes wire, NodeId receiver) {
+  auto env = parse_envelope(wire);
+  REQUIRE(env.ok());
+  REQUIRE(env.value.scheme == AuthScheme::Mac);
+  const std::size_t trailer = static_cast<std::size_t>(env.value.auth.data() - wire.data());
+  const std::size_t count = wire[trailer] | (wire[trailer + 1] << 8);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t entry = trailer + 2 + i * 36;
+    const NodeId to = wire[entry] | (wire[entry + 1] << 8) | (wire[entry + 2] << 16) | (wire[entry + 3] << 24);
+    if (to == receiver) wire[entry + 4 + 7] ^= 0x10;
+  }
+  return wire;
+}
+
 }  // namespace protocol_test
