@@ -342,3 +342,27 @@ TEST_CASE("review #13: a request no correct replica authenticated is never accep
   CHECK(c.rejected(1, RejectReason::WrongSender) == 1);
   CHECK(c.queue.empty());  // nobody prepared
 }
+
+TEST_CASE("review #3: a COMMIT for a higher view after executing on a commit certificate is harmless") {
+  for (bool recovering : {true, false}) {
+    CAPTURE(recovering);
+    Cluster c(4);
+    if (recovering) {
+      c.restart(3, c.config, true);  // passive: takes votes of any view
+    } else {
+      c.step(3, Input::timer_fired(TimerKind::ViewChange));  // observing, in a view change to 1
+      c.queue.clear();
+    }
+    Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+    const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+    c.deliver(0, 3, pp);
+    for (NodeId r : {0u, 1u, 2u}) c.deliver(r, 3, c.vote(MessageKind::Commit, r, 0, 1, d));
+    REQUIRE(c.replicas[3]->last_executed() == 1);
+    // Replica 1's COMMIT for a later view replaces its vote; the slot stays committed (it
+    // used to trip an invariant and abort the whole process).
+    c.deliver(1, 3, c.vote(MessageKind::Commit, 1, recovering ? 9 : 1, 1, d));
+    c.replicas[3]->check_invariants_full();
+    CHECK(c.replicas[3]->last_executed() == 1);
+    CHECK(c.executed[3].size() == 1);
+  }
+}
