@@ -240,7 +240,15 @@ std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, Replic
     case harness::FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
     case harness::FaultKind::Forge: return std::make_unique<Forge>();
     case harness::FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);
-    case harness::FaultKind::BadViewChange: return make_bad_view_change({});
+    case harness::FaultKind::BadViewChange: {
+      std::vector<BadViewChangeVariant> variants;
+      for (const auto& name : spec.variants) {
+        for (std::uint8_t v = 0; v < harness::kBadViewChangeVariantNames.size(); ++v) {
+          if (name == harness::kBadViewChangeVariantNames[v]) variants.push_back(static_cast<BadViewChangeVariant>(v));
+        }
+      }
+      return make_bad_view_change(std::move(variants));
+    }
     default: return nullptr;
   }
 }

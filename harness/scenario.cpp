@@ -293,6 +293,29 @@ std::optional<FaultKind> kind_named(const std::string& name) {
   return std::nullopt;
 }
 
+// bad_view_change "variants": a non-empty array of distinct names (absent: every variant).
+std::vector<std::string> variant_list(const json& o, const std::string& p) {
+  if (!o.contains("variants")) return {};
+  const json& a = o["variants"];
+  const std::string path = p + "/variants";
+  std::string known;
+  for (const char* name : kBadViewChangeVariantNames) known += (known.empty() ? "" : ", ") + std::string(name);
+  if (!a.is_array() || a.empty()) fail(path, "expected a non-empty array of variant names (" + known + "), got " + show(a));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const std::string at = path + "/" + std::to_string(i);
+    if (!a[i].is_string()) fail(at, "expected a variant name (" + known + "), got " + show(a[i]));
+    const std::string name = a[i].get<std::string>();
+    if (std::find(kBadViewChangeVariantNames.begin(), kBadViewChangeVariantNames.end(), name) ==
+        kBadViewChangeVariantNames.end()) {
+      fail(at, "unknown variant " + show(a[i]) + "; expected one of: " + known);
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) fail(at, "variant " + show(a[i]) + " listed twice");
+    out.push_back(name);
+  }
+  return out;
+}
+
 void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, FaultSpec& f) {
   switch (f.kind) {
     case FaultKind::Crash:
@@ -330,6 +353,7 @@ void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, Fa
       if (!o.contains("factor")) fail(p + "/factor", "missing required field (a number > 0)");
       f.factor = number(o, "factor", p, 1e-3, 1e6, 1);
       return;
+    case FaultKind::BadViewChange: f.variants = variant_list(o, p); return;
     default: return;
   }
 }
@@ -356,6 +380,7 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
     case FaultKind::Replay: allowed.push_back("rate"); break;
     case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms"}); break;
     case FaultKind::TimerSkew: allowed.push_back("factor"); break;
+    case FaultKind::BadViewChange: allowed.push_back("variants"); break;
     default: break;
   }
   for (auto it = o.begin(); it != o.end(); ++it) {

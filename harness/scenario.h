@@ -2,6 +2,7 @@
 // The JSON format is a public contract documented in docs/scenario-format.md.
 #pragma once
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,11 @@ enum class FaultKind : std::uint8_t {
   Delay, Drop, Partition, TimerSkew,
 };
 const char* fault_kind_name(FaultKind kind);  // the JSON spelling: "bad_view_change", ...
+// The names a bad_view_change fault's "variants" may list, in the order of
+// faults::BadViewChangeVariant (faults/behaviour.h; a test keeps the two in step).
+inline constexpr std::array<const char*, 8> kBadViewChangeVariantNames = {
+    "padded_certificate", "rebind_certificate", "checkpoint_proof", "swap_batch",
+    "wrong_digest", "drop_entry", "short_v", "duplicate_v"};
 // True for kinds whose replicas are Byzantine or crashed (the run's faulty set); false for
 // network faults and timer skew, which model asynchrony and leave replicas correct.
 bool fault_kind_is_faulty(FaultKind kind);
@@ -41,6 +47,7 @@ struct FaultSpec {
   std::optional<sim::LatencyModel> extra_latency;  // delay: or a distribution
   std::vector<std::vector<ReplicaId>> groups; // partition
   double factor = 1.0;                        // timer_skew: timers run this much faster
+  std::vector<std::string> variants;          // bad_view_change: fabrications (empty: all)
   std::string json_path;                      // "/faults/2", for messages
 };
 

@@ -72,6 +72,9 @@ json fault(const FaultSpec& f) {
       break;
     case FaultKind::Partition: o["groups"] = f.groups; break;
     case FaultKind::TimerSkew: o["factor"] = f.factor; break;
+    case FaultKind::BadViewChange:
+      if (!f.variants.empty()) o["variants"] = f.variants;
+      break;
     default: break;
   }
   return o;

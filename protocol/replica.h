@@ -254,6 +254,7 @@ class Replica {
 
   // ---- replica_status.cpp: retransmission of lost messages (STATUS) ----
   bool stuck_candidate() const;
+  SequenceNumber status_low_mark() const;
   std::int64_t status_interval_ns() const;
   void update_status_timer();
   void on_status_timer();
@@ -327,6 +328,7 @@ class Replica {
   // view change can always start. (A correct group gets there only after 2^64 - 1 views.)
   static constexpr ViewNumber kViewMax = ~ViewNumber{0};
   bool executed_in_view_ = false;
+  SequenceNumber reproposed_high_ = 0;  // executed seqs a NEW-VIEW may have proposed again (status_low_mark)
   bool passive_ = false;
   SequenceNumber passive_horizon_ = 0;      // 0: not yet known
 

@@ -11,7 +11,8 @@
 //   - the proof of its stable checkpoint when the sender is below it (so it fetches state),
 //     and its own CHECKPOINTs above the sender's stable one (lost ones stall the window),
 //   - in the same view, its own PREPARE and COMMIT (and, from the primary, the PRE-PREPARE)
-//     for the sequence numbers the sender has not executed yet,
+//     for the sequence numbers the sender has not executed yet, or has executed in an
+//     earlier view but not yet committed to in this one (status_low_mark),
 //   - and, when the sender is ahead of it and the STATUS was not itself an answer, its own
 //     STATUS, so that the sender learns what this replica lacks.
 // Everything re-sent is a message its author already sent (wire-identical), so receivers
@@ -26,10 +27,32 @@
 namespace protocol {
 
 // Work is pending that this replica cannot finish on its own yet: a known request has not
-// executed, or a certified checkpoint is ahead of it.
+// executed, a certified checkpoint is ahead of it, or a sequence number it executed in an
+// earlier view was proposed again in this one (a NEW-VIEW's O) and it has not prepared it
+// here: its COMMIT of this view may be the one a laggard needs to execute it.
 bool Replica::stuck_candidate() const {
   if (status_ != Status::Normal) return false;  // a view change retransmits VIEW-CHANGE instead
-  return !known_requests_.empty() || fetch_seq_ != 0 || pending_seq_ > last_executed_;
+  return !known_requests_.empty() || fetch_seq_ != 0 || pending_seq_ > last_executed_ ||
+         status_low_mark() < last_executed_;
+}
+
+// What STATUS reports as executed: the last executed sequence number, or less when a
+// sequence number at or below it is proposed again in this view and this replica has not
+// committed to it here (no COMMIT of this view sent), so that peers re-send their PREPAREs
+// and COMMITs of this view for it. Without this, a replica that executed seq n in view v
+// and missed a PREPARE of n in view v' > v stayed unprepared in v' forever (it asked for
+// nothing past n), and with exactly a quorum of active correct replicas a laggard could
+// then never gather the COMMITs of v' it needed, nor the checkpoint at n become stable
+// (fuzz seed 30166: n = 7, two replicas crashed, K = L = 1, 10 % loss).
+// Only sequence numbers a NEW-VIEW proposed again after this replica executed them can be
+// in that state (reproposed_high_), so the scan is empty outside the views after a view change.
+SequenceNumber Replica::status_low_mark() const {
+  const SequenceNumber high = std::min(last_executed_, reproposed_high_);
+  for (SequenceNumber seq = stable_seq_ + 1; seq <= high; ++seq) {
+    const Slot* slot = find_slot(seq);
+    if (slot != nullptr && slot->has_pre_prepare && slot->pp_view == view_ && !slot->sent_commit) return seq - 1;
+  }
+  return last_executed_;
 }
 
 // Half the request timeout, so a lost message is usually recovered before the timer turns it
@@ -56,16 +79,18 @@ void Replica::update_status_timer() {
 
 void Replica::on_status_timer() {
   if (!stuck_candidate()) return;
-  const bool moved = !status_mark_valid_ || status_mark_view_ != view_ || status_mark_executed_ != last_executed_;
+  const SequenceNumber low_mark = status_low_mark();
+  if (low_mark == last_executed_) reproposed_high_ = 0;  // every proposal again committed to here
+  const bool moved = !status_mark_valid_ || status_mark_view_ != view_ || status_mark_executed_ != low_mark;
   status_mark_valid_ = true;
   status_mark_view_ = view_;
-  status_mark_executed_ = last_executed_;
+  status_mark_executed_ = low_mark;
   if (moved) {
     statuses_sent_ = 0;
     return;  // progress since the last tick: nothing to ask for yet
   }
   statuses_sent_++;
-  multicast(encode_status(self_, protocol::Status{view_, 0, stable_seq_, last_executed_}), MessageKind::Status);
+  multicast(encode_status(self_, protocol::Status{view_, 0, stable_seq_, low_mark}), MessageKind::Status);
 }
 
 void Replica::on_status(const Envelope& env) {

@@ -462,6 +462,7 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
     if (!decode_batch_as(pp.value, requests, false)) continue;  // checked by check_new_view
     accept_pre_prepare(slot_for(pp.value.seq), pp.value, wire, std::move(requests));
   }
+  reproposed_high_ = std::min(max_s, last_executed_);  // O re-proposes these: see status_low_mark
   next_seq_ = std::max(max_s, stable_seq_) + 1;
   reset_proposals_for_view();
   replay_early();

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "faults/behaviour.h"
+#include "harness/scenario.h"
 #include "oracles/checker.h"
 #include "protocol/crypto.h"
 #include "protocol/replica.h"
@@ -218,6 +219,14 @@ std::unique_ptr<faults::Behaviour> only(BadViewChangeVariant v) { return faults:
 }  // namespace
 
 // ---- bad_view_change ----------------------------------------------------------------------
+
+TEST_CASE("bad_view_change: the scenario format's variant names are the behaviour's, in order") {
+  REQUIRE(harness::kBadViewChangeVariantNames.size() == static_cast<std::size_t>(BadViewChangeVariant::DuplicateV) + 1);
+  for (std::uint8_t v = 0; v < harness::kBadViewChangeVariantNames.size(); ++v) {
+    CHECK(std::string(harness::kBadViewChangeVariantNames[v]) ==
+          faults::bad_view_change_variant_name(static_cast<BadViewChangeVariant>(v)));
+  }
+}
 
 TEST_CASE("bad_view_change VIEW-CHANGE fabrications authenticate and are refused by the protocol's checks") {
   for (auto variant : {BadViewChangeVariant::PaddedCertificate, BadViewChangeVariant::RebindCertificate,

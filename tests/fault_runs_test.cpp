@@ -17,8 +17,10 @@
 
 #include "harness/scenario.h"
 #include "harness/world.h"
+#include "tests/run_helpers.h"
 
 using namespace harness;
+using test_runs::fault;
 
 namespace {
 
@@ -56,14 +58,6 @@ Scenario base(std::uint32_t n = 4) {
   s.workload.requests_per_client = 30;
   s.duration_ns = sim::seconds(60);
   return s;
-}
-
-FaultSpec fault(FaultKind kind, std::vector<ReplicaId> replicas, double from_ms = 0) {
-  FaultSpec f;
-  f.kind = kind;
-  f.replicas = std::move(replicas);
-  f.from_ns = sim::from_ms(from_ms);
-  return f;
 }
 
 Run run(const Scenario& s, std::uint64_t seed = 1) {
@@ -232,6 +226,22 @@ TEST_CASE("bad_view_change: fabricated certificates and a wrong NEW-VIEW are ref
   CHECK(why.count("bad_new_view") + why.count("bad_certificate") >= 1);
   CHECK(r.report.stats.final_view >= 2);  // view 1's primary was the liar
   CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{0, 1});
+}
+
+TEST_CASE("bad_view_change with \"variants\": only the listed fabrications are made") {
+  // Replica 1, primary of view 1, may only send NEW-VIEWs one VIEW-CHANGE short: its
+  // VIEW-CHANGEs are genuine (no certificate is refused), its NEW-VIEW is.
+  Scenario s = base(7);
+  s.faults.push_back(fault(FaultKind::Silence, {0}, 100));
+  FaultSpec lie = fault(FaultKind::BadViewChange, {1});
+  lie.variants = {"short_v"};
+  s.faults.push_back(lie);
+  const Run r = run(s);
+  check_correct_run(r.report);
+  const auto& why = r.report.stats.rejected_by_reason;
+  CHECK(why.count("bad_new_view") == 1);
+  CHECK(why.count("bad_certificate") == 0);
+  CHECK(r.report.stats.final_view >= 2);
 }
 
 TEST_CASE("delay: every message from the replica arrives at least extra_ms later") {

@@ -9,18 +9,14 @@
 
 #include "harness/scenario.h"
 #include "harness/world.h"
+#include "tests/run_helpers.h"
 
 using namespace harness;
+using test_runs::from_library;
+using test_runs::fault;
 
 namespace {
 
-const std::string kRoot = PBFTSIM_SOURCE_ROOT;
-
-Scenario from_library(const std::string& name) {
-  auto r = load_scenario_file(kRoot + "/scenarios/" + name + ".json");
-  REQUIRE(std::holds_alternative<Scenario>(r));
-  return std::get<Scenario>(r);
-}
 
 Scenario small(std::uint32_t clients, std::uint32_t requests) {
   Scenario s;
@@ -34,15 +30,7 @@ Scenario small(std::uint32_t clients, std::uint32_t requests) {
   return s;
 }
 
-FaultSpec fault(FaultKind kind, std::vector<ReplicaId> replicas, double from_ms = 0) {
-  FaultSpec f;
-  f.kind = kind;
-  f.replicas = std::move(replicas);
-  f.from_ns = sim::from_ms(from_ms);
-  return f;
-}
-
-reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return run_scenario(s, {seed, false, nullptr}); }
+reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
 
 std::size_t count(const reports::RunReport& r, const std::string& invariant) {
   std::size_t n = 0;

@@ -166,6 +166,60 @@ TEST_CASE("§4.3 checkpoints become stable and the log is garbage collected") {
   }
 }
 
+TEST_CASE("state transfer: a reply with the wrong state is refused and the next replica is asked") {
+  Cluster c(4, 1, 1, /*window=*/8, /*k=*/4);
+  c.isolated[3] = true;  // misses seqs 1..20: the others' stable checkpoint moves past its window
+  for (Timestamp t = 1; t <= 20; ++t) {
+    c.deliver(c.client(0), 0, c.request(0, t, op_incr("x")));
+    c.run();
+  }
+  REQUIRE(c.replicas[0]->low_watermark() == 20);
+  REQUIRE(c.replicas[3]->last_executed() == 0);
+  c.isolated[3] = false;
+  // Seqs 21..24: replica 3 receives the CHECKPOINTs for 24, a quorum it can verify, and asks
+  // a replica of that certificate for the state. Hold its FETCH-STATEs back.
+  for (Timestamp t = 21; t <= 24; ++t) c.deliver(c.client(0), 0, c.request(0, t, op_incr("x")));
+  std::vector<Packet> fetches;
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (p.from == 3 && parse_envelope(p.wire).value.kind == MessageKind::FetchState) {
+      fetches.push_back(std::move(p));
+      continue;
+    }
+    c.deliver(p.from, p.to, p.wire);
+  }
+  REQUIRE(fetches.size() == 1);
+  const NodeId asked = fetches[0].to;
+  REQUIRE(asked < 3);
+  const auto fetch = decode_fetch_state(parse_envelope(fetches[0].wire).value.body);
+  REQUIRE(fetch.ok());
+  CHECK(fetch.value.seq == 24);
+  CHECK(fetch.value.state_digest == c.replicas[0]->stable_digest());
+  // The asked replica (faulty here) answers with a made-up state: first claiming the certified
+  // digest over bytes that do not hash to it, then a state with its own (another) digest.
+  c.deliver(asked, 3, c.seal_from(asked, encode_state_reply(asked, StateReply{24, fetch.value.state_digest, Bytes{1, 2, 3}})));
+  CHECK(c.rejected(3, RejectReason::BadState) == 1);
+  CHECK(c.replicas[3]->last_executed() == 0);
+  // It asked another replica at once.
+  std::vector<NodeId> asked_next;
+  for (const auto& p : c.queue) {
+    if (p.from == 3 && parse_envelope(p.wire).value.kind == MessageKind::FetchState) asked_next.push_back(p.to);
+  }
+  REQUIRE(asked_next.size() == 1);
+  CHECK(asked_next[0] != asked);
+  CHECK(asked_next[0] < 3);
+  const Bytes other_state = encode_kv_operation(KvOpcode::Increment, "y");  // any other bytes
+  c.deliver(asked, 3, c.seal_from(asked, encode_state_reply(asked, StateReply{24, sha256(other_state), other_state})));
+  CHECK(c.rejected(3, RejectReason::BadState) == 2);
+  CHECK(c.replicas[3]->last_executed() == 0);
+  // The correct replica's answer is installed: replica 3 is at 24, in the others' state.
+  c.run();
+  CHECK(c.replicas[3]->last_executed() == 24);
+  CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
+  CHECK(c.replicas[3]->low_watermark() == 24);
+}
+
 TEST_CASE("§4.4 a silent primary is replaced through VIEW-CHANGE and NEW-VIEW") {
   Cluster c(4);
   c.isolated[0] = true;

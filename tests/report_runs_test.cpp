@@ -11,19 +11,14 @@
 
 #include "harness/scenario.h"
 #include "harness/world.h"
+#include "tests/run_helpers.h"
 #include "reports/writers.h"
 
 using namespace harness;
+using test_runs::from_library;
 
 namespace {
 
-const std::string kRoot = PBFTSIM_SOURCE_ROOT;
-
-Scenario from_library(const std::string& name) {
-  auto r = load_scenario_file(kRoot + "/scenarios/" + name + ".json");
-  REQUIRE(std::holds_alternative<Scenario>(r));
-  return std::get<Scenario>(r);
-}
 
 std::string joined(const std::vector<std::string>& lines) {
   std::string out;

@@ -9,12 +9,14 @@
 
 #include "harness/scenario.h"
 #include "harness/world.h"
+#include "tests/run_helpers.h"
 
 using namespace harness;
+using test_runs::from_library;
+using test_runs::fault;
 
 namespace {
 
-const std::string kRoot = PBFTSIM_SOURCE_ROOT;
 
 Scenario base(std::uint32_t n, std::uint32_t f, std::uint32_t clients = 3, std::uint32_t requests = 40) {
   Scenario s;
@@ -28,21 +30,7 @@ Scenario base(std::uint32_t n, std::uint32_t f, std::uint32_t clients = 3, std::
   return s;
 }
 
-Scenario from_library(const std::string& name) {
-  auto r = load_scenario_file(kRoot + "/scenarios/" + name + ".json");
-  REQUIRE(std::holds_alternative<Scenario>(r));
-  return std::get<Scenario>(r);
-}
-
-FaultSpec fault(FaultKind kind, std::vector<ReplicaId> replicas, double from_ms = 0) {
-  FaultSpec f;
-  f.kind = kind;
-  f.replicas = std::move(replicas);
-  f.from_ns = sim::from_ms(from_ms);
-  return f;
-}
-
-reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return run_scenario(s, {seed, false, nullptr}); }
+reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
 
 void check_all_done_and_agreed(const reports::RunReport& r) {
   CAPTURE(r.scenario);

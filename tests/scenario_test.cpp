@@ -33,6 +33,7 @@ TEST_CASE("each bad scenario is rejected with its JSON path and what was expecte
   struct Case { const char* file; const char* path; const char* phrase; };
   const Case cases[] = {
       {"bad_auth.json", "/cluster/auth", "expected one of: mac, signature, none"},
+      {"unknown_bad_view_change_variant.json", "/faults/0/variants/1", "unknown variant \"swap_digest\""},
       {"bad_expect.json", "/expect/safety", "holds, violated, any"},
       {"duplicate_replica.json", "/faults/0/replicas/1", "listed twice"},
       {"latency_min_above_max.json", "/network/latency_ms/max", "max >= min"},
@@ -188,4 +189,25 @@ TEST_CASE("every bundled scenario parses") {
     CAPTURE(f);
     CHECK(std::holds_alternative<Scenario>(load_scenario_file(f)));
   }
+}
+
+TEST_CASE("bad_view_change variants: parsed, checked, written back") {
+  const Scenario s = parse_ok(R"({"name": "v", "cluster": {"n": 4},
+      "faults": [{"kind": "bad_view_change", "replicas": [1], "variants": ["swap_batch", "short_v"]},
+                 {"kind": "bad_view_change", "replicas": [2]}]})");
+  REQUIRE(s.faults.size() == 2);
+  CHECK(s.faults[0].variants == std::vector<std::string>{"swap_batch", "short_v"});
+  CHECK(s.faults[1].variants.empty());  // every variant
+  for (const char* bad : {R"("variants": [])", R"("variants": "short_v")", R"("variants": ["short_v", "short_v"])",
+                          R"("variants": [3])"}) {
+    CAPTURE(bad);
+    auto r = parse_scenario(std::string(R"({"name": "v", "cluster": {"n": 4}, "faults": [{"kind": "bad_view_change", "replicas": [1], )") +
+                                bad + "}]}",
+                            "t.json");
+    REQUIRE(std::holds_alternative<ScenarioError>(r));
+    CHECK(std::get<ScenarioError>(r).json_path.rfind("/faults/0/variants", 0) == 0);
+  }
+  auto r = parse_scenario(R"({"name": "v", "cluster": {"n": 4}, "faults": [{"kind": "silence", "replicas": [1], "variants": ["short_v"]}]})",
+                          "t.json");
+  CHECK(std::holds_alternative<ScenarioError>(r));  // only bad_view_change takes variants
 }

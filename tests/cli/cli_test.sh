@@ -1,18 +1,7 @@
 #!/usr/bin/env bash
 # Command-line contract tests. Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-expect_exit() {  # expect_exit NAME CODE CMD...
-  local name=$1 code=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -eq "$code" ]; then ok "$name"; else ko "$name (exit $got, wanted $code): $(head -3 "$tmp/err")"; fi
-}
+. "$(dirname "$0")/common.bash"
 
 expect_exit "--help exits 0" 0 "$bin" --help
 expect_exit "--version exits 0" 0 "$bin" --version
@@ -85,5 +74,4 @@ d = xml.dom.minidom.parse(sys.argv[1])
 assert len(d.getElementsByTagName("testcase")) == 4
 PY
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

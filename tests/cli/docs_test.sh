@@ -4,14 +4,8 @@
 # JSON example in the document is a valid scenario that passes. The README's links resolve.
 # Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/common.bash"
 doc=docs/scenario-format.md
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # The fields the validator accepts where, as it lists them for an unknown field.
 accepted() {  # accepted JSON -> the accepted field names, one per line
@@ -61,5 +55,4 @@ for link in $(grep -oE '`(docs/[A-Za-z_.-]+\.md)`' README.md docs/*.md | sed -E 
   [ -f "$link" ] && ok "README/docs link $link exists" || ko "README/docs link $link exists"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

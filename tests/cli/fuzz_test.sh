@@ -2,18 +2,7 @@
 # `pbftsim fuzz` command-line contract: exit codes, what a failure leaves behind, replay.
 # Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-expect_exit() {  # expect_exit NAME CODE CMD...
-  local name=$1 code=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -eq "$code" ]; then ok "$name"; else ko "$name (exit $got, wanted $code): $(head -3 "$tmp/err")"; fi
-}
+. "$(dirname "$0")/common.bash"
 
 expect_exit "fuzz: a few passing runs exit 0" 0 "$bin" fuzz --seed 1 --runs 4 --out "$tmp/ok" -q
 grep -q "^4 runs: 4 passed, 0 failed" "$tmp/out" && ok "fuzz: summary line" || ko "fuzz: summary line: $(tail -1 "$tmp/out")"
@@ -41,5 +30,4 @@ expect_exit "fuzz: bad option exits 2" 2 "$bin" fuzz --runs 0
 expect_exit "fuzz: unknown option exits 2" 2 "$bin" fuzz --frobnicate
 expect_exit "fuzz: unusable output directory exits 2" 2 "$bin" fuzz --seed 1 --runs 1 --out /dev/null/x -q
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -9,13 +9,7 @@
 # counted into the DOM, read back with --dump-dom.
 # Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$(dirname "$0")/common.bash"
 
 browser=""
 for b in chromium chromium-browser google-chrome; do
@@ -23,7 +17,7 @@ for b in chromium chromium-browser google-chrome; do
 done
 if [ -z "$browser" ]; then
   ko "headless Chromium is installed (scripts/setup-debian.sh --browser installs it)"
-  echo "$pass passed, $fail failed"
+  finish
   exit 1
 fi
 
@@ -182,5 +176,4 @@ echo "     $result"
 [ "$(field cells)" = "3" ] && [ "$(field na)" = "1" ] && [ "$(field errors)" = "0" ] \
   && ok "the heatmap has a cell per byzantine count, liveness n/a beyond f" || ko "heatmap ($result)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

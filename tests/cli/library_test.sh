@@ -5,13 +5,7 @@
 # `pbftsim suite scenarios/ --seeds 20`.
 # Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$(dirname "$0")/common.bash"
 
 python3 - <<'PY' >"$tmp/checks" 2>&1
 import glob, json
@@ -58,5 +52,4 @@ assert root.get("tests") == str(20 * n) and root.get("failures") == "0" and root
 assert len(root.findall(".//testcase")) == 20 * n
 PY
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,17 +4,7 @@
 # the f-fault limit and replay lines that really replay a cell.
 # Prints one line per case and "N passed, N failed" last.
 set -u
-cd "$(dirname "$0")/../.."
-bin=${PBFTSIM:-build/pbftsim}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then ok "$name"; else ko "$name"; fi
-}
+. "$(dirname "$0")/common.bash"
 
 # ---- suite ----------------------------------------------------------------------------------
 cat > "$tmp/budget.json" <<'EOF'
@@ -123,5 +113,4 @@ check "explore: all replicas Byzantine exits 2" [ $? -eq 2 ]
 "$bin" run scenarios/normal-n4.json --n 7 >/dev/null 2>"$tmp/err"
 check "run --n without --byzantine exits 2" bash -c "[ $? -eq 2 ] && grep -q -- '--byzantine' '$tmp/err'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,0 +1,37 @@
+// Helpers shared by the tests that drive whole simulated runs (runs_test, fault_runs_test,
+// oracle_runs_test, report_runs_test): a scenario from the library, a fault spec, one run.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "harness/scenario.h"
+#include "harness/world.h"
+
+namespace test_runs {
+
+// scenarios/NAME.json, which must parse.
+inline harness::Scenario from_library(const std::string& name) {
+  auto r = harness::load_scenario_file(std::string(PBFTSIM_SOURCE_ROOT) + "/scenarios/" + name + ".json");
+  REQUIRE(std::holds_alternative<harness::Scenario>(r));
+  return std::get<harness::Scenario>(r);
+}
+
+// A fault of `kind` on `replicas` from `from_ms` to the end of the run.
+inline harness::FaultSpec fault(harness::FaultKind kind, std::vector<harness::ReplicaId> replicas, double from_ms = 0) {
+  harness::FaultSpec f;
+  f.kind = kind;
+  f.replicas = std::move(replicas);
+  f.from_ns = sim::from_ms(from_ms);
+  return f;
+}
+
+// One run with `seed`, no trace kept.
+inline reports::RunReport run_report(const harness::Scenario& s, std::uint64_t seed = 1) {
+  return harness::run_scenario(s, {seed, false, nullptr});
+}
+
+}  // namespace test_runs
