@@ -210,7 +210,14 @@ TEST_CASE("state transfer: a reply with the wrong state is refused and the next 
   CHECK(asked_next[0] != asked);
   CHECK(asked_next[0] < 3);
   const Bytes other_state = encode_kv_operation(KvOpcode::Increment, "y");  // any other bytes
+  // The first replica has had its answer: more from it are not looked at (review #18).
+  const auto duplicates = c.replicas[3]->stats().duplicates;
   c.deliver(asked, 3, c.seal_from(asked, encode_state_reply(asked, StateReply{24, sha256(other_state), other_state})));
+  CHECK(c.rejected(3, RejectReason::BadState) == 1);
+  CHECK(c.replicas[3]->stats().duplicates == duplicates + 1);
+  // The second one asked (faulty too, say) answers with a state under its own digest.
+  const NodeId second = asked_next[0];
+  c.deliver(second, 3, c.seal_from(second, encode_state_reply(second, StateReply{24, sha256(other_state), other_state})));
   CHECK(c.rejected(3, RejectReason::BadState) == 2);
   CHECK(c.replicas[3]->last_executed() == 0);
   // The correct replica's answer is installed: replica 3 is at 24, in the others' state.
