@@ -53,8 +53,17 @@ void Client::retransmit(Outbox& out) {
   // off so a slow group is not flooded.
   stats_.retransmissions++;
   out.messages.push_back(OutMessage{kAllReplicas, MessageKind::Request, outstanding_.wire});
-  retry_timeout_ns_ = std::min<std::int64_t>(retry_timeout_ns_ * 2, config_.client_retry_timeout_ns * 16);
+  const std::int64_t cap_ns = retry_timeout_cap_ns();
+  assert(retry_timeout_ns_ > 0 && retry_timeout_ns_ <= cap_ns);
+  retry_timeout_ns_ = retry_timeout_ns_ > cap_ns / 2 ? cap_ns : retry_timeout_ns_ * 2;
   out.timers.push_back(TimerCommand{TimerKind::ClientRetry, false, retry_timeout_ns_});
+}
+
+std::int64_t Client::retry_timeout_cap_ns() const {
+  const std::int64_t base_ns = config_.client_retry_timeout_ns;
+  assert(base_ns > 0);
+  if (base_ns > kRetryTimeoutMaxNs / kRetryBackoffMax) return std::max(base_ns, kRetryTimeoutMaxNs);
+  return base_ns * kRetryBackoffMax;
 }
 
 void Client::on_reply(const Envelope& env, Outbox& out) {

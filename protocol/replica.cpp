@@ -34,6 +34,10 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   }
   latest_checkpoint_.resize(config_.n);
   laggard_asks_.assign(config_.n, 0);
+  early_entries_by_sender_.assign(config_.n, 0);
+  fetch_awaiting_.assign(config_.n, false);
+  state_replies_sent_.assign(config_.n, 0);
+  early_bytes_by_sender_.assign(config_.n, 0);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     all_replicas_.push_back(r);
     if (r != self_) other_replicas_.push_back(r);
@@ -236,6 +240,8 @@ void Replica::check_invariants() const {
   assert(last_executed_ >= stable_seq_ || fetch_seq_ != 0 || passive_);
   assert(last_executed_ <= stable_seq_ + config_.log_window);
   assert(early_.size() <= config_.early_buffer_max);
+  assert(early_bytes_ <= kEarlyBytesMax);
+  assert(early_entries_by_sender_.size() == config_.n && early_bytes_by_sender_.size() == config_.n);
   assert(known_requests_.size() <= config_.request_queue_max);
   assert(own_checkpoints_.size() <= config_.log_window / config_.checkpoint_interval + 2);
   assert(checkpoint_votes_.size() <= config_.log_window / config_.checkpoint_interval + 1);
@@ -244,6 +250,7 @@ void Replica::check_invariants() const {
   assert(!view_change_quorum_ || status_ == Status::ViewChange);
   assert(!asked_for_new_view_ || view_change_quorum_);
   assert(laggard_asks_.size() == config_.n);
+  assert(fetch_awaiting_.size() == config_.n && state_replies_sent_.size() == config_.n);
   assert(next_seq_ >= 1);
 }
 
@@ -257,6 +264,7 @@ void Replica::check_slot(const Slot& slot) const {
   // the live counts without undoing what the certificate proved (found by `pbftsim fuzz`).
   assert(!slot.committed || slot.has_pre_prepare);
   assert(!slot.prepared || slot.has_proof);
+  assert(!slot.has_held || !slot.held_wire.empty());
   assert(!slot.has_proof || slot.proof_view <= slot.pp_view);
   assert(!slot.has_proof || slot.proof.prepares.size() < config_.n);
   assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);

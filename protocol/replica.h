@@ -70,6 +70,7 @@ class Replica {
   std::size_t log_entries() const { return log_entries_; }
   std::size_t checkpoints_kept() const { return own_checkpoints_.size(); }
   std::size_t buffered() const { return early_.size(); }
+  std::size_t buffered_bytes() const { return early_bytes_; }
   // Asserts the replica's invariants (window, ordering, bounds). step() runs the O(1) part
   // after every step and the whole check, O(log_window), periodically; see replica.cpp.
   void check_invariants() const;
@@ -110,6 +111,13 @@ class Replica {
     MessageDigest proof_digest;
     PreparedProof proof;
     std::uint64_t proof_senders = 0;  // replicas < 64 whose PREPARE is in `proof` (add_to_proof)
+    // A PRE-PREPARE whose batch hashes to its digest but holds a request whose authenticator
+    // entry for us is broken (review #13: a faulty client's "big MAC", or a primary that
+    // strips entries per receiver). Held until f+1 replicas vouch for it (accept_held).
+    bool has_held = false;
+    ViewNumber held_view = 0;
+    MessageDigest held_digest;
+    Bytes held_wire;
   };
 
   // The last reply per client. Part of the checkpointed state, so it holds nothing that
@@ -224,7 +232,14 @@ class Replica {
                     std::span<const ByteView> request_wires, ByteView wire,
                     std::vector<ConsensusRequest>& requests);
   void recount(Slot& slot);
+  void hold_pre_prepare(const Envelope& env, const PrePrepareView& pp);
+  bool accept_held(Slot& slot);
   void buffer_ahead(const Envelope& env, SequenceNumber seq);
+  // Keeps a message for later within its sender's share of early_; counts a refusal.
+  void buffer_early(const Envelope& env);
+  // For a message naming `view` that is ahead of this replica (or ours while we change view):
+  // whether it is close enough to keep (kEarlyViewsAhead).
+  bool early_view_in_reach(ViewNumber view) const { return view - view_ <= kEarlyViewsAhead; }
   bool digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const;
   void advance_slot(Slot& slot);
   void try_execute();
@@ -309,6 +324,9 @@ class Replica {
   ViewNumber view_ = 0;
   std::uint32_t view_change_attempts_ = 0;  // consecutive; doubles the timeout, reset by an execution in the view
   static constexpr std::uint32_t kAttemptsMax = 16;  // T * 2^16 at most
+  // No VIEW-CHANGE or NEW-VIEW may name the last view number: view_ + 1 never wraps, so a
+  // view change can always start. (A correct group gets there only after 2^64 - 1 views.)
+  static constexpr ViewNumber kViewMax = ~ViewNumber{0};
   bool executed_in_view_ = false;
   SequenceNumber reproposed_high_ = 0;  // executed seqs a NEW-VIEW may have proposed again (status_low_mark)
   bool passive_ = false;
@@ -329,6 +347,14 @@ class Replica {
   KvService service_;
   std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
   KnownRequests known_requests_;
+  // Pending requests one client may have here (review #14). A PBFT client has one request
+  // outstanding (OSDI '99 §4.1), and a request leaves this table when it or a later one of
+  // its client executes; the margin covers a replica well behind the others (the client
+  // moves on once f+1 replies came) and drivers that pipeline one client's timestamps.
+  // Without it one client could fill request_queue_max (and about 65536 x 2 x 64 KiB of
+  // memory) and have every other client's request refused.
+  static constexpr std::uint32_t kKnownRequestsPerClientMax = 64;
+  bool client_at_bound(ClientId client) const;
   std::vector<KnownRequests::node_type> spare_known_;  // bounded in known_erase
   std::deque<RequestKey> proposal_queue_;    // primary: arrival order
 
@@ -353,6 +379,16 @@ class Replica {
   std::vector<Bytes> fetch_proof_;
   std::vector<ReplicaId> fetch_candidates_;
   std::uint32_t fetch_next_ = 0;
+  // Review #18: a STATE-REPLY is looked at (hashed, up to kStateBytesMax) only from a peer we
+  // sent a FETCH-STATE for this transfer and only once per FETCH-STATE, and only a bad reply
+  // from the peer asked last moves on at once: junk replies cannot turn into a flood of
+  // FETCH-STATEs to correct replicas. Those answer each asker at most
+  // kStateRepliesPerAskerMax times per stable checkpoint of theirs, so a faulty asker cannot
+  // draw snapshot after snapshot; a correct one rotates over the certificate's senders.
+  std::vector<bool> fetch_awaiting_;  // by replica
+  ReplicaId fetch_asked_last_ = 0;
+  static constexpr std::uint8_t kStateRepliesPerAskerMax = 8;
+  std::vector<std::uint8_t> state_replies_sent_;  // by replica, since our last stable checkpoint
 
   // View change: valid VIEW-CHANGEs received, by view then sender.
   std::map<ViewNumber, std::map<ReplicaId, ValidViewChange>> view_changes_;
@@ -384,8 +420,19 @@ class Replica {
   std::uint32_t statuses_sent_ = 0;  // while stuck; backs the interval off
   std::uint32_t view_change_retransmits_ = 0;  // in this view change; backs the interval off
 
-  // Messages for a view not yet entered, replayed when it is (bounded).
+  // Messages for a view not yet entered, or just above the window, replayed when they may
+  // fit (buffer_early). Bounded per sender, in entries and in bytes, so that one faulty
+  // replica cannot crowd out the messages of correct ones (review #6, #15): each sender gets
+  // an equal share of early_buffer_max entries and of kEarlyBytesMax. Only views up to
+  // kEarlyViewsAhead past ours are kept: the next view's messages commonly race its NEW-VIEW,
+  // one more covers a view change that fails at once; anything further is no use to us
+  // before we get there (STATUS and NEW-VIEW retransmission catch us up then).
+  static constexpr std::size_t kEarlyBytesMax = std::size_t{32} << 20;  // 32 MiB per replica
+  static constexpr ViewNumber kEarlyViewsAhead = 2;
   std::deque<std::pair<NodeId, Bytes>> early_;
+  std::vector<std::uint32_t> early_entries_by_sender_;  // by replica, what early_ holds
+  std::vector<std::size_t> early_bytes_by_sender_;
+  std::size_t early_bytes_ = 0;
 
   std::array<bool, kTimerKinds> timer_armed_{};
 

@@ -1,5 +1,6 @@
 // Replica: checkpoints, watermarks, garbage collection and state transfer (OSDI '99 §4.3;
 // TOCS '02 §5.3 for fetching state).
+#include <algorithm>
 #include <cassert>
 
 #include "protocol/replica.h"
@@ -157,6 +158,7 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
   stable_digest_ = digest;
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
+  std::fill(state_replies_sent_.begin(), state_replies_sent_.end(), 0);
   out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
   if (pending_seq_ <= seq) {
     pending_seq_ = 0;
@@ -181,7 +183,7 @@ void Replica::collect_garbage() {
       assert(log_entries_ > 0);
       log_entries_--;
       slot.seq = 0;
-      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = false;
+      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = slot.has_held = false;
       // Buffers stay for the slot's next sequence number (slot_for resets the rest).
     }
   }
@@ -204,6 +206,7 @@ void Replica::start_state_transfer(SequenceNumber seq, const MessageDigest& dige
     if (env.ok() && env.value.sender != self_) fetch_candidates_.push_back(env.value.sender);
   }
   fetch_proof_ = std::move(proof);
+  fetch_awaiting_.assign(config_.n, false);
   fetch_next_ = self_;  // spread the load: each replica starts with a different peer
   stats_.state_transfers++;
   send_fetch();
@@ -212,6 +215,9 @@ void Replica::start_state_transfer(SequenceNumber seq, const MessageDigest& dige
 void Replica::send_fetch() {
   if (fetch_candidates_.empty()) return;
   const ReplicaId to = fetch_candidates_[fetch_next_++ % fetch_candidates_.size()];
+  assert(to < config_.n && to != self_);
+  fetch_awaiting_[to] = true;
+  fetch_asked_last_ = to;
   send_to(to, encode_fetch_state(self_, FetchState{fetch_seq_, fetch_digest_}),
           MessageKind::FetchState);
   set_timer(TimerKind::StateFetch, config_.state_fetch_timeout_ns);
@@ -225,6 +231,9 @@ void Replica::on_fetch_state(const Envelope& env) {
     stats_.duplicates++;  // we no longer (or never) had it; the asker will try another
     return;
   }
+  std::uint8_t& sent = state_replies_sent_[env.sender];
+  if (sent >= kStateRepliesPerAskerMax) return reject(RejectReason::BufferFull, env.sender, env.kind);
+  sent++;
   send_to(env.sender,
           encode_state_reply(self_, StateReply{own->first, own->second.digest, own->second.snapshot}),
           MessageKind::StateReply);
@@ -235,13 +244,14 @@ void Replica::on_state_reply(const Envelope& env) {
   auto decoded = decode_state_reply(env.body);
   if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
   const StateReply& reply = decoded.value;
-  if (fetch_seq_ == 0 || reply.seq != fetch_seq_) {
-    stats_.duplicates++;
+  if (fetch_seq_ == 0 || reply.seq != fetch_seq_ || !fetch_awaiting_[env.sender]) {
+    stats_.duplicates++;  // not an answer to a FETCH-STATE of ours still open
     return;
   }
+  fetch_awaiting_[env.sender] = false;
   if (crypto_->digest(reply.snapshot) != fetch_digest_ || !restore(reply.snapshot)) {
     reject(RejectReason::BadState, env.sender, env.kind);
-    send_fetch();  // ask the next replica at once
+    if (env.sender == fetch_asked_last_) send_fetch();  // ask the next replica at once
     return;
   }
   last_executed_ = fetch_seq_;
@@ -251,6 +261,9 @@ void Replica::on_state_reply(const Envelope& env) {
   fetch_seq_ = 0;
   fetch_proof_.clear();
   cancel_timer(TimerKind::StateFetch);
+  // A checkpoint certified while we fetched (check_checkpoint_quorum records it without a
+  // timer then): give execution its moment to reach it, as for any other (review #17).
+  if (pending_seq_ > last_executed_) set_timer(TimerKind::StateFetch, config_.state_fetch_timeout_ns);
   for (auto it = known_requests_.begin(); it != known_requests_.end();) {
     auto done = replies_.find(it->first.first);
     const bool executed = done != replies_.end() && done->second.timestamp >= it->first.second;

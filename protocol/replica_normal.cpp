@@ -55,6 +55,15 @@ void Replica::known_erase(std::map<RequestKey, KnownRequest>::iterator first,
   }
 }
 
+bool Replica::client_at_bound(ClientId client) const {
+  std::uint32_t pending = 0;
+  for (auto it = known_requests_.lower_bound(RequestKey{client, 0});
+       it != known_requests_.end() && it->first.first == client; ++it) {
+    if (++pending >= kKnownRequestsPerClientMax) return true;
+  }
+  return false;
+}
+
 void Replica::on_request(NodeId from, const Envelope& env,
                          const std::optional<MessageDigest>& content_digest) {
   RequestView req;
@@ -78,7 +87,7 @@ void Replica::on_request(NodeId from, const Envelope& env,
   const ReplicaId primary = config_.primary(view_);
   const bool from_client = from == env.sender;
   if (known_requests_.count(key) == 0) {
-    if (known_requests_.size() >= config_.request_queue_max) {
+    if (known_requests_.size() >= config_.request_queue_max || client_at_bound(req.client)) {
       reject(RejectReason::BufferFull, from, env.kind);
       return;
     }
@@ -149,17 +158,14 @@ void Replica::on_pre_prepare(const Envelope& env) {
   }
   const bool future = pp.view > view_ || (pp.view == view_ && status_ == Status::ViewChange);
   if (!passive_ && future) {
-    if (early_.size() >= config_.early_buffer_max) {
-      return reject(RejectReason::BufferFull, env.sender, env.kind);
-    }
-    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
-    return;
+    if (!early_view_in_reach(pp.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+    return buffer_early(env);
   }
   if (pp.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (pp.seq <= stable_seq_) { stats_.duplicates++; return; }
   if (!in_window(pp.seq)) return buffer_ahead(env, pp.seq);
   std::vector<ConsensusRequest>& requests = requests_scratch_;
-  if (!decode_batch(pp.requests, requests)) return reject(RejectReason::BadAuth, env.sender, env.kind);
+  if (!decode_batch(pp.requests, requests)) return hold_pre_prepare(env, pp);
   if (digest_of_batch(requests) != pp.digest) {
     return reject(RejectReason::BadDigest, env.sender, env.kind);
   }
@@ -171,7 +177,61 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (slot.has_pre_prepare && slot.pp_view > pp.view) {
     return reject(RejectReason::WrongView, env.sender, env.kind);
   }
+  // Committed is settled (review #16): only a NEW-VIEW may re-propose the seq
+  // (install_new_view), and then with the same digest. An observing or passive replica takes
+  // PRE-PREPAREs of other views, and one from the primary of any such view (a faulty one)
+  // would otherwise erase a committed slot not yet executed, which no later COMMIT matches.
+  if (slot.committed) return reject(RejectReason::Stale, env.sender, env.kind);
   accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, env.wire, requests);
+}
+
+// Review #13: a request in the batch does not authenticate for us, though it may have for
+// others (MAC authenticators are per receiver). Refused and counted, but if the batch is
+// intact (it hashes to the digest) it is held: once f+1 distinct replicas vouch for it (the
+// primary by proposing it, backups by PREPAREs matching (v, n, d)), one of them is correct
+// and authenticated every request, and the digest binds their content, so we accept it
+// without authenticating. Before, one faulty client could make a batch unpreparable at f+1
+// backups and force a view change, in every view (Aardvark's "big MAC" attack).
+void Replica::hold_pre_prepare(const Envelope& env, const PrePrepareView& pp) {
+  reject(RejectReason::BadAuth, env.sender, env.kind);
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  if (!decode_batch(pp.requests, requests, false) || digest_of_batch(requests) != pp.digest) return;
+  Slot& slot = slot_for(pp.seq);
+  if ((slot.has_pre_prepare && slot.pp_view >= pp.view) || slot.committed) return;
+  if (slot.has_held && slot.held_view >= pp.view) return;
+  slot.has_held = true;
+  slot.held_view = pp.view;
+  slot.held_digest = pp.digest;
+  slot.held_wire.assign(env.wire.begin(), env.wire.end());
+  accept_held(slot);  // the PREPAREs may have come first
+}
+
+// Accepts the held PRE-PREPARE once f+1 replicas vouch for it; true if it did (and so
+// advanced the slot).
+bool Replica::accept_held(Slot& slot) {
+  if (!slot.has_held) return false;
+  if ((slot.has_pre_prepare && slot.pp_view >= slot.held_view) || slot.committed) {
+    slot.has_held = false;  // overtaken
+    return false;
+  }
+  const ReplicaId primary = config_.primary(slot.held_view);
+  std::uint32_t vouchers = 1;  // the primary, by proposing it
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    const VoteRecord& p = slot.prepares[r];
+    vouchers += r != primary && p.present && p.view == slot.held_view && p.digest == slot.held_digest;
+  }
+  if (vouchers < config_.f + 1) return false;
+  slot.has_held = false;
+  const Bytes wire = std::move(slot.held_wire);  // accept_batch may re-enter: own the bytes
+  auto env = parse_envelope(wire);
+  PrePrepareView pp;
+  const bool decoded = env.ok() && decode_pre_prepare_view(env.value.body, pp).empty();
+  assert(decoded);  // it was decoded when held
+  if (!decoded) return false;
+  std::vector<ConsensusRequest>& requests = requests_scratch_;
+  if (!decode_batch(pp.requests, requests, false) || digest_of_batch(requests) != pp.digest) return false;
+  accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, wire, requests);
+  return true;
 }
 
 void Replica::accept_pre_prepare(Slot& slot, const PrePrepare& pp, ByteView wire,
@@ -240,9 +300,23 @@ void Replica::buffer_ahead(const Envelope& env, SequenceNumber seq) {
   if (seq > high_watermark() + config_.log_window) {
     return reject(RejectReason::OutOfWindow, env.sender, env.kind);
   }
-  if (early_.size() >= config_.early_buffer_max) {
+  buffer_early(env);
+}
+
+void Replica::buffer_early(const Envelope& env) {
+  assert(env.sender < config_.n);
+  const std::uint32_t entries_share = std::max<std::uint32_t>(1, config_.early_buffer_max / config_.n);
+  const std::size_t bytes_share = kEarlyBytesMax / config_.n;
+  std::uint32_t& entries = early_entries_by_sender_[env.sender];
+  std::size_t& bytes = early_bytes_by_sender_[env.sender];
+  assert(bytes <= bytes_share);
+  if (early_.size() >= config_.early_buffer_max || entries >= entries_share ||
+      env.wire.size() > bytes_share - bytes) {
     return reject(RejectReason::BufferFull, env.sender, env.kind);
   }
+  entries++;
+  bytes += env.wire.size();
+  early_bytes_ += env.wire.size();
   early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
 }
 
@@ -269,11 +343,8 @@ void Replica::on_vote(const Envelope& env) {
   }
   const bool future = vote.view > view_ || (vote.view == view_ && status_ == Status::ViewChange);
   if (!passive_ && future) {
-    if (early_.size() >= config_.early_buffer_max) {
-      return reject(RejectReason::BufferFull, env.sender, env.kind);
-    }
-    early_.emplace_back(env.sender, Bytes(env.wire.begin(), env.wire.end()));
-    return;
+    if (!early_view_in_reach(vote.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+    return buffer_early(env);
   }
   if (vote.view < view_ && !observing()) return reject(RejectReason::WrongView, env.sender, env.kind);
   if (vote.seq <= stable_seq_) { stats_.duplicates++; return; }
@@ -296,6 +367,7 @@ void Replica::on_vote(const Envelope& env) {
     (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
   }
   if (is_prepare) add_to_proof(slot, env.sender, vote, env.wire);
+  if (is_prepare && slot.has_held && accept_held(slot)) return;  // accept_batch advanced it
   advance_slot(slot);
 }
 

@@ -152,7 +152,9 @@ void Replica::on_view_change(const Envelope& env) {
   // Cheap checks first: retransmissions are common, and validating the certificates inside
   // costs a MAC or signature check per embedded message.
   auto header = decode_view_change(env.body);
-  if (!header.ok() || header.value.new_view == 0) return reject(RejectReason::Malformed, env.sender, env.kind);
+  if (!header.ok() || header.value.new_view == 0 || header.value.new_view == kViewMax) {
+    return reject(RejectReason::Malformed, env.sender, env.kind);  // kViewMax: see replica.h
+  }
   const ViewNumber wanted = header.value.new_view;
   if (wanted < view_ || (wanted == view_ && status_ == Status::Normal)) {
     stats_.duplicates++;  // late: that view change is over here
@@ -315,6 +317,7 @@ void Replica::on_new_view(const Envelope& env) {
   auto decoded = decode_new_view(env.body);
   if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
   const NewView& nv = decoded.value;
+  if (nv.view == kViewMax) return reject(RejectReason::Malformed, env.sender, env.kind);
   if (env.sender != config_.primary(nv.view) || nv.view == 0) {
     return reject(RejectReason::WrongSender, env.sender, env.kind);
   }
@@ -325,7 +328,11 @@ void Replica::on_new_view(const Envelope& env) {
   std::vector<ValidViewChange> v_set;
   if (!check_new_view(nv, v_set)) {
     reject(RejectReason::BadNewView, env.sender, env.kind);
-    start_view_change(nv.view + 1);  // its primary is faulty: on to the next view
+    // §4.4: a backup *waiting* for NEW-VIEW(v) that gets a bad one knows v's primary is
+    // faulty and moves on to v+1. From anyone else it is no evidence: the primary of some
+    // view ahead of ours (or of ours, once installed) could otherwise force view changes on
+    // correct replicas at will, to any view and as often as it likes (review #4).
+    if (status_ == Status::ViewChange && nv.view == view_) start_view_change(view_ + 1);
     return;
   }
   install_new_view(nv.view, v_set, nv.pre_prepares);
@@ -483,6 +490,9 @@ void Replica::reset_proposals_for_view() {
 void Replica::replay_early() {
   auto pending = std::move(early_);
   early_.clear();
+  std::fill(early_entries_by_sender_.begin(), early_entries_by_sender_.end(), 0);
+  std::fill(early_bytes_by_sender_.begin(), early_bytes_by_sender_.end(), 0);
+  early_bytes_ = 0;
   for (const auto& [from, wire] : pending) on_wire(from, wire);
 }
 

@@ -12,102 +12,9 @@
 #include "protocol/replica.h"
 #include "protocol/service.h"
 #include "sim/rng.h"
+#include "tests/replica_cluster.h"
 
-using namespace protocol;
-
-namespace {
-
-struct Packet {
-  NodeId from;
-  NodeId to;
-  Bytes wire;
-};
-
-// n replicas and a few client identities, wired by a FIFO queue the test controls.
-struct Cluster {
-  PbftConfig config;
-  std::unique_ptr<KeyRing> ring;
-  std::vector<std::unique_ptr<Replica>> replicas;
-  std::vector<std::unique_ptr<NodeCrypto>> crypto;  // every node's identity, for crafting
-  std::deque<Packet> queue;
-  std::vector<Outbox> last;       // last outbox per replica
-  std::vector<std::vector<Execution>> executed;
-  std::vector<std::vector<Bytes>> client_inbox;
-  std::vector<bool> isolated;
-
-  explicit Cluster(std::uint32_t n, std::uint32_t f = 1, std::uint32_t clients = 2,
-                   std::uint64_t window = 16, std::uint64_t k = 4) {
-    config.n = n;
-    config.f = f;
-    config.checkpoint_interval = k;
-    config.log_window = window;
-    REQUIRE(config.validate() == "");
-    ring = std::make_unique<KeyRing>(7, AuthMode::Mac, n + clients);
-    for (ReplicaId r = 0; r < n; ++r) replicas.push_back(std::make_unique<Replica>(config, r, *ring, false));
-    for (NodeId i = 0; i < n + clients; ++i) crypto.push_back(std::make_unique<NodeCrypto>(*ring, i));
-    last.resize(n);
-    executed.resize(n);
-    client_inbox.resize(clients);
-    isolated.assign(n, false);
-  }
-  NodeId client(std::uint32_t i) const { return config.n + i; }
-  std::vector<NodeId> all_replicas() const {
-    std::vector<NodeId> v;
-    for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
-    return v;
-  }
-  Bytes request(std::uint32_t c, Timestamp t, Bytes op) {
-    return crypto[client(c)]->seal(encode_request(client(c), Request{client(c), t, std::move(op)}), all_replicas());
-  }
-  Bytes seal_from(NodeId sender, Bytes content) { return crypto[sender]->seal(std::move(content), all_replicas()); }
-  Bytes pre_prepare(NodeId sender, ViewNumber v, SequenceNumber seq, std::vector<Bytes> reqs) {
-    std::vector<MessageDigest> ds;
-    for (const auto& w : reqs) ds.push_back(request_digest(parse_envelope(w).value.content));
-    PrePrepare pp{v, seq, batch_digest(ds), ConsensusBatch{std::move(reqs)}};
-    return seal_from(sender, encode_pre_prepare(sender, pp));
-  }
-  Bytes vote(MessageKind kind, NodeId sender, ViewNumber v, SequenceNumber seq, const MessageDigest& d) {
-    return seal_from(sender, encode_vote(kind, sender, Vote{v, seq, d}));
-  }
-  // Feeds one input to replica r and queues what it sends.
-  void step(ReplicaId r, const Input& in) {
-    Outbox out;
-    replicas[r]->step(in, out);
-    for (auto& m : out.messages) {
-      if (m.to == kAllReplicas) {
-        for (NodeId to = 0; to < config.n; ++to) {
-          if (to != r) queue.push_back({r, to, m.wire});
-        }
-      } else {
-        queue.push_back({r, m.to, m.wire});
-      }
-    }
-    for (auto& e : out.executions) executed[r].push_back(e);
-    last[r] = std::move(out);
-  }
-  void deliver(NodeId from, NodeId to, const Bytes& wire) {
-    if (to >= config.n) {
-      client_inbox[to - config.n].push_back(wire);
-      return;
-    }
-    if (isolated[to] || (from < config.n && isolated[from])) return;
-    step(to, Input::message(from, wire));
-  }
-  void run(std::size_t max_steps = 100000) {
-    for (std::size_t i = 0; i < max_steps && !queue.empty(); ++i) {
-      Packet p = std::move(queue.front());
-      queue.pop_front();
-      deliver(p.from, p.to, p.wire);
-    }
-  }
-  std::uint64_t rejected(ReplicaId r, RejectReason why) const {
-    return replicas[r]->stats().rejected[static_cast<std::size_t>(why)];
-  }
-};
-
-Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
-
-}  // namespace
+using namespace protocol_test;
 
 TEST_CASE("§4.2 normal case: a request is pre-prepared, prepared, committed and executed everywhere") {
   Cluster c(4);
@@ -303,7 +210,14 @@ TEST_CASE("state transfer: a reply with the wrong state is refused and the next 
   CHECK(asked_next[0] != asked);
   CHECK(asked_next[0] < 3);
   const Bytes other_state = encode_kv_operation(KvOpcode::Increment, "y");  // any other bytes
+  // The first replica has had its answer: more from it are not looked at (review #18).
+  const auto duplicates = c.replicas[3]->stats().duplicates;
   c.deliver(asked, 3, c.seal_from(asked, encode_state_reply(asked, StateReply{24, sha256(other_state), other_state})));
+  CHECK(c.rejected(3, RejectReason::BadState) == 1);
+  CHECK(c.replicas[3]->stats().duplicates == duplicates + 1);
+  // The second one asked (faulty too, say) answers with a state under its own digest.
+  const NodeId second = asked_next[0];
+  c.deliver(second, 3, c.seal_from(second, encode_state_reply(second, StateReply{24, sha256(other_state), other_state})));
   CHECK(c.rejected(3, RejectReason::BadState) == 2);
   CHECK(c.replicas[3]->last_executed() == 0);
   // The correct replica's answer is installed: replica 3 is at 24, in the others' state.
@@ -331,27 +245,6 @@ TEST_CASE("§4.4 a silent primary is replaced through VIEW-CHANGE and NEW-VIEW")
 // ---- MAC authenticators and the certificates inside VIEW-CHANGE (TOCS '02) ---------------
 
 namespace {
-
-// Flips a bit of `receiver`'s MAC entry: the message stays authentic for everyone else, as a
-// faulty sender (or a faulty replica rewriting its own message) can arrange.
-Bytes break_entry(Bytes wire, NodeId receiver) {
-  auto env = parse_envelope(wire);
-  REQUIRE(env.ok());
-  REQUIRE(env.value.scheme == AuthScheme::Mac);
-  const std::size_t trailer = static_cast<std::size_t>(env.value.auth.data() - wire.data());
-  const std::size_t count = wire[trailer] | (wire[trailer + 1] << 8);
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t entry = trailer + 2 + i * 36;
-    const NodeId to = wire[entry] | (wire[entry + 1] << 8) | (wire[entry + 2] << 16) | (wire[entry + 3] << 24);
-    if (to == receiver) wire[entry + 4 + 7] ^= 0x10;
-  }
-  return wire;
-}
-
-Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
-  ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
-  return c.seal_from(sender, encode_view_change(sender, vc));
-}
 
 std::vector<NewView> new_views_in(const Cluster& c) {
   std::vector<NewView> out;
