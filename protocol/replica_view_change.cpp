@@ -93,9 +93,16 @@ std::int64_t Replica::retransmit_interval_ns(std::uint32_t retransmits) const {
 
 // A quorum of VIEW-CHANGEs for the view this replica is changing to: start the new-view
 // timer T (doubled per consecutive view change) from now, as §4.5.2 says.
+// The new-view timer runs once a quorum of replicas asked for the view (§4.5.2), counting
+// the VIEW-CHANGEs held back for a claim we cannot establish yet: the timer decides only when
+// to give up on the view, so any authentic, well-formed VIEW-CHANGE is evidence enough.
+// Counting only accepted ones stalled the group for good when a faulty replica's PREPAREs,
+// authentic for some replicas only, left claims unestablished and the view's primary was
+// down: nobody's timer ever started (fuzz seed 41508).
 void Replica::note_view_change_quorum() {
   if (status_ != Status::ViewChange || view_change_quorum_) return;
-  if (accepted_view_changes(view_) < config_.quorum()) return;
+  auto held = view_changes_.find(view_);
+  if (held == view_changes_.end() || held->second.size() < config_.quorum()) return;
   view_change_quorum_ = true;
   set_timer(TimerKind::ViewChange, view_change_timeout_ns());
 }

@@ -314,6 +314,33 @@ TEST_CASE("TOCS MAC view change: a certificate that only one replica claims and 
   CHECK(nvs[0].pre_prepares.empty());      // and its made-up request gets no sequence number
 }
 
+TEST_CASE("§4.5.2 the new-view timer starts with a quorum of VIEW-CHANGEs, held-back ones included") {
+  // Replica 2 (a backup of view 1) cannot establish replica 3's made-up claim, so it holds
+  // that VIEW-CHANGE back; it still proves that 3 asked for view 1. With its own and 0's that
+  // is a quorum of replicas asking: the timer must run, or if view 1's primary never sends a
+  // NEW-VIEW the group waits forever (fuzz seed 41508).
+  Cluster c(4);
+  Bytes pp_fake = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  Bytes content(parse_envelope(pp_fake).value.content.begin(), parse_envelope(pp_fake).value.content.end());
+  pp_fake = c.seal_from(3, std::move(content));
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp_fake).value.body).value.digest;
+  PreparedProof fake{pp_fake, {}};
+  for (NodeId claimed : {1u, 2u}) fake.prepares.push_back(c.seal_from(3, encode_vote(MessageKind::Prepare, claimed, Vote{0, 1, d})));
+  auto timer_set = [&] {
+    for (const auto& t : c.last[2].timers) {
+      if (t.kind == TimerKind::ViewChange && !t.cancel) return true;
+    }
+    return false;
+  };
+  c.step(2, Input::timer_fired(TimerKind::ViewChange));  // 2 asks for view 1
+  REQUIRE(c.replicas[2]->in_view_change());
+  c.deliver(0, 2, view_change(c, 0, 1, {}));
+  CHECK_FALSE(timer_set());  // two of four: not yet (its retransmission timer aside)
+  c.deliver(3, 2, view_change(c, 3, 1, {fake}));
+  CHECK(c.rejected(2, RejectReason::BadCertificate) == 1);  // held back...
+  CHECK(timer_set());                                       // ...but counted for the timer
+}
+
 TEST_CASE("TOCS MAC view change: PREPAREs that do not authenticate for the checker are skipped, not fatal") {
   Cluster c(4);
   Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
