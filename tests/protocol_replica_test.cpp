@@ -87,6 +87,26 @@ TEST_CASE("a message with a wrong MAC is dropped and counted") {
   CHECK(c.queue.empty());
 }
 
+TEST_CASE("a message with a wrong Ed25519 signature is dropped and counted") {
+  Cluster c(4, 1, 2, 16, 4, AuthMode::Signature);
+  // The signature (64 bytes) ends the message. Flip a bit of it, then one of the content.
+  Bytes wire = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  wire[wire.size() - 10] ^= 0x08;
+  c.deliver(0, 1, wire);
+  CHECK(c.rejected(1, RejectReason::BadAuth) == 1);
+  wire = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  wire[12] ^= 0x01;
+  c.deliver(0, 2, wire);
+  CHECK(c.rejected(2, RejectReason::BadAuth) + c.rejected(2, RejectReason::Malformed) == 1);
+  // A PREPARE signed by replica 3 but claiming replica 2 as its sender.
+  c.deliver(3, 1, c.seal_from(3, encode_vote(MessageKind::Prepare, 2, Vote{0, 1, null_batch_digest()})));
+  CHECK(c.rejected(1, RejectReason::BadAuth) == 2);
+  CHECK(c.queue.empty());
+  // And the untouched message is accepted: replica 1 prepares.
+  c.deliver(0, 1, c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))}));
+  CHECK(c.queue.size() == 3);
+}
+
 TEST_CASE("a PRE-PREPARE whose digest does not match its batch is rejected") {
   Cluster c(4);
   std::vector<Bytes> reqs{c.request(0, 1, op_incr("x"))};

@@ -35,13 +35,13 @@ struct Cluster {
   std::vector<bool> isolated;
 
   explicit Cluster(std::uint32_t n, std::uint32_t f = 1, std::uint32_t clients = 2,
-                   std::uint64_t window = 16, std::uint64_t k = 4) {
+                   std::uint64_t window = 16, std::uint64_t k = 4, AuthMode auth = AuthMode::Mac) {
     config.n = n;
     config.f = f;
     config.checkpoint_interval = k;
     config.log_window = window;
     REQUIRE(config.validate() == "");
-    ring = std::make_unique<KeyRing>(7, AuthMode::Mac, n + clients);
+    ring = std::make_unique<KeyRing>(7, auth, n + clients);
     for (ReplicaId r = 0; r < n; ++r) replicas.push_back(std::make_unique<Replica>(config, r, *ring, false));
     for (NodeId i = 0; i < n + clients; ++i) crypto.push_back(std::make_unique<NodeCrypto>(*ring, i));
     last.resize(n);
