@@ -221,16 +221,6 @@ TEST_CASE("review #17: a checkpoint certified during a state transfer is still f
   CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
 }
 
-namespace {
-
-std::size_t sent_kind(const Outbox& out, MessageKind kind) {
-  std::size_t n = 0;
-  for (const auto& m : out.messages) n += m.kind == kind;
-  return n;
-}
-
-}  // namespace
-
 TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, nor FETCH-STATEs of snapshots") {
   Cluster c(4);  // K = 4, L = 16
   std::vector<Packet> held;
@@ -247,7 +237,7 @@ TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, 
   }
   deliver_held(c, held, 3, MessageKind::Checkpoint, 20);
   REQUIRE(c.replicas[3]->stats().state_transfers == 1);
-  REQUIRE(sent_kind(c.last[3], MessageKind::FetchState) == 1);
+  REQUIRE(count_kind(c.last[3], MessageKind::FetchState) == 1);
   const NodeId asked = c.last[3].messages.back().to;
   c.queue.clear();
   // The peer asked answers junk, ten times: replica 3 asks the next peer once, not ten times.
@@ -258,7 +248,7 @@ TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, 
   NodeId next = asked;
   for (int i = 0; i < 10; ++i) {
     c.deliver(asked, 3, junk_reply(asked));
-    const std::size_t sent = sent_kind(c.last[3], MessageKind::FetchState);
+    const std::size_t sent = count_kind(c.last[3], MessageKind::FetchState);
     if (sent != 0) next = c.last[3].messages.back().to;
     fetches += sent;
   }
@@ -270,13 +260,13 @@ TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, 
   while (never == asked || never == next) never++;
   REQUIRE(never < 3);
   c.deliver(never, 3, junk_reply(never));
-  CHECK(sent_kind(c.last[3], MessageKind::FetchState) == 0);
+  CHECK(count_kind(c.last[3], MessageKind::FetchState) == 0);
   CHECK(c.rejected(3, RejectReason::BadState) == 1);
   // A faulty asker gets a bounded number of snapshots per stable checkpoint.
   std::size_t snapshots = 0;
   for (int i = 0; i < 20; ++i) {
     c.deliver(3, 0, c.seal_from(3, encode_fetch_state(3, FetchState{20, digest20})));
-    snapshots += sent_kind(c.last[0], MessageKind::StateReply);
+    snapshots += count_kind(c.last[0], MessageKind::StateReply);
   }
   CHECK(snapshots >= 1);
   CHECK(snapshots < 20);

@@ -442,16 +442,6 @@ TEST_CASE("no input crashes a correct replica: every kind of message, mutated, r
 
 // ---- retransmission: lost messages are recovered (OSDI '99 §4.5 assumes eventual delivery) --
 
-namespace {
-
-std::size_t count_kind(const Outbox& out, MessageKind kind) {
-  std::size_t n = 0;
-  for (const auto& m : out.messages) n += m.kind == kind;
-  return n;
-}
-
-}  // namespace
-
 TEST_CASE("§4.5.2 the new-view timer starts only with a quorum of VIEW-CHANGEs; before that the timer re-sends ours") {
   Cluster c(4);
   c.step(2, Input::timer_fired(TimerKind::ViewChange));  // replica 2 alone suspects the primary

@@ -111,6 +111,13 @@ struct Cluster {
 inline Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
 
 // A VIEW-CHANGE for view v from the genesis checkpoint, with the given certificates.
+// How many messages of `kind` an outbox holds.
+inline std::size_t count_kind(const Outbox& out, MessageKind kind) {
+  std::size_t n = 0;
+  for (const auto& m : out.messages) n += m.kind == kind;
+  return n;
+}
+
 inline Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
   ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
   return c.seal_from(sender, encode_view_change(sender, vc));
