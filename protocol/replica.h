@@ -171,9 +171,14 @@ class Replica {
     Bytes wire;
     std::vector<Claim> claims;      // the stable checkpoint first, then one per certificate
     std::vector<Claim> unverified;  // those whose certificates do not verify for us
+    std::vector<Claim> weak;        // prepared claims only f+1 pre-preparers vouch for (Weak)
     bool accepted = false;
   };
-  enum class CertCheck : std::uint8_t { Invalid, Verified, Unverified };
+  // Verified: a quorum's worth of the certificate authenticates for us (or f+1 VIEW-CHANGEs
+  // make the claim); Weak: only f+1 distinct replicas vouch that they pre-prepared exactly
+  // (view, seq, digest); Unverified: neither, the VIEW-CHANGE is held back. See
+  // replica_certificates.cpp.
+  enum class CertCheck : std::uint8_t { Invalid, Verified, Weak, Unverified };
 
   // ---- replica.cpp: dispatch, sending, timers, invariants ----
   void on_wire(NodeId from, ByteView wire);
@@ -301,12 +306,15 @@ class Replica {
   void on_view_change_timer();
   void note_view_change_quorum();
   void help_laggard(ReplicaId sender, ViewNumber wanted_view);
+  void answer_view_change_copy(ReplicaId sender, ViewNumber view);
   std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);
   // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
+  // `decided` is false when weak claims of different digests tie at a seq's highest view and
+  // no verified claim settles it: no O can be computed from this V.
   std::map<SequenceNumber, PrePrepare> compute_new_view_o(
-      const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s) const;
+      const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s, bool& decided) const;
   void install_new_view(ViewNumber view, const std::vector<ValidViewChange>& v_set,
                         const std::vector<Bytes>& o_wires);
   bool check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set);

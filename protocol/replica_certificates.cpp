@@ -19,7 +19,22 @@
 //      VIEW-CHANGEs for the same view that authenticate for us. At most f of them are
 //      faulty, so a correct replica holds the certificate: the claim is true. This is the
 //      counting argument of the TOCS '02 MAC view change, applied per claim.
-// A claim that is neither is not dropped: the VIEW-CHANGE making it is held back (not
+// A prepared claim that is neither may still be *weak*: f+1 distinct replicas vouch, with
+// messages that authenticate for us, that they pre-prepared exactly (v, n, d) (the primary
+// by its PRE-PREPARE, backups by PREPAREs), so a correct replica did: the TOCS '02 view
+// change's condition A2 on pre-prepared sets. A weak claim takes part in O like the others,
+// except at a tie: at a seq's highest view a verified claim (or one f+1 VIEW-CHANGEs make)
+// beats weak ones, and weak claims of different digests with nothing to settle them leave O
+// undecided (no NEW-VIEW from this V). Why that is safe: say d* committed at n in view u. Any
+// quorum of VIEW-CHANGEs we accept holds a correct replica that prepared d* in a view >= u,
+// whose claim is established for us. A correct replica pre-prepares at n in a view above u
+// only what a NEW-VIEW's O put there, and by induction that is d*; so a weak claim for
+// another digest has a view <= u, is outranked below u, and at u meets d*'s claim: if d*'s is
+// verified it wins, and if it is weak too the tie leaves O undecided. A weak claim never
+// displaces a committed request; it only lets a view change go through where a faulty
+// replica's PREPAREs, authentic for some replicas only, left a correct replica's
+// certificate short for us (fuzz seeds 40862, 41508, 51021).
+// A claim that is none of these is not dropped: the VIEW-CHANGE making it is held back (not
 // accepted) until the claim is established. Dropping the claim and using the rest could let
 // O leave out a request that committed; refusing the whole VIEW-CHANGE forever could stall.
 // A certificate that is wrong in a way no authenticator explains (wrong primary, view not
@@ -52,6 +67,7 @@ std::optional<Replica::ValidViewChange> Replica::check_view_change(ReplicaId sen
     switch (check_prepared_proof(proof, vc.new_view, vc.stable_seq, claim)) {
       case CertCheck::Invalid: return std::nullopt;
       case CertCheck::Unverified: out.unverified.push_back(claim); break;
+      case CertCheck::Weak: out.weak.push_back(claim); break;
       case CertCheck::Verified: break;
     }
     for (const auto& earlier : out.claims) {
@@ -143,7 +159,15 @@ Replica::CertCheck Replica::check_prepared_proof(const PreparedProof& proof, Vie
     counted[penv->sender] = true;
     matching++;
   }
-  if (matching + 1 < config_.quorum()) return CertCheck::Unverified;
+  if (matching + 1 < config_.quorum()) {
+    // Weak: the primary (its PRE-PREPARE authenticates for us, or we accepted the same one)
+    // and the backups whose PREPAREs we hold make f+1 replicas that pre-prepared exactly
+    // (view, seq, digest), so a correct one did (TOCS '02's pre-prepared sets, condition A2).
+    const bool primary_vouches =
+        (ours != nullptr && ours->has_pre_prepare && ours->pp_view == claim.view && ours->digest == claim.digest) ||
+        crypto_->verify(env.value);
+    return matching + (primary_vouches ? 1 : 0) >= config_.f + 1 ? CertCheck::Weak : CertCheck::Unverified;
+  }
   if (matching >= config_.f + 1) return CertCheck::Verified;
   if (!crypto_->verify(env.value) || !decode_batch_as(pp.value, requests, true)) return CertCheck::Unverified;
   return CertCheck::Verified;

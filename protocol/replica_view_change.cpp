@@ -179,6 +179,7 @@ void Replica::on_view_change(const Envelope& env) {
     if (senders.count(env.sender) == 0) continue;
     if (view == wanted) {
       stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view
+      answer_view_change_copy(env.sender, wanted);
       return;
     }
     if (kept++ == 0) lowest_kept = view;
@@ -221,6 +222,18 @@ const Replica::ValidViewChange* Replica::held_view_change(ViewNumber view, Repli
     return nullptr;
   }
   return &vc->second;
+}
+
+// A copy of a VIEW-CHANGE we hold: its sender re-sends it only while it lacks a quorum for
+// the view (or asks for the NEW-VIEW), so if we are changing to the same view, ours may be
+// the one it lost: send it ours. Without this, the new primary missing one lost VIEW-CHANGE
+// waited for good while the replica that sent it, holding a quorum itself, only waited for
+// the NEW-VIEW (fuzz seed 61216). One unicast per copy received: the sender's back-off
+// paces it.
+void Replica::answer_view_change_copy(ReplicaId sender, ViewNumber view) {
+  if (status_ != Status::ViewChange || view_ != view || passive_ || sender >= config_.n || sender == self_) return;
+  auto own = own_view_changes_.find(view);
+  if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, own->second});
 }
 
 bool Replica::held_view_change_wire(const Envelope& env) const {
@@ -272,7 +285,9 @@ void Replica::maybe_send_new_view() {
     if (sender != self_ && vc.accepted) v_set.push_back(vc);
   }
   SequenceNumber min_s = 0;
-  auto o = compute_new_view_o(v_set, min_s);
+  bool decided = true;
+  auto o = compute_new_view_o(v_set, min_s, decided);
+  if (!decided) return;  // weak claims tie: wait for VIEW-CHANGEs that settle it, or time out
   std::vector<NodeId> everyone;
   for (ReplicaId r = 0; r < config_.n; ++r) everyone.push_back(r);
   NewView nv{view_, {}, {}};
@@ -292,19 +307,50 @@ void Replica::maybe_send_new_view() {
 // prepared seq in V (max-s), the batch whose certificate has the highest view — not the
 // first or the most frequent — or the null request where none prepared.
 std::map<SequenceNumber, PrePrepare> Replica::compute_new_view_o(
-    const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s) const {
+    const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s, bool& decided) const {
   min_s = 0;
   for (const auto& vc : v_set) min_s = std::max(min_s, vc.body.stable_seq);
-  std::map<SequenceNumber, std::pair<ViewNumber, PrePrepare>> best;
+  decided = true;
+  // Per seq, the claims of the highest view seen: one PRE-PREPARE per digest, and whether
+  // any claim for that digest is strong (verified, or made by f+1 VIEW-CHANGEs in V).
+  struct Candidate {
+    PrePrepare pp;
+    bool strong = false;
+  };
+  struct Best {
+    ViewNumber view = 0;
+    std::vector<Candidate> candidates;
+  };
+  auto makers = [&](const Claim& claim) {
+    std::uint32_t count = 0;
+    for (const auto& vc : v_set) {
+      count += std::find(vc.claims.begin(), vc.claims.end(), claim) != vc.claims.end() ? 1 : 0;
+    }
+    return count;
+  };
+  std::map<SequenceNumber, Best> best;
   for (const auto& vc : v_set) {
     for (const auto& proof : vc.body.prepared) {
       auto env = parse_envelope(proof.pre_prepare);
       if (!env.ok()) continue;  // validated on receipt; cannot happen
       auto pp = decode_pre_prepare(env.value.body);
       if (!pp.ok() || pp.value.seq <= min_s) continue;
-      auto found = best.find(pp.value.seq);
-      if (found == best.end() || pp.value.view > found->second.first) {
-        best[pp.value.seq] = {pp.value.view, std::move(pp.value)};
+      const Claim claim{false, pp.value.view, pp.value.seq, pp.value.digest};
+      const bool weak = std::find(vc.weak.begin(), vc.weak.end(), claim) != vc.weak.end();
+      const bool strong = !weak || makers(claim) >= config_.f + 1;
+      auto [it, fresh] = best.try_emplace(pp.value.seq);
+      Best& b = it->second;
+      if (!fresh && pp.value.view < b.view) continue;
+      if (fresh || pp.value.view > b.view) {
+        b.view = pp.value.view;
+        b.candidates.clear();
+      }
+      auto same = std::find_if(b.candidates.begin(), b.candidates.end(),
+                               [&](const Candidate& c) { return c.pp.digest == pp.value.digest; });
+      if (same == b.candidates.end()) {
+        b.candidates.push_back(Candidate{std::move(pp.value), strong});
+      } else {
+        same->strong = same->strong || strong;
       }
     }
   }
@@ -312,8 +358,19 @@ std::map<SequenceNumber, PrePrepare> Replica::compute_new_view_o(
   const SequenceNumber max_s = best.empty() ? min_s : best.rbegin()->first;
   for (SequenceNumber seq = min_s + 1; seq <= max_s; ++seq) {
     auto found = best.find(seq);
-    PrePrepare pp = found != best.end() ? found->second.second
-                                        : PrePrepare{0, seq, null_batch_digest(), {}};
+    PrePrepare pp{0, seq, null_batch_digest(), {}};
+    if (found != best.end()) {
+      const auto& candidates = found->second.candidates;
+      const auto strong = std::find_if(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.strong; });
+      if (strong != candidates.end()) {
+        pp = strong->pp;  // two strong claims of one view never differ (quorum intersection)
+      } else if (candidates.size() == 1) {
+        pp = candidates.front().pp;
+      } else {
+        decided = false;  // weak claims of different digests, nothing to settle them
+        return {};
+      }
+    }
     pp.view = 0;
     o.emplace(seq, std::move(pp));
   }
@@ -397,7 +454,9 @@ bool Replica::check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_
   }
   if (v_set.size() < config_.quorum()) return false;
   SequenceNumber min_s = 0;
-  const auto o = compute_new_view_o(v_set, min_s);
+  bool decided = true;
+  const auto o = compute_new_view_o(v_set, min_s, decided);
+  if (!decided) return false;
   if (o.size() != nv.pre_prepares.size()) return false;
   auto expected = o.begin();
   for (const auto& wire : nv.pre_prepares) {

@@ -278,11 +278,14 @@ std::vector<NewView> new_views_in(const Cluster& c) {
 }  // namespace
 
 TEST_CASE("TOCS MAC view change: a claim whose certificate does not verify for the new primary is established by f+1 VIEW-CHANGEs") {
-  Cluster c(4);  // replica 3 is faulty: its PREPARE authenticates for everyone but replica 1
+  // Replica 3 is faulty: its PREPARE authenticates for everyone but replica 1; and the
+  // PRE-PREPARE's entry for replica 1 is broken too (say replica 0 was faulty then), so only
+  // one replica (2) vouches for the claim to replica 1: not even a weak claim.
+  Cluster c(4);
   Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
   const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
-  const PreparedProof proof{pp, {c.vote(MessageKind::Prepare, 2, 0, 1, d),
-                                 break_entry(c.vote(MessageKind::Prepare, 3, 0, 1, d), 1)}};
+  const PreparedProof proof{break_entry(pp, 1), {c.vote(MessageKind::Prepare, 2, 0, 1, d),
+                                                 break_entry(c.vote(MessageKind::Prepare, 3, 0, 1, d), 1)}};
   c.step(1, Input::timer_fired(TimerKind::ViewChange));  // replica 1 asks for view 1 (it is its primary)
   c.queue.clear();
   // Replica 2 prepared (0, 1, d) with quorum - 1 = 2 PREPAREs; only one authenticates for 1.
@@ -310,6 +313,57 @@ TEST_CASE("TOCS MAC view change: a claim whose certificate does not verify for t
   }
 }
 
+TEST_CASE("TOCS MAC view change: a short certificate that f+1 pre-preparers vouch for is a weak claim and enters O") {
+  // Replica 3 is faulty: its PREPARE authenticates for everyone but replica 1. Replica 2's
+  // certificate is then short for replica 1, but the primary's PRE-PREPARE and 2's PREPARE
+  // make f + 1 = 2 replicas that pre-prepared (0, 1, d): a weak claim, enough for O.
+  Cluster c(4);
+  Bytes pp = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp).value.body).value.digest;
+  const PreparedProof proof{pp, {c.vote(MessageKind::Prepare, 2, 0, 1, d),
+                                 break_entry(c.vote(MessageKind::Prepare, 3, 0, 1, d), 1)}};
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));
+  c.queue.clear();
+  c.deliver(2, 1, view_change(c, 2, 1, {proof}));
+  c.deliver(0, 1, view_change(c, 0, 1, {}));
+  CHECK(c.rejected(1, RejectReason::BadCertificate) == 0);
+  const auto nvs = new_views_in(c);
+  REQUIRE(nvs.size() == 1);
+  REQUIRE(nvs[0].pre_prepares.size() == 1);
+  CHECK(decode_pre_prepare(parse_envelope(nvs[0].pre_prepares[0]).value.body).value.digest == d);
+  // Backups that can verify the certificate fully recompute the same O and accept it.
+  c.run();
+  CHECK(c.replicas[2]->view() == 1);
+  CHECK_FALSE(c.replicas[2]->in_view_change());
+}
+
+TEST_CASE("TOCS MAC view change: weak claims of two digests at one view leave O undecided; a verified one settles it") {
+  // View 0's primary (0) equivocated: d to replica 2, e to replica 3 (faulty, colluding).
+  // For the new primary (1), each claim has f + 1 vouchers (0's PRE-PREPARE and one PREPARE)
+  // and neither is verified: O cannot be computed, no NEW-VIEW.
+  Cluster c(4);
+  const Bytes pp_d = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
+  const Bytes pp_e = c.pre_prepare(0, 0, 1, {c.request(1, 1, op_incr("y"))});
+  const MessageDigest d = decode_pre_prepare(parse_envelope(pp_d).value.body).value.digest;
+  const MessageDigest e = decode_pre_prepare(parse_envelope(pp_e).value.body).value.digest;
+  REQUIRE(d != e);
+  const PreparedProof claim_d{pp_d, {c.vote(MessageKind::Prepare, 2, 0, 1, d), break_entry(c.vote(MessageKind::Prepare, 3, 0, 1, d), 1)}};
+  const PreparedProof claim_e{pp_e, {c.vote(MessageKind::Prepare, 3, 0, 1, e), break_entry(c.vote(MessageKind::Prepare, 2, 0, 1, e), 1)}};
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));
+  c.queue.clear();
+  c.deliver(2, 1, view_change(c, 2, 1, {claim_d}));
+  c.deliver(3, 1, view_change(c, 3, 1, {claim_e}));
+  CHECK(new_views_in(c).empty());  // a quorum (1, 2, 3), but O is undecided
+  // Replica 0's VIEW-CHANGE carries d's certificate with a PREPARE replica 1 can verify: d
+  // is verified, beats the weak e, and the NEW-VIEW goes out with d.
+  const PreparedProof full_d{pp_d, {c.vote(MessageKind::Prepare, 2, 0, 1, d), c.vote(MessageKind::Prepare, 3, 0, 1, d)}};
+  c.deliver(0, 1, view_change(c, 0, 1, {full_d}));
+  const auto nvs = new_views_in(c);
+  REQUIRE(nvs.size() == 1);
+  REQUIRE(nvs[0].pre_prepares.size() == 1);
+  CHECK(decode_pre_prepare(parse_envelope(nvs[0].pre_prepares[0]).value.body).value.digest == d);
+}
+
 TEST_CASE("TOCS MAC view change: a certificate that only one replica claims and nobody can verify never enters O") {
   Cluster c(4);  // replica 3 is faulty and makes up a certificate
   Bytes pp_fake = c.pre_prepare(0, 0, 1, {c.request(0, 1, op_incr("x"))});
@@ -332,6 +386,35 @@ TEST_CASE("TOCS MAC view change: a certificate that only one replica claims and 
   REQUIRE(nvs.size() == 1);
   CHECK(nvs[0].view_changes.size() == 3);  // replica 3's stays out
   CHECK(nvs[0].pre_prepares.empty());      // and its made-up request gets no sequence number
+}
+
+TEST_CASE("§4.5.2 a copy of a VIEW-CHANGE we hold, for the view we are changing to, is answered with ours") {
+  // The new primary (1) re-sends its VIEW-CHANGE because it lacks a quorum: replica 2's
+  // VIEW-CHANGE was lost. Replica 2 holds 1's already; the copy makes it send its own to 1.
+  Cluster c(4);
+  c.step(1, Input::timer_fired(TimerKind::ViewChange));
+  c.step(2, Input::timer_fired(TimerKind::ViewChange));
+  Bytes from_1;
+  for (const auto& p : c.queue) {
+    if (p.from == 1 && p.to == 2 && parse_envelope(p.wire).value.kind == MessageKind::ViewChange) from_1 = p.wire;
+  }
+  REQUIRE(!from_1.empty());
+  c.queue.clear();  // everything else is lost
+  c.deliver(1, 2, from_1);
+  CHECK(c.queue.empty());  // the first copy is news: nothing to answer
+  c.deliver(1, 2, from_1);  // the retransmission
+  REQUIRE(c.queue.size() == 1);
+  CHECK(c.queue.front().from == 2);
+  CHECK(c.queue.front().to == 1);
+  const auto env = parse_envelope(c.queue.front().wire);
+  REQUIRE(env.ok());
+  CHECK(env.value.kind == MessageKind::ViewChange);
+  CHECK(decode_view_change(env.value.body).value.new_view == 1);
+  // A replica not changing view (3) does not answer a copy for a view ahead of it this way.
+  c.queue.clear();
+  c.deliver(1, 3, from_1);
+  c.deliver(1, 3, from_1);
+  for (const auto& p : c.queue) CHECK_FALSE((p.from == 3 && p.to == 1 && parse_envelope(p.wire).value.kind == MessageKind::ViewChange));
 }
 
 TEST_CASE("§4.5.2 the new-view timer starts with a quorum of VIEW-CHANGEs, held-back ones included") {
