@@ -388,7 +388,7 @@ TEST_CASE("TOCS MAC view change: a certificate that only one replica claims and 
   CHECK(nvs[0].pre_prepares.empty());      // and its made-up request gets no sequence number
 }
 
-TEST_CASE("§4.5.2 a copy of a VIEW-CHANGE we hold, for the view we are changing to, is answered with ours") {
+TEST_CASE("§4.5.2 a copy of the new primary's VIEW-CHANGE, for the view we are changing to, is answered with ours") {
   // The new primary (1) re-sends its VIEW-CHANGE because it lacks a quorum: replica 2's
   // VIEW-CHANGE was lost. Replica 2 holds 1's already; the copy makes it send its own to 1.
   Cluster c(4);
@@ -410,6 +410,12 @@ TEST_CASE("§4.5.2 a copy of a VIEW-CHANGE we hold, for the view we are changing
   REQUIRE(env.ok());
   CHECK(env.value.kind == MessageKind::ViewChange);
   CHECK(decode_view_change(env.value.body).value.new_view == 1);
+  // The primary does not answer copies (or the two would bounce VIEW-CHANGEs for ever).
+  const Bytes from_2 = c.queue.front().wire;
+  c.queue.clear();
+  c.deliver(2, 1, from_2);
+  c.deliver(2, 1, from_2);
+  for (const auto& p : c.queue) CHECK_FALSE((p.from == 1 && p.to == 2 && parse_envelope(p.wire).value.kind == MessageKind::ViewChange));
   // A replica not changing view (3) does not answer a copy for a view ahead of it this way.
   c.queue.clear();
   c.deliver(1, 3, from_1);
