@@ -120,9 +120,8 @@ void Replica::on_wire(NodeId from, ByteView wire) {
   }
   if (e.kind == MessageKind::ViewChange && held_view_change_wire(e)) {
     // Byte for byte a VIEW-CHANGE we authenticated and hold already (a retransmission):
-    // nothing to verify again, but its sender may be missing ours.
+    // nothing to verify or do again.
     stats_.duplicates++;
-    answer_view_change_copy(e.sender, decode_view_change(e.body).value.new_view);
     return;
   }
   std::optional<MessageDigest> content_digest;

@@ -306,7 +306,6 @@ class Replica {
   void on_view_change_timer();
   void note_view_change_quorum();
   void help_laggard(ReplicaId sender, ViewNumber wanted_view);
-  void answer_view_change_copy(ReplicaId sender, ViewNumber view);
   std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);

@@ -179,7 +179,6 @@ void Replica::on_view_change(const Envelope& env) {
     if (senders.count(env.sender) == 0) continue;
     if (view == wanted) {
       stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view
-      answer_view_change_copy(env.sender, wanted);
       return;
     }
     if (kept++ == 0) lowest_kept = view;
@@ -222,21 +221,6 @@ const Replica::ValidViewChange* Replica::held_view_change(ViewNumber view, Repli
     return nullptr;
   }
   return &vc->second;
-}
-
-// A copy of the new primary's VIEW-CHANGE that we hold already: it re-sends it only while it
-// lacks a quorum for the view (or asks for the NEW-VIEW), so if we are changing to the same
-// view, ours may be the one it lost: send it ours. Without this, the new primary missing one
-// lost VIEW-CHANGE waited for good while the backup that sent it, holding a quorum itself,
-// only waited for the NEW-VIEW (fuzz seed 61216). Only copies from the view's primary are
-// answered, and the primary answers none: answering any copy made two replicas bounce their
-// VIEW-CHANGEs between them for ever (each answer is a copy to the other). One unicast per
-// copy received: the primary's back-off paces it.
-void Replica::answer_view_change_copy(ReplicaId sender, ViewNumber view) {
-  if (status_ != Status::ViewChange || view_ != view || passive_ || sender >= config_.n || sender == self_) return;
-  if (sender != config_.primary(view) || self_ == config_.primary(view)) return;
-  auto own = own_view_changes_.find(view);
-  if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, own->second});
 }
 
 bool Replica::held_view_change_wire(const Envelope& env) const {
