@@ -554,7 +554,7 @@ void Replica::issue_one_batch() {
 }
 
 std::int64_t Replica::view_change_timeout_ns() const {
-  return saturating_shift(config_.view_change_timeout_ns, std::min<std::uint32_t>(view_change_attempts_, 16));
+  return saturating_shift(config_.view_change_timeout_ns, view_change_attempts_);
 }
 
 // base * 2^doublings, capped at kTimeoutMaxNs: a user may configure a huge timeout, and a

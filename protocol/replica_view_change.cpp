@@ -91,9 +91,8 @@ std::int64_t Replica::retransmit_interval_ns(std::uint32_t retransmits) const {
   return saturating_shift(base, std::min(retransmits, kRetransmitDoublingsMax));
 }
 
-// A quorum of VIEW-CHANGEs for the view this replica is changing to: start the new-view
-// timer T (doubled per consecutive view change) from now, as §4.5.2 says.
-// The new-view timer runs once a quorum of replicas asked for the view (§4.5.2), counting
+// A quorum of replicas asked for the view this replica is changing to: start the new-view
+// timer T (doubled per consecutive view change) from now, as §4.5.2 says. The quorum counts
 // the VIEW-CHANGEs held back for a claim we cannot establish yet: the timer decides only when
 // to give up on the view, so any authentic, well-formed VIEW-CHANGE is evidence enough.
 // Counting only accepted ones stalled the group for good when a faulty replica's PREPAREs,
