@@ -374,7 +374,7 @@ void World::drain(NodeId node) {
     // The oracles judge this step's certificates against what was sent, own messages of
     // this very step included (a faulty replica's go through its behaviours first).
     if (!is_faulty_[node]) {
-      for (const auto& msg : outbox_.messages) checker_.on_sent(node, msg.wire);
+      for (const auto& msg : outbox_.messages) checker_.on_sent(queue_.now_ns(), node, msg.wire);
     }
     // A state transfer is followed in the same step by the executions it made possible:
     // the oracle must hear of the jump first.
@@ -471,7 +471,7 @@ void World::send_from_replica(protocol::ReplicaId r, protocol::OutMessage&& msg)
     }
   }
   for (auto& m : current) {
-    checker_.on_sent(r, m.wire);
+    checker_.on_sent(queue_.now_ns(), r, m.wire);
     if (vote_watch_[r]) note_sent_vote(r, m);
     dispatch(r, std::move(m));
   }
@@ -676,7 +676,7 @@ void World::tick(protocol::ReplicaId r, std::uint32_t index) {
     auto ctx = context(r, f);
     behaviour->on_tick(ctx, out);
     for (auto& m : out) {
-      checker_.on_sent(r, m.wire);
+      checker_.on_sent(queue_.now_ns(), r, m.wire);
       dispatch(r, std::move(m));
     }
     queue_.schedule(sim::Event{queue_.now_ns() + behaviour->tick_interval_ns(), 0, kTick, r, index, 0});

@@ -91,9 +91,20 @@ std::vector<std::uint32_t> Checker::culprits(SequenceNumber seq) const {
   return evidence_.equivocators(seq, faulty_);
 }
 
-void Checker::on_sent(ReplicaId sender, protocol::ByteView wire) {
+void Checker::on_sent(std::int64_t time_ns, ReplicaId sender, protocol::ByteView wire) {
   assert(sender < config_.n);
   evidence_.on_sent(sender, wire, faulty_[sender]);
+  if (faulty_[sender]) return;
+  for (const DoubleVote& dv : evidence_.double_votes()) {
+    const std::string what = std::string(claim_name(dv.kind)) +
+                             (dv.kind == Claim::Checkpoint ? "" : " v=" + std::to_string(dv.view)) +
+                             " n=" + std::to_string(dv.seq);
+    violate({"double_vote", time_ns,
+             "replica " + std::to_string(sender) + " sent " + what + " with digest " +
+                 dv.first.short_hex() + " and then " + what + " with digest " + dv.second.short_hex() +
+                 " (the second in: " + protocol::summarize(wire) + ")",
+             {sender}, dv.seq, dv.first.short_hex(), dv.second.short_hex(), {}});
+  }
 }
 
 // ---- agreement, validity, integrity ------------------------------------------------------

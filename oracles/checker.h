@@ -22,8 +22,12 @@
 //                       distinct replicas that really sent them and that reached it: judged
 //                       from the evidence trail of the network (oracles/evidence.h), not from
 //                       the count the replica reports
+//   double_vote         a correct replica never sends two different digests for one (kind,
+//                       view, seq) of PRE-PREPARE, PREPARE or COMMIT, nor two CHECKPOINT digests
+//                       for one seq; judged from what it really put on the network, O entries
+//                       of its NEW-VIEWs and its own messages inside its VIEW-CHANGEs included
 //   amnesia             a replica faulty only by crash-restart never sends two digests for
-//                       one (kind, view, seq): PBFT-NOTES' "voting twice after a crash"
+//                       one (kind, view, seq): the same rule for a replica that lost its memory
 // Liveness is judged separately (oracles/liveness.h).
 //
 // A violation names the invariant, the virtual time, the replicas, the seq, the two
@@ -72,7 +76,8 @@ class Checker {
   // Replica `sender` put `wire` on the network: for a correct replica, what its step
   // emitted; for a faulty one, what its behaviours let out. REQUIRES: called before any
   // delivery of it, and before the notes and executions of the same step are reported.
-  void on_sent(ReplicaId sender, protocol::ByteView wire);
+  // A correct sender contradicting what it sent before is a double_vote violation.
+  void on_sent(std::int64_t time_ns, ReplicaId sender, protocol::ByteView wire);
   // `wire` is handed to replica `receiver` (before its step). Cheap for faulty receivers.
   void on_delivered(ReplicaId receiver, protocol::ByteView wire) {
     if (!faulty_[receiver]) evidence_.on_delivered(receiver, wire);

@@ -130,7 +130,23 @@ void Evidence::mark(SequenceNumber seq, Claim kind, ViewNumber view, const Messa
   Value* v = value_for(seq, kind, view, digest);
   if (v == nullptr) return;
   const std::size_t row = receiver < 0 ? 0 : static_cast<std::size_t>(receiver) + 1;
-  v->bits[row * words_ + sender / 64] |= std::uint64_t{1} << (sender % 64);
+  std::uint64_t& word = v->bits[row * words_ + sender / 64];
+  const std::uint64_t mask = std::uint64_t{1} << (sender % 64);
+  if (receiver >= 0 || (word & mask) != 0) {
+    word |= mask;
+    return;
+  }
+  word |= mask;
+  // The first time `sender` sends this value: did it send another digest for the same
+  // (kind, view, seq) before? Only first sends pay for this look, over the few values
+  // one sequence number holds.
+  const PerSeq* per = per_seq(seq, false);
+  assert(per != nullptr);
+  for (const auto& other : per->values) {
+    if (&other == v || other.kind != kind || other.view != view || !bit(other, 0, sender)) continue;
+    double_votes_.push_back(DoubleVote{kind, view, seq, other.digest, digest});
+    break;
+  }
 }
 
 bool Evidence::bit(const Value& v, std::size_t row, ReplicaId r) const {
@@ -138,6 +154,7 @@ bool Evidence::bit(const Value& v, std::size_t row, ReplicaId r) const {
 }
 
 void Evidence::on_sent(ReplicaId sender, ByteView wire, bool check_batches) {
+  double_votes_.clear();
   Header h;
   if (!read_header(wire, h) || h.sender != sender) return;  // not its own: a forgery or a replay
   Claim claim;

@@ -39,6 +39,16 @@ using protocol::ViewNumber;
 enum class Claim : std::uint8_t { PrePrepare, Prepare, Commit, Checkpoint };
 const char* claim_name(Claim claim);  // "PRE-PREPARE", ...
 
+// Two different digests one sender really sent for one (kind, view, seq); for CHECKPOINT
+// the view is 0. A correct replica never does this: what it sent first is what it voted.
+struct DoubleVote {
+  Claim kind = Claim::Prepare;
+  ViewNumber view = 0;
+  SequenceNumber seq = 0;
+  MessageDigest first;   // sent earlier
+  MessageDigest second;  // sent now
+};
+
 // Senders of one claimed value that a replica holds.
 struct Holding {
   MessageDigest digest;
@@ -53,7 +63,10 @@ class Evidence {
   // PRE-PREPAREs, the digest of the batch really carried (costs a SHA-256 per request; the
   // checker asks for it for faulty senders only, to name those that signed two batches
   // under one digest or a batch that does not match its digest).
+  // Afterwards double_votes() lists the claims of `wire` (its O entries, for a NEW-VIEW; its
+  // own embedded messages, for a VIEW-CHANGE) that contradict what `sender` sent before.
   void on_sent(ReplicaId sender, ByteView wire, bool check_batches);
+  const std::vector<DoubleVote>& double_votes() const { return double_votes_; }
   // `wire` reached replica `receiver`.
   void on_delivered(ReplicaId receiver, ByteView wire);
 
@@ -143,6 +156,7 @@ class Evidence {
 
   std::uint32_t n_;
   std::size_t words_;
+  std::vector<DoubleVote> double_votes_;  // found by the last on_sent
   SequenceNumber low_ = 0;  // everything at or below is forgotten
   SequenceNumber horizon_ = 0;
   std::map<SequenceNumber, PerSeq> seqs_;

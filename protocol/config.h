@@ -16,6 +16,10 @@ enum class TestDefect : std::uint8_t {
   None,
   VotesIgnoreDigest,  // match PREPARE/COMMIT on (view, seq) only: a known public-implementation bug
   RecoverActive,      // a replica restarted with no state votes at once (forgets it may have voted)
+  // Installing a NEW-VIEW replays the view's buffered messages before O and then lays O over
+  // what they left, forgetting the PREPARE it just sent: the non-atomic installation that
+  // made correct replicas vote twice and count their own vote twice.
+  ReplayBeforeNewView,
 };
 
 struct PbftConfig {

@@ -57,6 +57,12 @@ void Replica::step(const Input& input, Outbox& out) {
   } else {
     on_wire(input.from, input.wire);
   }
+  // Buffered messages are replayed here, never inside a handler: a replayed message may
+  // itself move the window or install a view, hence a few passes (bounded per step).
+  for (std::uint32_t pass = 0; replay_due_ && pass < kReplayPassesMax; ++pass) {
+    replay_due_ = false;
+    replay_early();
+  }
   issue_batches();
   // The O(1) checks run after every step, together with the one slot the step last took;
   // the walk over the whole window runs every kFullCheckSteps steps (and after every

@@ -237,6 +237,9 @@ class Replica {
                     std::span<const ByteView> request_wires, ByteView wire,
                     std::vector<ConsensusRequest>& requests);
   void recount(Slot& slot);
+  // Multicasts our PREPARE for the slot's PRE-PREPARE and counts it. REQUIRES: we have not
+  // sent one for the slot's view.
+  void send_prepare(Slot& slot);
   void hold_pre_prepare(const Envelope& env, const PrePrepareView& pp);
   bool accept_held(Slot& slot);
   void buffer_ahead(const Envelope& env, SequenceNumber seq);
@@ -318,7 +321,14 @@ class Replica {
                         const std::vector<Bytes>& o_wires);
   bool check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set);
   void reset_proposals_for_view();
+  // Hands the messages buffered in early_ to on_wire again, each through the ordinary checks
+  // (those that still do not fit are buffered again). Runs only from step(), after the
+  // handler: a handler that moves the window or enters a view sets replay_due_, so no
+  // handler ever runs inside another and a view is installed whole before any message of
+  // it is looked at.
   void replay_early();
+  bool replay_due_ = false;
+  static constexpr std::uint32_t kReplayPassesMax = 4;  // per step; the rest waits for the next
 
   // ---- state ----
   PbftConfig config_;

@@ -166,7 +166,7 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
   }
   if (next_seq_ <= seq) next_seq_ = seq + 1;
   collect_garbage();
-  replay_early();  // messages that were just above the old window may fit now
+  replay_due_ = true;  // messages that were just above the old window may fit now (after this step's handler)
   if (passive_) {
     // A replica that lost its memory may have voted on anything up to the window it had
     // before the crash; once the group is a full window past the first checkpoint it

@@ -222,7 +222,7 @@ bool Replica::accept_held(Slot& slot) {
   }
   if (vouchers < config_.f + 1) return false;
   slot.has_held = false;
-  const Bytes wire = std::move(slot.held_wire);  // accept_batch may re-enter: own the bytes
+  const Bytes wire = std::move(slot.held_wire);  // the slot's buffer is reused below: own the bytes
   auto env = parse_envelope(wire);
   PrePrepareView pp;
   const bool decoded = env.ok() && decode_pre_prepare_view(env.value.body, pp).empty();
@@ -270,21 +270,29 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
   }
   recount(slot);
   if (may_vote() && self_ != config_.primary(view) && view == view_) {
+    // One PREPARE per (view, seq): if this batch was accepted here before in this view
+    // (only ever with this digest: every caller refuses another digest for a view it holds),
+    // our PREPARE went out then and recount() has counted it already.
+    const VoteRecord& own = slot.prepares[self_];
+    const bool voted = own.present && own.view == view;
+    assert(!voted || own.digest == digest);
+    if (!voted) send_prepare(slot);
     slot.sent_prepare = true;
-    Bytes buf = new_buffer();
-    encode_vote_into(buf, MessageKind::Prepare, self_, Vote{view, seq, digest});
-    multicast(std::move(buf), MessageKind::Prepare);
-    VoteRecord& own = slot.prepares[self_];
-    own.present = true;
-    own.view = view;
-    own.digest = digest;
-    slot.prepare_wires[self_] = out_->messages.back().wire;
-    slot.prepare_matches++;
   }
-  // Last, because it may re-enter on_wire (executing can make a checkpoint stable, which
-  // replays early messages), and that reuses the scratch buffers request_wires, wire and
-  // requests may point into: nothing here reads them after this call.
   advance_slot(slot);
+}
+
+void Replica::send_prepare(Slot& slot) {
+  assert(slot.has_pre_prepare && slot.pp_view == view_ && may_vote());
+  Bytes buf = new_buffer();
+  encode_vote_into(buf, MessageKind::Prepare, self_, Vote{slot.pp_view, slot.seq, slot.digest});
+  multicast(std::move(buf), MessageKind::Prepare);
+  VoteRecord& own = slot.prepares[self_];
+  own.present = true;
+  own.view = slot.pp_view;
+  own.digest = slot.digest;
+  slot.prepare_wires[self_] = out_->messages.back().wire;
+  slot.prepare_matches++;
 }
 
 // Votes count only for the digest they name (PBFT-NOTES: matching on (v, n) alone let a
@@ -423,16 +431,22 @@ void Replica::advance_slot(Slot& slot) {
     out_->notes.push_back(Note{Note::Kind::CertificateUsed, slot.pp_view, slot.seq, slot.digest,
                                {}, slot.prepare_matches + 1});
     if (may_vote() && slot.pp_view == view_) {
-      slot.sent_commit = true;
-      Bytes buf = new_buffer();
-      encode_vote_into(buf, MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest});
-      multicast(std::move(buf), MessageKind::Commit);
+      // One COMMIT per (view, seq), as for PREPARE: a batch accepted again in this view
+      // prepares again, but our COMMIT is out and counted already.
       VoteRecord& own = slot.commits[self_];
-      own.present = true;
-      own.view = slot.pp_view;
-      own.digest = slot.digest;
-      slot.own_commit_wire = out_->messages.back().wire;  // re-sent to a replica that lost it (STATUS)
-      slot.commit_matches++;
+      const bool voted = own.present && own.view == slot.pp_view;
+      assert(!voted || own.digest == slot.digest);
+      if (!voted) {
+        Bytes buf = new_buffer();
+        encode_vote_into(buf, MessageKind::Commit, self_, Vote{slot.pp_view, slot.seq, slot.digest});
+        multicast(std::move(buf), MessageKind::Commit);
+        own.present = true;
+        own.view = slot.pp_view;
+        own.digest = slot.digest;
+        slot.own_commit_wire = out_->messages.back().wire;  // re-sent to a replica that lost it (STATUS)
+        slot.commit_matches++;
+      }
+      slot.sent_commit = true;
     }
   }
   // An observing replica never votes; a quorum of matching COMMITs alone proves the batch

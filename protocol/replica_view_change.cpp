@@ -503,6 +503,8 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
       if (!have) start_state_transfer(min_s, latest->body.stable_digest, std::move(proof));
     }
   }
+  const bool replay_first = config_.test_defect == TestDefect::ReplayBeforeNewView;
+  if (replay_first) replay_early();
   SequenceNumber max_s = min_s;
   for (const auto& wire : o_wires) {
     auto env = parse_envelope(wire);
@@ -510,14 +512,21 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
     assert(env.ok() && pp.ok());
     max_s = std::max(max_s, pp.value.seq);
     if (!in_window(pp.value.seq)) continue;
+    Slot& slot = slot_for(pp.value.seq);
+    // Nothing of this view has been looked at yet (its early messages are replayed after O),
+    // so only a passive replica, which follows PRE-PREPAREs of views ahead without voting,
+    // can hold one for it already; O is the view's word on the seq.
+    assert(!slot.has_pre_prepare || slot.pp_view < view || passive_ || replay_first);
+    if (slot.has_pre_prepare && slot.pp_view == view && slot.digest == pp.value.digest) continue;
+    if (replay_first) slot.prepares[self_].present = false;
     std::vector<ConsensusRequest> requests;
     if (!decode_batch_as(pp.value, requests, false)) continue;  // checked by check_new_view
-    accept_pre_prepare(slot_for(pp.value.seq), pp.value, wire, std::move(requests));
+    accept_pre_prepare(slot, pp.value, wire, std::move(requests));
   }
   reproposed_high_ = std::min(max_s, last_executed_);  // O re-proposes these: see status_low_mark
   next_seq_ = std::max(max_s, stable_seq_) + 1;
   reset_proposals_for_view();
-  replay_early();
+  replay_due_ = true;  // the view's early messages, through the normal checks, after O
 }
 
 // The new primary re-proposes every known request not already in O; backups forget which

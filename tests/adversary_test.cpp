@@ -130,7 +130,7 @@ class Cluster {
     replicas_[r]->step(in, out);
     const bool faulty = byzantine_.count(r) != 0;
     if (!faulty) {
-      for (const auto& m : out.messages) checker_.on_sent(r, m.wire);
+      for (const auto& m : out.messages) checker_.on_sent(0, r, m.wire);
     }
     for (const auto& rej : out.rejections) rejected_[r][{rej.from, rej.reason}]++;
     for (const auto& note : out.notes) {
@@ -150,7 +150,7 @@ class Cluster {
       if (faulty) {
         auto ctx = context(r);
         byzantine_.at(r).behaviour->on_send(m, ctx, sending);
-        for (const auto& s : sending) checker_.on_sent(r, s.wire);
+        for (const auto& s : sending) checker_.on_sent(0, r, s.wire);
       } else {
         sending.push_back(std::move(m));
       }

@@ -104,7 +104,7 @@ struct Traffic {
   }
   // `by` sends it, and it reaches every replica in `to`.
   void send(NodeId by, const Bytes& wire, std::vector<ReplicaId> to) {
-    checker.on_sent(by, wire);
+    checker.on_sent(0, by, wire);
     for (auto r : to) checker.on_delivered(r, wire);
   }
   void multicast(NodeId by, const Bytes& wire) {
@@ -622,4 +622,46 @@ TEST_CASE("amnesia: a replica that sends two digests for one (kind, view, seq) f
   c.on_vote_sent(6, 2, MessageKind::Prepare, 0, 5, digest_of("c"));
   CHECK(count(c, "amnesia") == 1);
   CHECK(c.violations().back().replicas == std::vector<std::uint32_t>{2});
+}
+
+TEST_CASE("double_vote: a correct replica that sends two digests for one (kind, view, seq) fires") {
+  oracles::Checker c(config4(), issued);
+  Traffic t(c);
+  t.multicast(2, t.vote(MessageKind::Prepare, 2, 1, 5, digest_of("a")));
+  t.multicast(2, t.vote(MessageKind::Prepare, 2, 1, 5, digest_of("a")));  // a retransmission
+  t.multicast(2, t.vote(MessageKind::Prepare, 2, 2, 5, digest_of("b")));  // another view: fine
+  t.multicast(2, t.vote(MessageKind::Commit, 2, 1, 5, digest_of("a")));   // another kind
+  t.multicast(3, t.vote(MessageKind::Prepare, 3, 1, 5, digest_of("b")));  // another replica
+  t.multicast(2, t.checkpoint(2, 4, digest_of("s")));
+  CHECK(count(c, "double_vote") == 0);
+  t.multicast(2, t.vote(MessageKind::Prepare, 2, 1, 5, digest_of("c")));
+  REQUIRE(count(c, "double_vote") == 1);
+  const auto* v = first(c, "double_vote");
+  CHECK(v->replicas == std::vector<std::uint32_t>{2});
+  CHECK(v->seq == 5u);
+  CHECK(v->value_a == digest_of("a").short_hex());
+  CHECK(v->value_b == digest_of("c").short_hex());
+  CHECK(v->detail.find("PREPARE v=1 n=5") != std::string::npos);
+  t.multicast(2, t.checkpoint(2, 4, digest_of("t")));  // two state digests for one checkpoint
+  CHECK(count(c, "double_vote") == 2);
+}
+
+TEST_CASE("double_vote: a faulty replica's two digests are not a correct replica's double vote") {
+  oracles::Checker c(config4(), issued);
+  Traffic t(c);
+  c.mark_faulty(1);
+  t.multicast(1, t.pre_prepare(1, 1, 3, digest_of("a")));
+  t.multicast(1, t.pre_prepare(1, 1, 3, digest_of("b")));
+  CHECK(count(c, "double_vote") == 0);
+}
+
+TEST_CASE("double_vote: a NEW-VIEW's O entry that contradicts a PRE-PREPARE its primary sent fires") {
+  oracles::Checker c(config4(), issued);
+  Traffic t(c);
+  const Bytes pp = t.pre_prepare(1, 1, 3, digest_of("a"));
+  t.multicast(1, pp);
+  NewView nv{1, {}, {t.pre_prepare(1, 1, 3, digest_of("b"))}};
+  t.multicast(1, t.seal(1, encode_new_view(1, nv)));
+  REQUIRE(count(c, "double_vote") == 1);
+  CHECK(first(c, "double_vote")->detail.find("PRE-PREPARE v=1 n=3") != std::string::npos);
 }
