@@ -1,6 +1,8 @@
 // Replica: construction, the step() entry point, the checks every message needs, sending,
-// timers and invariants. The protocol phases live in replica_normal.cpp,
-// replica_checkpoint.cpp and replica_view_change.cpp.
+// timers and invariants. The protocol phases live in replica_normal.cpp (requests and the
+// three phases), replica_checkpoint.cpp (checkpoints, state transfer), replica_status.cpp
+// (retransmission), replica_view_change.cpp (VIEW-CHANGE), replica_certificates.cpp (the
+// certificates inside VIEW-CHANGEs) and replica_new_view.cpp (NEW-VIEW).
 #include "protocol/replica.h"
 
 #include <cassert>

@@ -285,7 +285,7 @@ class Replica {
   Bytes snapshot() const;
   bool restore(ByteView snapshot);
 
-  // ---- replica_view_change.cpp ----
+  // ---- replica_view_change.cpp: VIEW-CHANGE, timers, retransmission ----
   void start_view_change(ViewNumber new_view);
   ViewChange build_view_change(ViewNumber new_view) const;
   void on_view_change(const Envelope& env);
@@ -294,6 +294,12 @@ class Replica {
   // The VIEW-CHANGE we hold from `sender` for `view` if its wire is exactly `wire`.
   const ValidViewChange* held_view_change(ViewNumber view, ReplicaId sender, ByteView wire) const;
   bool held_view_change_wire(const Envelope& env) const;
+
+  void maybe_join_higher_view();
+  void on_view_change_timer();
+  void note_view_change_quorum();
+  void help_laggard(ReplicaId sender, ViewNumber wanted_view);
+  std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
 
   // ---- replica_certificates.cpp: the certificates inside VIEW-CHANGEs ----
   std::optional<ValidViewChange> check_view_change(ReplicaId sender, ByteView body, ByteView wire);
@@ -305,11 +311,8 @@ class Replica {
                                    std::vector<bool>& counted) const;
   void corroborate(std::vector<ValidViewChange*>& held,
                    const std::vector<const ValidViewChange*>& sources) const;
-  void maybe_join_higher_view();
-  void on_view_change_timer();
-  void note_view_change_quorum();
-  void help_laggard(ReplicaId sender, ViewNumber wanted_view);
-  std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
+
+  // ---- replica_new_view.cpp: the NEW-VIEW decision, its check, installing the view ----
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);
   // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
