@@ -250,6 +250,8 @@ Bytes encode_status(NodeId sender, const Status& m) {
     w.u8(m.flags);
     w.u64(m.stable_seq);
     w.u64(m.last_executed);
+    w.bytes(m.slots);
+    w.bytes(m.view_changes);
   });
 }
 
@@ -391,7 +393,12 @@ Decoded<Status> decode_status(ByteView body) {
   m.flags = r.u8();
   m.stable_seq = r.u64();
   m.last_executed = r.u64();
+  m.slots = to_bytes(r.bytes(kStatusSlotsMax));
+  m.view_changes = to_bytes(r.bytes(kStatusViewChangeBytesMax));
   if (r.ok() && (m.flags & ~Status::kFlagsAll) != 0) return {{}, "unknown status flags"};
+  for (std::uint8_t b : m.slots) {
+    if ((b & ~Status::kSlotAll) != 0) return {{}, "unknown status slot bits"};
+  }
   return finish(r, std::move(m));
 }
 

@@ -14,7 +14,7 @@
 // bytes result | CHECKPOINT u64 n, digest | VIEW-CHANGE u64 v+1, u64 n, digest, u32 |C|, bytes...,
 // u32 |P|, per proof bytes(PRE-PREPARE), u32 count, bytes(PREPARE)... | NEW-VIEW u64 v, u32 |V|,
 // bytes..., u32 |O|, bytes... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes |
-// STATUS u64 v, u8 flags, u64 stable n, u64 last executed n.
+// STATUS u64 v, u8 flags, u64 stable n, u64 last executed n, bytes slots, bytes view-changes.
 // Variable-length fields are a u32 length followed by the bytes. Nested messages
 // (requests in a batch, certificates in VIEW-CHANGE, ...) are whole wire messages, auth
 // trailer included, so a third replica can check them.
@@ -60,6 +60,8 @@ constexpr std::uint32_t kStateBytesMax = 256 * 1024 * 1024;
 constexpr std::size_t kMessageBytesMax = 512 * 1024 * 1024;
 constexpr std::size_t kMacBytes = 32;
 constexpr std::size_t kSignatureBytes = 64;
+constexpr std::uint32_t kStatusSlotsMax = 256;
+constexpr std::uint32_t kStatusViewChangeBytesMax = 512;  // 4096 replicas
 
 // Errors are values: `error` is empty on success, else a static description.
 template <class T>
@@ -177,6 +179,17 @@ struct Status {
   std::uint8_t flags = 0;
   SequenceNumber stable_seq = 0;
   SequenceNumber last_executed = 0;
+  // What the sender holds of `view` for sequence numbers last_executed + 1, + 2, ... (one
+  // byte each, kSlot* bits; a sequence number past the end: nothing), so that a peer re-sends
+  // exactly the PRE-PREPARE, PREPARE or COMMIT it lacks, and learns what it lacks itself.
+  static constexpr std::uint8_t kSlotPrePrepared = 1;  // holds the PRE-PREPARE of `view`
+  static constexpr std::uint8_t kSlotPrepared = 2;     // prepared in `view`
+  static constexpr std::uint8_t kSlotCommitted = 4;    // committed-local in `view`
+  static constexpr std::uint8_t kSlotAll = kSlotPrePrepared | kSlotPrepared | kSlotCommitted;
+  std::vector<std::uint8_t> slots;  // at most kStatusSlotsMax
+  // In a view change (kInViewChange): bit r (byte r / 8, bit r % 8) set if the sender holds
+  // replica r's VIEW-CHANGE for `view`.
+  std::vector<std::uint8_t> view_changes;  // at most kStatusViewChangeBytesMax
 };
 
 // ---- encoding: returns the content (kind, sender, body); seal it with an Authenticator ----

@@ -93,12 +93,7 @@ void Replica::on_timer(TimerKind kind) {
       if (fetch_seq_ != 0) {
         send_fetch();  // the last peer asked did not answer: ask the next
       } else if (pending_seq_ > last_executed_) {
-        // Execution did not reach the certified checkpoint in time: fetch it.
-        std::vector<Bytes> proof = pending_proof_;
-        const SequenceNumber seq = pending_seq_;
-        const MessageDigest digest = pending_digest_;
-        make_stable(seq, digest, std::move(pending_proof_));
-        start_state_transfer(seq, digest, std::move(proof));
+        fetch_pending_checkpoint();  // execution did not reach the certified checkpoint in time
       }
       return;
     case TimerKind::Status:

@@ -267,7 +267,11 @@ class Replica {
   void update_status_timer();
   void on_status_timer();
   void on_status(const Envelope& env);
-  void retransmit_slots(ReplicaId to, SequenceNumber last_executed);
+  protocol::Status build_status(std::uint8_t flags, SequenceNumber low_mark) const;
+  static std::uint8_t status_slot(const protocol::Status& st, SequenceNumber seq);
+  bool status_shows_more(const protocol::Status& st) const;
+  static bool status_holds_view_change(const protocol::Status& st, ReplicaId replica);
+  void retransmit_slots(ReplicaId to, const protocol::Status& st);
 
   // ---- replica_checkpoint.cpp: checkpoints, garbage collection, state transfer ----
   void take_checkpoint(SequenceNumber seq);
@@ -275,6 +279,7 @@ class Replica {
   void record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteView wire);
   void check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest);
   void make_stable(SequenceNumber seq, const MessageDigest& digest, std::vector<Bytes>&& proof);
+  void fetch_pending_checkpoint();
   void collect_garbage();
   void add_to_stable_proof(ReplicaId sender, ByteView wire);
   void start_state_transfer(SequenceNumber seq, const MessageDigest& digest,
@@ -298,7 +303,8 @@ class Replica {
   void maybe_join_higher_view();
   void on_view_change_timer();
   void note_view_change_quorum();
-  void help_laggard(ReplicaId sender, ViewNumber wanted_view);
+  // `paced`: the ask is a STATUS, which goes out only after a quiet interval: answer at once.
+  void help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced = false);
   std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
 
   // ---- replica_certificates.cpp: the certificates inside VIEW-CHANGEs ----
@@ -432,7 +438,8 @@ class Replica {
   // answer can arrive only adds traffic; with a request timeout shorter than this the view
   // change comes first anyway.
   static constexpr std::int64_t kStatusIntervalMinNs = 10'000'000;   // 10 ms
-  static constexpr std::int64_t kStatusIntervalMaxNs = 100'000'000;  // 100 ms
+  static constexpr std::int64_t kStatusIntervalMaxNs = 50'000'000;   // 50 ms
+  static constexpr std::uint32_t kStatusEagerSends = 3;  // before the interval backs off
   static constexpr std::uint32_t kStatusRetransmitMax = 24;  // messages re-sent per STATUS
   ViewNumber status_mark_view_ = 0;
   SequenceNumber status_mark_executed_ = 0;

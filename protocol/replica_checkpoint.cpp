@@ -149,6 +149,17 @@ void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& d
   }
 }
 
+// The certified checkpoint ahead of our execution (pending_seq_) is out of reach by executing:
+// make it stable and fetch its state.
+void Replica::fetch_pending_checkpoint() {
+  assert(pending_seq_ > last_executed_ && fetch_seq_ == 0);
+  std::vector<Bytes> proof = pending_proof_;
+  const SequenceNumber seq = pending_seq_;
+  const MessageDigest digest = pending_digest_;
+  make_stable(seq, digest, std::move(pending_proof_));
+  start_state_transfer(seq, digest, std::move(proof));
+}
+
 void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
                           std::vector<Bytes>&& proof) {
   if (seq <= stable_seq_) return;

@@ -5,16 +5,24 @@
 // retransmission prompted by status messages). Without it, one lost PRE-PREPARE or COMMIT
 // leaves a replica unable to execute until the next view change, and with n - f replicas
 // left every loss stalls the group. So a replica that has work pending and has made no
-// progress for a status interval multicasts STATUS (its view, stable checkpoint and last
-// executed sequence number); each peer answers with what it can tell the sender is missing:
-//   - a NEW-VIEW or VIEW-CHANGEs when the sender is in an older view (help_laggard),
+// progress for a status interval multicasts STATUS: its view (and whether it is changing to
+// it), stable checkpoint, last executed sequence number, what it holds of each sequence
+// number above that in its view (PRE-PREPARE, prepared, committed: one byte each, at most
+// kStatusSlotsMax) and, in a view change, which VIEW-CHANGEs for the view it holds. Each
+// peer answers with exactly what it can tell the sender lacks:
+//   - a NEW-VIEW or VIEW-CHANGEs when the sender is in an older view or still changing to
+//     the view the peer installed (help_laggard), and its own VIEW-CHANGE when both are
+//     changing to the same view and the sender does not hold it,
 //   - the proof of its stable checkpoint when the sender is below it (so it fetches state),
 //     and its own CHECKPOINTs above the sender's stable one (lost ones stall the window),
-//   - in the same view, its own PREPARE and COMMIT (and, from the primary, the PRE-PREPARE)
-//     for the sequence numbers the sender has not executed yet, or has executed in an
-//     earlier view but not yet committed to in this one (status_low_mark),
-//   - and, when the sender is ahead of it and the STATUS was not itself an answer, its own
-//     STATUS, so that the sender learns what this replica lacks.
+//   - in the same view, for each sequence number the sender lacks something of: the
+//     PRE-PREPARE (from the primary and the f backups after it, so that one correct replica
+//     holding it re-sends it), its own PREPARE and its own COMMIT,
+//   - and its own STATUS (unless the STATUS was itself an answer) when the sender holds
+//     something it lacks: a later view, a NEW-VIEW it is waiting for, more executed, a
+//     PRE-PREPARE or a quorum it has not got. A replica that lost a PRE-PREPARE knows no
+//     request is waiting and never asks on its own; the primary's STATUS (its request is
+//     waiting) shows it the gap, and its answer shows the primary what to re-send.
 // Everything re-sent is a message its author already sent (wire-identical), so receivers
 // treat it as a duplicate or as the original; nothing here creates new votes. The answer
 // to one STATUS is bounded (kStatusRetransmitMax), and STATUS itself goes out only from a
@@ -30,8 +38,10 @@ namespace protocol {
 // executed, a certified checkpoint is ahead of it, or a sequence number it executed in an
 // earlier view was proposed again in this one (a NEW-VIEW's O) and it has not prepared it
 // here: its COMMIT of this view may be the one a laggard needs to execute it.
+// In a view change there is always work pending: the view is not installed.
 bool Replica::stuck_candidate() const {
-  if (status_ != Status::Normal) return false;  // a view change retransmits VIEW-CHANGE instead
+  if (passive_) return false;
+  if (status_ != Status::Normal) return true;
   return !known_requests_.empty() || fetch_seq_ != 0 || pending_seq_ > last_executed_ ||
          status_low_mark() < last_executed_;
 }
@@ -55,20 +65,23 @@ SequenceNumber Replica::status_low_mark() const {
   return last_executed_;
 }
 
-// Half the request timeout, so a lost message is usually recovered before the timer turns it
-// into a view change; bounded both ways so a tiny timeout does not flood and a huge one does
-// not leave losses unrepaired for long.
+// An eighth of the request timeout, so that a lost message is asked for several times (each
+// try can be lost too) before the timer turns it into a view change; bounded both ways so a
+// tiny timeout does not flood and a huge one does not leave losses unrepaired for long. A
+// replica notices it is stuck one interval after its last progress and asks at the next.
 std::int64_t Replica::status_interval_ns() const {
-  return std::clamp<std::int64_t>(config_.view_change_timeout_ns / 2, kStatusIntervalMinNs, kStatusIntervalMaxNs);
+  return std::clamp<std::int64_t>(config_.view_change_timeout_ns / 8, kStatusIntervalMinNs, kStatusIntervalMaxNs);
 }
 
-// While stuck, the interval doubles after each STATUS sent (up to 2^kRetransmitDoublingsMax),
-// like the client's retransmissions: a replica that cannot be helped (its primary is faulty
-// and a view change is coming) asks a few times, not every interval.
+// While stuck, the first kStatusEagerSends STATUSes go out one interval apart; then the
+// interval doubles after each one (up to 2^kRetransmitDoublingsMax), like the client's
+// retransmissions: a replica that cannot be helped (its primary is faulty and a view change
+// is coming) asks a few times, not every interval.
 void Replica::update_status_timer() {
   const bool armed = timer_armed_[static_cast<std::size_t>(TimerKind::Status)];
   if (stuck_candidate() && !armed) {
-    const std::uint32_t doublings = std::min(statuses_sent_, kRetransmitDoublingsMax);
+    const std::uint32_t late = statuses_sent_ > kStatusEagerSends ? statuses_sent_ - kStatusEagerSends : 0;
+    const std::uint32_t doublings = std::min(late, kRetransmitDoublingsMax);
     set_timer(TimerKind::Status, saturating_shift(status_interval_ns(), doublings));
   } else if (!stuck_candidate() && armed) {
     cancel_timer(TimerKind::Status);
@@ -90,7 +103,78 @@ void Replica::on_status_timer() {
     return;  // progress since the last tick: nothing to ask for yet
   }
   statuses_sent_++;
-  multicast(encode_status(self_, protocol::Status{view_, 0, stable_seq_, low_mark}), MessageKind::Status);
+  // Stuck below a checkpoint the others have certified: what we lack is probably gone from
+  // their logs (garbage collected), so fetch the state now instead of waiting out the
+  // state-fetch timeout as well.
+  if (status_ == Status::Normal && fetch_seq_ == 0 && pending_seq_ > last_executed_) fetch_pending_checkpoint();
+  multicast(encode_status(self_, build_status(0, status_low_mark())), MessageKind::Status);
+}
+
+// Where this replica stands, with `low_mark` reported as its last executed sequence number.
+protocol::Status Replica::build_status(std::uint8_t flags, SequenceNumber low_mark) const {
+  protocol::Status st;
+  st.view = view_;
+  st.flags = flags | (status_ == Status::ViewChange ? protocol::Status::kInViewChange : 0);
+  st.stable_seq = stable_seq_;
+  st.last_executed = low_mark;
+  if (status_ == Status::ViewChange) {
+    st.view_changes.assign((config_.n + 7) / 8, 0);
+    auto held = view_changes_.find(view_);
+    if (held != view_changes_.end()) {
+      for (const auto& [sender, vc] : held->second) st.view_changes[sender / 8] |= std::uint8_t(1u << (sender % 8));
+    }
+    return st;
+  }
+  // Up to the last sequence number it holds anything of: a peer re-sends what lies beyond.
+  const SequenceNumber first = std::max(low_mark, stable_seq_) + 1;
+  const SequenceNumber last = std::min<SequenceNumber>(high_watermark(), low_mark + kStatusSlotsMax);
+  std::size_t used = 0;
+  for (SequenceNumber seq = first; seq <= last; ++seq) {
+    const Slot* slot = find_slot(seq);
+    std::uint8_t bits = 0;
+    if (slot != nullptr && slot->has_pre_prepare && slot->pp_view == view_) {
+      bits = protocol::Status::kSlotPrePrepared | (slot->prepared ? protocol::Status::kSlotPrepared : 0) |
+             (slot->committed ? protocol::Status::kSlotCommitted : 0);
+    }
+    const std::size_t index = static_cast<std::size_t>(seq - low_mark - 1);
+    if (bits == 0) continue;
+    st.slots.resize(index + 1, 0);
+    st.slots[index] = bits;
+    used = index + 1;
+  }
+  assert(st.slots.size() == used && used <= kStatusSlotsMax);
+  return st;
+}
+
+// What the STATUS says its sender holds of `seq` (in its view): nothing past the end.
+std::uint8_t Replica::status_slot(const protocol::Status& st, SequenceNumber seq) {
+  if (seq <= st.last_executed) return protocol::Status::kSlotAll;  // executed: it needs nothing
+  const SequenceNumber index = seq - st.last_executed - 1;
+  return index < st.slots.size() ? st.slots[static_cast<std::size_t>(index)] : 0;
+}
+
+// Whether the STATUS shows its sender holding something of our view that we lack: then our
+// own STATUS tells it what to re-send.
+bool Replica::status_shows_more(const protocol::Status& st) const {
+  if (st.last_executed > last_executed_) return true;
+  for (std::size_t i = 0; i < st.slots.size(); ++i) {
+    const SequenceNumber seq = st.last_executed + 1 + i;
+    if (seq <= last_executed_) continue;
+    if (!in_window(seq)) break;
+    const Slot* slot = find_slot(seq);
+    std::uint8_t ours = 0;
+    if (slot != nullptr && slot->has_pre_prepare && slot->pp_view == view_) {
+      ours = protocol::Status::kSlotPrePrepared | (slot->prepared ? protocol::Status::kSlotPrepared : 0) |
+             (slot->committed ? protocol::Status::kSlotCommitted : 0);
+    }
+    if ((st.slots[i] & ~ours) != 0) return true;
+  }
+  return false;
+}
+
+bool Replica::status_holds_view_change(const protocol::Status& st, ReplicaId replica) {
+  const std::size_t byte = replica / 8;
+  return byte < st.view_changes.size() && ((st.view_changes[byte] >> (replica % 8)) & 1u) != 0;
 }
 
 void Replica::on_status(const Envelope& env) {
@@ -101,9 +185,13 @@ void Replica::on_status(const Envelope& env) {
     stats_.duplicates++;  // a recovering replica knows nothing worth re-sending
     return;
   }
-  const bool in_view_change = (st.flags & protocol::Status::kInViewChange) != 0;
-  if (st.view < view_ || (st.view == view_ && in_view_change && status_ == Status::Normal)) {
-    help_laggard(env.sender, st.view);
+  const bool sender_changing = (st.flags & protocol::Status::kInViewChange) != 0;
+  const bool changing = status_ == Status::ViewChange;
+  if (st.view < view_ || (st.view == view_ && sender_changing && !changing)) {
+    help_laggard(env.sender, st.view, true);
+  } else if (st.view == view_ && sender_changing && changing && !status_holds_view_change(st, self_)) {
+    auto own = own_view_changes_.find(view_);
+    if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{env.sender, MessageKind::ViewChange, own->second});
   }
   if (st.last_executed < stable_seq_ && st.stable_seq < stable_seq_) {
     // Below our stable checkpoint: its proof makes the sender fetch the state.
@@ -115,40 +203,50 @@ void Replica::on_status(const Envelope& env) {
     const CheckpointVote& mine = it->second[self_];
     if (mine.present && !mine.wire.empty()) out_->messages.push_back(OutMessage{env.sender, MessageKind::Checkpoint, mine.wire});
   }
-  if (status_ == Status::Normal && st.view == view_ && !in_view_change) {
-    retransmit_slots(env.sender, st.last_executed);
+  const bool same_normal_view = !changing && !sender_changing && st.view == view_;
+  if (same_normal_view) retransmit_slots(env.sender, st);
+  // Answer with our own STATUS only if the sender can help us. Otherwise every STATUS would
+  // draw n - 1 answers nobody needs.
+  bool behind = st.view > view_ || (st.view == view_ && changing && !sender_changing);
+  if (same_normal_view) behind = behind || status_shows_more(st);
+  if (st.view == view_ && changing && sender_changing) {
+    auto held = view_changes_.find(view_);
+    behind = held == view_changes_.end() || held->second.count(env.sender) == 0;
   }
-  // Answer with our own STATUS only if the sender can help us: it is in a later view or has
-  // executed more. Otherwise every STATUS would draw n - 1 answers nobody needs.
-  const bool behind = st.view > view_ || (st.view == view_ && st.last_executed > last_executed_);
   if ((st.flags & protocol::Status::kReply) == 0 && behind) {
-    const std::uint8_t flags = protocol::Status::kReply | (status_ == Status::ViewChange ? protocol::Status::kInViewChange : 0);
-    send_to(env.sender, encode_status(self_, protocol::Status{view_, flags, stable_seq_, last_executed_}),
+    send_to(env.sender, encode_status(self_, build_status(protocol::Status::kReply, status_low_mark())),
             MessageKind::Status);
   }
 }
 
-// This replica's own messages of the current view for sequence numbers above `last_executed`
-// (the PRE-PREPARE too when it is the primary), oldest first: the receiver executes in order.
-void Replica::retransmit_slots(ReplicaId to, SequenceNumber last_executed) {
-  const bool primary = config_.primary(view_) == self_;
+// For the sequence numbers above the sender's last executed one that it lacks something of
+// (oldest first: the receiver executes in order): the PRE-PREPARE, if we are the primary or
+// one of the f backups after it (one correct replica among them re-sends it, and not every
+// replica), and our own PREPARE and COMMIT of the current view.
+void Replica::retransmit_slots(ReplicaId to, const protocol::Status& st) {
+  const ReplicaId primary = config_.primary(view_);
+  const bool resends_pre_prepare = (self_ + config_.n - primary) % config_.n <= config_.f;
   std::uint32_t sent = 0;
-  for (SequenceNumber seq = std::max(last_executed, stable_seq_) + 1; seq <= high_watermark(); ++seq) {
+  for (SequenceNumber seq = std::max(st.last_executed, stable_seq_) + 1; seq <= high_watermark(); ++seq) {
     if (sent >= kStatusRetransmitMax) return;
     const Slot* slot = find_slot(seq);
     if (slot == nullptr || !slot->has_pre_prepare || slot->pp_view != view_) continue;
-    if (primary && !slot->pre_prepare_wire.empty()) {
+    const std::uint8_t theirs = status_slot(st, seq);
+    if (theirs == protocol::Status::kSlotAll) continue;
+    if ((theirs & protocol::Status::kSlotPrePrepared) == 0 && resends_pre_prepare && !slot->pre_prepare_wire.empty()) {
       out_->messages.push_back(OutMessage{to, MessageKind::PrePrepare, slot->pre_prepare_wire});
       sent++;
     }
     const VoteRecord& prepare = slot->prepares[self_];
     const Bytes& prepare_wire = slot->prepare_wires[self_];
-    if (slot->sent_prepare && prepare.present && prepare.view == view_ && !prepare_wire.empty()) {
+    if ((theirs & protocol::Status::kSlotPrepared) == 0 && slot->sent_prepare && prepare.present &&
+        prepare.view == view_ && !prepare_wire.empty()) {
       out_->messages.push_back(OutMessage{to, MessageKind::Prepare, prepare_wire});
       sent++;
     }
     const VoteRecord& commit = slot->commits[self_];
-    if (slot->sent_commit && commit.present && commit.view == view_ && !slot->own_commit_wire.empty()) {
+    if ((theirs & protocol::Status::kSlotCommitted) == 0 && slot->sent_commit && commit.present &&
+        commit.view == view_ && !slot->own_commit_wire.empty()) {
       out_->messages.push_back(OutMessage{to, MessageKind::Commit, slot->own_commit_wire});
       sent++;
     }

@@ -115,7 +115,7 @@ void Replica::note_view_change_quorum() {
 // received, so the laggard's own (timer-paced) retransmissions pace the answers and a faulty
 // replica gains nothing it could not get by sending to us directly. No per-sender budget: a
 // budget spent while the network was cut would leave the laggard stranded once it heals.
-void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
+void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced) {
   assert(sender < config_.n && sender != self_);
   // Only for the sender's newest word: if we hold a VIEW-CHANGE of it for a later view, this
   // one is old news (a copy delayed in the network, or one of our own answers bouncing back
@@ -132,7 +132,7 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view) {
   std::uint8_t& asked = laggard_asks_[sender];
   if (asked < 2) asked++;
   const bool primary_of_ours = status_ == Status::Normal && config_.primary(view_) == self_;
-  if (asked < 2 && !primary_of_ours) return;
+  if (asked < 2 && !primary_of_ours && !paced) return;
   if (status_ == Status::Normal) {
     if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;

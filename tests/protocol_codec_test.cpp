@@ -144,3 +144,21 @@ TEST_CASE("batch digests bind the requests and their order; the null request has
   CHECK(summarize(with_trailer(encode_vote(MessageKind::Prepare, 2, Vote{0, 12, d(0xab)}))) ==
         "PREPARE from=2 v=0 n=12 d=abababababab");
 }
+
+TEST_CASE("STATUS carries its slot bytes and VIEW-CHANGE bitmap; unknown slot bits and oversized ones are refused") {
+  Status st{7, Status::kInViewChange, 64, 70, {Status::kSlotPrePrepared, 0, Status::kSlotAll}, {0x05}};
+  auto sd = decode_status(env_of(with_trailer(encode_status(2, st))).body);
+  REQUIRE(sd.ok());
+  CHECK(sd.value.view == 7);
+  CHECK(sd.value.flags == Status::kInViewChange);
+  CHECK(sd.value.stable_seq == 64);
+  CHECK(sd.value.last_executed == 70);
+  CHECK(sd.value.slots == st.slots);
+  CHECK(sd.value.view_changes == st.view_changes);
+  Status bad_bits = st;
+  bad_bits.slots[1] = 8;
+  CHECK_FALSE(decode_status(env_of(with_trailer(encode_status(2, bad_bits))).body).ok());
+  Status too_long = st;
+  too_long.slots.assign(kStatusSlotsMax + 1, Status::kSlotPrePrepared);
+  CHECK_FALSE(decode_status(env_of(with_trailer(encode_status(2, too_long))).body).ok());
+}

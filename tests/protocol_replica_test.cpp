@@ -572,3 +572,67 @@ TEST_CASE("STATUS: a backup that lost a PRE-PREPARE and the COMMITs recovers the
   CHECK_FALSE(c.replicas[3]->in_view_change());
   CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
 }
+
+TEST_CASE("STATUS: backups that lost a PRE-PREPARE they never knew of are repaired through the primary's STATUS") {
+  // Only the primary knows the request; its PRE-PREPARE is lost to replicas 2 and 3, so they
+  // know of no pending request and would never ask. The primary is stuck: its STATUS shows
+  // it holds the PRE-PREPARE of seq 1, they answer with theirs (they lack it), and the
+  // primary re-sends it.
+  Cluster c(4);
+  c.deliver(c.client(0), 0, c.request(0, 1, op_incr("x")));
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    if ((p.to == 2 || p.to == 3) && parse_envelope(p.wire).value.kind == MessageKind::PrePrepare) {
+      dropped++;
+      continue;
+    }
+    c.deliver(p.from, p.to, p.wire);
+  }
+  REQUIRE(dropped == 2);
+  REQUIRE(c.replicas[0]->last_executed() == 0);
+  c.step(0, Input::timer_fired(TimerKind::Status));  // marks where it is
+  c.step(0, Input::timer_fired(TimerKind::Status));
+  REQUIRE(count_kind(c.last[0], MessageKind::Status) == 1);
+  c.run();
+  for (ReplicaId r = 0; r < 4; ++r) {
+    CAPTURE(r);
+    CHECK(c.replicas[r]->last_executed() == 1);
+    CHECK(c.replicas[r]->view() == 0);
+  }
+}
+
+TEST_CASE("STATUS: a replica changing view asks with STATUS; a peer that installed the view sends the NEW-VIEW at once") {
+  Cluster c(4);
+  c.isolated[0] = true;
+  Bytes req = c.request(0, 1, op_incr("x"));
+  for (ReplicaId r = 1; r < 4; ++r) c.deliver(c.client(0), r, req);
+  c.run();
+  for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
+  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
+    Packet p = std::move(c.queue.front());
+    c.queue.pop_front();
+    if (p.to == 3 && parse_envelope(p.wire).value.kind == MessageKind::NewView) continue;
+    c.deliver(p.from, p.to, p.wire);
+  }
+  REQUIRE(c.replicas[3]->in_view_change());
+  // Backup 2 installed view 1; replica 3's STATUS says it is still changing to view 1, so
+  // backup 2 answers with the NEW-VIEW without waiting for a second ask.
+  c.step(3, Input::timer_fired(TimerKind::Status));
+  c.step(3, Input::timer_fired(TimerKind::Status));
+  REQUIRE(count_kind(c.last[3], MessageKind::Status) == 1);
+  Bytes status;
+  for (const auto& m : c.last[3].messages) {
+    if (m.kind == MessageKind::Status) status = m.wire;
+  }
+  const auto st = decode_status(parse_envelope(status).value.body).value;
+  CHECK((st.flags & Status::kInViewChange) != 0);
+  CHECK(st.view == 1);
+  c.queue.clear();
+  c.deliver(3, 2, status);
+  CHECK(count_kind(c.last[2], MessageKind::NewView) == 1);
+  c.run();
+  CHECK_FALSE(c.replicas[3]->in_view_change());
+  CHECK(c.replicas[3]->last_executed() == 1);
+}
