@@ -56,6 +56,8 @@ struct ByzantineContext {
   sim::TimeNs now_ns;
   std::uint32_t clients;         // client node ids are n .. n + clients - 1
   Coalition* coalition = nullptr;  // this fault's shared state; REQUIRED by equivocate
+  std::uint32_t client_slots = 1;  // protocol clients per workload client: workload client c
+                                   // owns node ids n + c * client_slots .. + client_slots - 1
 };
 
 // Counters a behaviour keeps so tests and reports can see that it really acted.
@@ -78,6 +80,12 @@ class Behaviour {
   // Every message delivered to the faulty replica, before it sees it.
   virtual void on_receive(NodeId from, ByteView wire, ByzantineContext& ctx) {
     (void)from; (void)wire; (void)ctx;
+  }
+  // Whether the faulty replica gets to see a message delivered to it (after on_receive): a
+  // behaviour may keep some from it (censor). Counted in stats().suppressed.
+  virtual bool admits(NodeId from, ByteView wire, ByzantineContext& ctx) {
+    (void)from; (void)wire; (void)ctx;
+    return true;
   }
   // Behaviours that act on their own (replay) ask for a periodic tick; 0 = never.
   virtual sim::DurationNs tick_interval_ns() const { return 0; }

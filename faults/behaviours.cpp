@@ -98,6 +98,33 @@ class Equivocate final : public Behaviour {
   }
 };
 
+// censor: never orders the listed workload clients' requests and orders everything else as
+// it would: those clients' REQUESTs (from the client, or relayed by a backup) never reach its
+// replica, which therefore, as primary, proposes every other request normally and stays
+// consistent with itself. Only the censored client waits; backups that learn of its request
+// (the client broadcasts it after its timeout) run their request timers until that very
+// request executes, and depose the censor.
+class Censor final : public Behaviour {
+ public:
+  explicit Censor(std::vector<std::uint32_t> clients) : clients_(std::move(clients)) {}
+  void on_send(const OutMessage& msg, ByzantineContext&, std::vector<OutMessage>& out) override {
+    stats_.seen++;
+    stats_.forwarded++;
+    out.push_back(msg);
+  }
+  bool admits(NodeId, ByteView wire, ByzantineContext& ctx) override {
+    auto env = protocol::parse_envelope(wire);
+    if (!env.ok() || env.value.kind != MessageKind::Request || env.value.sender < ctx.config.n) return true;
+    const std::uint32_t workload_client = (env.value.sender - ctx.config.n) / std::max<std::uint32_t>(1, ctx.client_slots);
+    if (std::find(clients_.begin(), clients_.end(), workload_client) == clients_.end()) return true;
+    stats_.suppressed++;
+    return false;
+  }
+
+ private:
+  std::vector<std::uint32_t> clients_;
+};
+
 class Withhold final : public Behaviour {
  public:
   explicit Withhold(std::vector<ReplicaId> to) : to_(std::move(to)) {}
@@ -237,6 +264,7 @@ std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, Replic
     case harness::FaultKind::Silence: return std::make_unique<Silence>();
     case harness::FaultKind::Equivocate: return std::make_unique<Equivocate>();
     case harness::FaultKind::Withhold: return std::make_unique<Withhold>(spec.to);
+    case harness::FaultKind::Censor: return std::make_unique<Censor>(spec.clients);
     case harness::FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
     case harness::FaultKind::Forge: return std::make_unique<Forge>();
     case harness::FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);

@@ -33,6 +33,7 @@ const char* fault_kind_name(FaultKind kind) {
     case FaultKind::Drop: return "drop";
     case FaultKind::Partition: return "partition";
     case FaultKind::TimerSkew: return "timer_skew";
+    case FaultKind::Censor: return "censor";
   }
   return "unknown";
 }
@@ -287,7 +288,7 @@ WorkloadSpec parse_workload(const json& root) {
 }
 
 std::optional<FaultKind> kind_named(const std::string& name) {
-  for (int k = 0; k <= static_cast<int>(FaultKind::TimerSkew); ++k) {
+  for (int k = 0; k <= static_cast<int>(FaultKind::Censor); ++k) {
     if (name == fault_kind_name(static_cast<FaultKind>(k))) return static_cast<FaultKind>(k);
   }
   return std::nullopt;
@@ -316,7 +317,28 @@ std::vector<std::string> variant_list(const json& o, const std::string& p) {
   return out;
 }
 
-void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, FaultSpec& f) {
+// censor "clients": a non-empty array of distinct workload client numbers (0 .. clients-1).
+std::vector<std::uint32_t> client_list(const json& o, const std::string& p, std::uint32_t clients) {
+  if (!o.contains("clients")) fail(p + "/clients", "missing required field (the workload client numbers to censor)");
+  const json& v = o["clients"];
+  const std::string path = p + "/clients";
+  if (!v.is_array() || v.empty()) fail(path, "expected a non-empty array of workload client numbers, got " + show(v));
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string at = path + "/" + std::to_string(i);
+    if (!v[i].is_number_unsigned()) fail(at, "expected a workload client number (an integer >= 0), got " + show(v[i]));
+    const auto c = v[i].get<std::uint64_t>();
+    if (c >= clients) {
+      fail(at, "workload client " + std::to_string(c) + " does not exist: clients go from 0 to workload.clients-1 = " +
+                   std::to_string(clients - 1));
+    }
+    if (std::find(out.begin(), out.end(), c) != out.end()) fail(at, "client " + std::to_string(c) + " is listed twice");
+    out.push_back(static_cast<std::uint32_t>(c));
+  }
+  return out;
+}
+
+void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, std::uint32_t clients, FaultSpec& f) {
   switch (f.kind) {
     case FaultKind::Crash:
       if (o.contains("restart_ms")) {
@@ -354,11 +376,12 @@ void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, Fa
       f.factor = number(o, "factor", p, 1e-3, 1e6, 1);
       return;
     case FaultKind::BadViewChange: f.variants = variant_list(o, p); return;
+    case FaultKind::Censor: f.clients = client_list(o, p, clients); return;
     default: return;
   }
 }
 
-FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
+FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n, std::uint32_t clients) {
   if (!o.is_object()) fail(p, "expected a fault object, got " + show(o));
   FaultSpec f;
   f.json_path = p;
@@ -366,7 +389,7 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
   const auto kind = kind_named(name);
   if (!kind) {
     fail(p + "/kind", "unknown fault kind " + show(o["kind"]) + "; expected one of: silence, crash, equivocate, "
-                      "withhold, corrupt, forge, replay, bad_view_change, delay, drop, partition, timer_skew");
+                      "withhold, corrupt, forge, replay, bad_view_change, censor, delay, drop, partition, timer_skew");
   }
   f.kind = *kind;
   std::vector<const char*> allowed{"kind", "replicas", "from_ms", "until_ms"};
@@ -381,6 +404,7 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
     case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms"}); break;
     case FaultKind::TimerSkew: allowed.push_back("factor"); break;
     case FaultKind::BadViewChange: allowed.push_back("variants"); break;
+    case FaultKind::Censor: allowed.push_back("clients"); break;
     default: break;
   }
   for (auto it = o.begin(); it != o.end(); ++it) {
@@ -409,7 +433,7 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n) {
       fail(p + "/until_ms", "expected a time >= from_ms (" + show(o.value("from_ms", json(0))) + "), got " + show(o["until_ms"]));
     }
   }
-  parse_fault_extras(o, p, n, f);
+  parse_fault_extras(o, p, n, clients, f);
   return f;
 }
 
@@ -442,7 +466,7 @@ Scenario parse_root(const json& root, std::string_view file_name) {
     const json& faults = root["faults"];
     if (!faults.is_array()) fail("/faults", "expected an array of faults, got " + show(faults));
     for (std::size_t i = 0; i < faults.size(); ++i) {
-      s.faults.push_back(parse_fault(faults[i], "/faults/" + std::to_string(i), s.cluster.n));
+      s.faults.push_back(parse_fault(faults[i], "/faults/" + std::to_string(i), s.cluster.n, s.workload.clients));
     }
   }
   if (root.contains("expect")) {

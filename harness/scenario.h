@@ -19,7 +19,7 @@ using protocol::ReplicaId;
 
 enum class FaultKind : std::uint8_t {
   Silence, Crash, Equivocate, Withhold, Corrupt, Forge, Replay, BadViewChange,
-  Delay, Drop, Partition, TimerSkew,
+  Delay, Drop, Partition, TimerSkew, Censor,
 };
 const char* fault_kind_name(FaultKind kind);  // the JSON spelling: "bad_view_change", ...
 // The names a bad_view_change fault's "variants" may list, in the order of
@@ -48,6 +48,7 @@ struct FaultSpec {
   std::vector<std::vector<ReplicaId>> groups; // partition
   double factor = 1.0;                        // timer_skew: timers run this much faster
   std::vector<std::string> variants;          // bad_view_change: fabrications (empty: all)
+  std::vector<std::uint32_t> clients;         // censor: workload client numbers never ordered
   std::string json_path;                      // "/faults/2", for messages
 };
 

@@ -72,6 +72,7 @@ json fault(const FaultSpec& f) {
       break;
     case FaultKind::Partition: o["groups"] = f.groups; break;
     case FaultKind::TimerSkew: o["factor"] = f.factor; break;
+    case FaultKind::Censor: o["clients"] = f.clients; break;
     case FaultKind::BadViewChange:
       if (!f.variants.empty()) o["variants"] = f.variants;
       break;

@@ -318,12 +318,18 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
   outbox_.clear();
   if (to < config_.n) {
     checker_.on_delivered(to, wire);
+    bool admitted = true;
     for (auto& f : faults_) {
       for (auto& [r, behaviour] : f.behaviours) {
         if (r != to) continue;
         auto ctx = context(r, f);
         behaviour->on_receive(from, wire, ctx);
+        admitted = behaviour->admits(from, wire, ctx) && admitted;
       }
+    }
+    if (!admitted) {
+      pool_.release(payload);
+      return;  // a faulty replica's behaviour kept it from the replica
     }
     replicas_[to]->step(protocol::Input::message(from, wire), outbox_);
     max_log_entries_ = std::max<std::uint64_t>(max_log_entries_, replicas_[to]->log_entries());
@@ -449,7 +455,7 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
 faults::ByzantineContext World::context(protocol::ReplicaId r, FaultRuntime& f) {
   if (!byzantine_crypto_[r]) byzantine_crypto_[r] = std::make_unique<protocol::NodeCrypto>(keys_, r);
   return faults::ByzantineContext{config_, r, *byzantine_crypto_[r], f.rng, queue_.now_ns(),
-                                  workload_.protocol_clients, &f.coalition};
+                                  workload_.protocol_clients, &f.coalition, workload_.outstanding};
 }
 
 // A faulty replica's messages pass through its active behaviours, in fault order.

@@ -398,6 +398,7 @@ class Replica {
   MessageDigest pending_digest_;
   std::vector<Bytes> pending_proof_;
   bool executed_this_step_ = false;
+  RequestKey timed_request_{};  // the request the request timer waits for (update_request_timer)
 
   // State transfer in progress (fetch_seq_ == 0: none).
   SequenceNumber fetch_seq_ = 0;

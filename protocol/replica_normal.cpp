@@ -579,13 +579,22 @@ std::int64_t Replica::saturating_shift(std::int64_t base_ns, std::uint32_t doubl
   return base_ns << doublings;
 }
 
-// The request timer runs while this replica knows of a request that has not executed; it
-// restarts when something executes and others are still waiting (§4.5.2).
+// The request timer runs while this replica knows of a request that has not executed. It
+// waits for one request (timed_request_): it is restarted only when that one is no longer
+// pending (executed, or overtaken by a later request of its client) and others still are
+// (OSDI '99 §4.5.2). Restarting it on any execution would let a primary that orders every
+// request but one client's keep its view for ever.
 void Replica::update_request_timer(bool executed_something) {
   if (passive_ || status_ != Status::Normal) return;
   if (known_requests_.empty()) {
     cancel_timer(TimerKind::ViewChange);
-  } else if (executed_something || !timer_armed_[static_cast<std::size_t>(TimerKind::ViewChange)]) {
+    return;
+  }
+  const bool armed = timer_armed_[static_cast<std::size_t>(TimerKind::ViewChange)];
+  // Only an execution (or a state transfer, which counts as one) takes requests out.
+  const bool timed_done = armed && executed_something && known_requests_.count(timed_request_) == 0;
+  if (!armed || timed_done) {
+    timed_request_ = known_requests_.begin()->first;
     set_timer(TimerKind::ViewChange, view_change_timeout_ns());
   }
 }

@@ -35,6 +35,8 @@ TEST_CASE("each bad scenario is rejected with its JSON path and what was expecte
       {"bad_auth.json", "/cluster/auth", "expected one of: mac, signature, none"},
       {"unknown_bad_view_change_variant.json", "/faults/0/variants/1", "unknown variant \"swap_digest\""},
       {"bad_expect.json", "/expect/safety", "holds, violated, any"},
+      {"censor_client_out_of_range.json", "/faults/0/clients/1", "workload client 3 does not exist"},
+      {"censor_without_clients.json", "/faults/0/clients", "missing required field"},
       {"duplicate_replica.json", "/faults/0/replicas/1", "listed twice"},
       {"latency_min_above_max.json", "/network/latency_ms/max", "max >= min"},
       {"log_window_not_multiple.json", "/cluster/log_window", "multiple of checkpoint_interval"},
