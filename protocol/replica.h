@@ -131,6 +131,7 @@ class Replica {
     Bytes wire;
     ConsensusRequest request;
     bool assigned = false;  // in a PRE-PREPARE of the current view (primary only)
+    std::uint64_t arrival = 0;  // order in which this replica learned of it (request timer)
   };
   using RequestKey = std::pair<ClientId, Timestamp>;
   using KnownRequests = std::map<RequestKey, KnownRequest>;
@@ -399,6 +400,7 @@ class Replica {
   std::vector<Bytes> pending_proof_;
   bool executed_this_step_ = false;
   RequestKey timed_request_{};  // the request the request timer waits for (update_request_timer)
+  std::uint64_t arrivals_ = 0;  // requests learned of so far (KnownRequest::arrival)
 
   // State transfer in progress (fetch_seq_ == 0: none).
   SequenceNumber fetch_seq_ = 0;

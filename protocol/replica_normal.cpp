@@ -30,7 +30,11 @@ Replica::KnownRequest& Replica::known_insert(const RequestKey& key, bool& fresh)
   auto it = known_requests_.find(key);
   fresh = it == known_requests_.end();
   if (!fresh) return it->second;
-  if (spare_known_.empty()) return known_requests_.try_emplace(key).first->second;
+  if (spare_known_.empty()) {
+    KnownRequest& k = known_requests_.try_emplace(key).first->second;
+    k.arrival = ++arrivals_;
+    return k;
+  }
   auto node = std::move(spare_known_.back());
   spare_known_.pop_back();
   node.key() = key;
@@ -38,6 +42,7 @@ Replica::KnownRequest& Replica::known_insert(const RequestKey& key, bool& fresh)
   k.wire.clear();  // capacity kept
   k.request.operation.clear();
   k.assigned = false;
+  k.arrival = ++arrivals_;
   return known_requests_.insert(std::move(node)).position->second;
 }
 
@@ -594,7 +599,12 @@ void Replica::update_request_timer(bool executed_something) {
   // Only an execution (or a state transfer, which counts as one) takes requests out.
   const bool timed_done = armed && executed_something && known_requests_.count(timed_request_) == 0;
   if (!armed || timed_done) {
-    timed_request_ = known_requests_.begin()->first;
+    // The request waiting longest: the one that would have started the timer (§4.5.2).
+    auto oldest = known_requests_.begin();
+    for (auto it = known_requests_.begin(); it != known_requests_.end(); ++it) {
+      if (it->second.arrival < oldest->second.arrival) oldest = it;
+    }
+    timed_request_ = oldest->first;
     set_timer(TimerKind::ViewChange, view_change_timeout_ns());
   }
 }
