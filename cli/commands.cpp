@@ -32,7 +32,7 @@ std::optional<harness::Scenario> load_or_complain(const std::string& path) {
 
 bool write_or_complain(const std::string& path, const std::string& content) {
   if (path.empty()) return true;
-  const std::string err = reports::write_file_atomic(path, content);
+  const std::string err = reports::write_output(path, content);
   if (!err.empty()) std::cerr << "pbftsim: " << err << "\n";
   return err.empty();
 }

@@ -220,7 +220,7 @@ bool list_failures(Exploration& e, std::ostream& out) {
 
 bool write_or_say(const std::string& path, const std::string& content) {
   if (path.empty()) return true;
-  const auto err = reports::write_file_atomic(path, content);
+  const auto err = reports::write_output(path, content);
   if (!err.empty()) std::cerr << "pbftsim: " << err << "\n";
   return err.empty();
 }

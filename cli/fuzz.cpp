@@ -279,7 +279,7 @@ harness::Scenario shrink(harness::Scenario s, Verdict verdict, double timeout_s,
 
 std::string save(const std::string& dir, const std::string& file, const harness::Scenario& s) {
   const std::string path = (std::filesystem::path(dir) / file).string();
-  const std::string err = reports::write_file_atomic(path, harness::scenario_to_json(s));
+  const std::string err = reports::write_output(path, harness::scenario_to_json(s));
   if (!err.empty()) {
     std::cerr << "pbftsim: " << err << "\n";
     return "";
