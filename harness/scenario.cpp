@@ -2,12 +2,15 @@
 // the JSON pointer and what was expected; nothing here throws to the caller.
 #include "harness/scenario.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -540,11 +543,34 @@ ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_na
 }
 
 ScenarioResult load_scenario_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ScenarioError{path, "", "cannot read file: " + std::string(std::strerror(errno)), 0, 0};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_scenario(buf.str(), path);
+  // Read by hand with a bound: "/dev/zero" or a FIFO would otherwise be read until memory
+  // runs out, and a directory would read as an empty file ("unexpected end of input").
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ScenarioError{path, "", "cannot read file: " + std::string(std::strerror(errno)), 0, 0};
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    return ScenarioError{path, "", "is a directory, expected a scenario file (suite and validate take directories)", 0, 0};
+  }
+  std::string text;
+  char buf[65536];
+  while (text.size() <= kScenarioFileBytesMax) {
+    const ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const std::string why = std::strerror(errno);
+      close(fd);
+      return ScenarioError{path, "", "cannot read file: " + why, 0, 0};
+    }
+    if (got == 0) break;
+    text.append(buf, static_cast<std::size_t>(got));
+  }
+  close(fd);
+  if (text.size() > kScenarioFileBytesMax) {
+    return ScenarioError{path, "", "file larger than the limit of " + std::to_string(kScenarioFileBytesMax >> 20) +
+                                       " MiB for a scenario", 0, 0};
+  }
+  return parse_scenario(text, path);
 }
 
 std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(const std::vector<std::string>& paths) {
@@ -557,6 +583,8 @@ std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(cons
       for (const auto& entry : fs::directory_iterator(p, ec)) {
         if (entry.is_regular_file() && entry.path().extension() == ".json") found.push_back(entry.path().string());
       }
+      if (ec) return ScenarioError{p, "", "cannot read directory: " + ec.message(), 0, 0};
+      if (found.empty()) return ScenarioError{p, "", "no scenario found (no *.json file in this directory)", 0, 0};
       std::sort(found.begin(), found.end());  // byte order: the same on every machine
       out.insert(out.end(), found.begin(), found.end());
     } else if (fs::exists(p, ec)) {

@@ -99,10 +99,16 @@ using ScenarioResult = std::variant<Scenario, ScenarioError>;
 
 // Parses and validates a scenario. Never throws; every problem is a ScenarioError.
 ScenarioResult parse_scenario(std::string_view text, std::string_view file_name);
+// The largest scenario file read: a bound so that "/dev/zero" or a runaway generator is an
+// error, not an exhausted memory. The library's largest scenario is a few kilobytes.
+inline constexpr std::size_t kScenarioFileBytesMax = std::size_t{16} << 20;
+// Reads and parses a file: a directory, an unreadable file or one above the limit is an
+// error too.
 ScenarioResult load_scenario_file(const std::string& path);
 
 // Expands a list of files and directories (directories: every *.json directly inside, in
-// byte order of the name) into scenario file paths. Missing paths are errors.
+// byte order of the name) into scenario file paths. Missing paths are errors, and so is a
+// directory without any *.json in it: a run over nothing must not pass.
 std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(
     const std::vector<std::string>& paths);
 
