@@ -253,13 +253,13 @@ int explore_command(const ExploreArgs& args) {
     std::cerr << "pbftsim: " << why << "\n";
     return kExitBadInput;
   }
-  e.results.resize(e.scenarios.size() * e.seeds);
-  parallel_runs(
-      e.results.size(), args.jobs,
-      [&](std::size_t i) {
-        e.results[i] = harness::run_scenario(e.scenarios[i / e.seeds], {e.base.seed + i % e.seeds, false, nullptr});
-      },
-      args.quiet);
+  if (!outputs_writable({args.report_path, args.html_path})) return kExitBadInput;
+  for (auto& entry : isolated_runs(
+           e.scenarios.size() * e.seeds, args.jobs, args.quiet,
+           [&](std::size_t i) -> const harness::Scenario& { return e.scenarios[i / e.seeds]; },
+           [&](std::size_t i) { return e.base.seed + i % e.seeds; })) {
+    e.results.push_back(std::move(entry.report));
+  }
   tally(e);
   std::cout << "explore " << e.base.name << ": behaviour " << e.behaviour << ", " << e.seeds << " seeds per cell (seeds "
             << e.base.seed << ".." << e.base.seed + e.seeds - 1 << ")\n"
