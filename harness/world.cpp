@@ -550,10 +550,9 @@ void World::set_timer(NodeId node, const protocol::TimerCommand& cmd) {
   if (handle.valid()) queue_.cancel(handle);
   handle = {};
   if (cmd.cancel) return;
-  double delay = static_cast<double>(cmd.delay_ns);
-  if (node < config_.n) delay /= timer_skew_[node];  // timer_skew: this node's clock runs fast
-  const auto delay_ns = std::max<sim::DurationNs>(1, static_cast<sim::DurationNs>(delay));
-  handle = queue_.schedule(sim::Event{queue_.now_ns() + delay_ns, 0, kTimer, node,
+  // timer_skew: this node's clock runs fast (or slow); the deadline saturates.
+  const double factor = node < config_.n ? timer_skew_[node] : 1.0;
+  handle = queue_.schedule(sim::Event{sim::skewed_deadline(queue_.now_ns(), cmd.delay_ns, factor), 0, kTimer, node,
                                       static_cast<std::uint64_t>(cmd.kind), 0});
 }
 
