@@ -212,7 +212,10 @@ int validate_command(const std::vector<std::string>& paths) {
       std::cerr << "pbftsim: " << err->to_string() << "\n";
       status = kExitBadInput;
     } else {
-      std::cout << f << ": ok (" << std::get<harness::Scenario>(loaded).name << ")\n";
+      const auto& s = std::get<harness::Scenario>(loaded);
+      const double mib = harness::estimate_run_memory(s).total_bytes / double(1 << 20);
+      std::cout << f << ": ok (" << s.name << "; estimated peak memory " << static_cast<long long>(mib + 0.5)
+                << " MiB)\n";
     }
   }
   return status;

@@ -100,6 +100,7 @@ std::variant<harness::Scenario, std::string> derive_byzantine(const harness::Sce
   s.cluster.f = n == base.cluster.n ? base.cluster.f : (n - 1) / 3;
   const std::string err = s.cluster.validate();
   if (!err.empty()) return err;
+  if (const auto [path, why] = harness::memory_problem(s); !why.empty()) return path + ": " + why;
   s.faults.clear();
   for (const auto& f : base.faults) {
     if (harness::fault_kind_is_faulty(f.kind)) continue;  // replaced below

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -84,6 +85,27 @@ struct Scenario {
   std::uint64_t max_events = 50'000'000;  // event budget
   Expectation expect;
 };
+
+// What a run of the scenario holds in memory at its peak, estimated from its size (the model
+// and its measured accuracy are in docs/scenario-format.md, "Resource limits"). Three terms
+// dominate: every node's per-peer key state, (n + protocol clients)^2 entries; the
+// PREPAREs and COMMITs every replica keeps for the sequence numbers in its window, whose
+// authenticators grow with n under MACs (n^3 x window); and messages in flight.
+struct MemoryEstimate {
+  double key_bytes = 0;
+  double log_bytes = 0;
+  double in_flight_bytes = 0;
+  double total_bytes = 0;  // the above and a fixed base
+};
+MemoryEstimate estimate_run_memory(const Scenario& scenario);
+// Runs estimated above this are refused before they start (exit 2): the harness runs
+// --jobs of them at a time on machines shared with other work, and such a run would take
+// the machine's memory long before it printed anything.
+inline constexpr double kRunMemoryBytesMax = 4.0 * (1ull << 30);
+// "" when the scenario's estimate is within kRunMemoryBytesMax; else the JSON path of the
+// field that weighs most and the message saying the estimate, the limit and which fields
+// to lower. Checked by parse_scenario, and by explore for the sizes it derives.
+std::pair<std::string, std::string> memory_problem(const Scenario& scenario);
 
 // A problem with user input: where it is and what was expected.
 struct ScenarioError {
