@@ -71,3 +71,41 @@ TEST_CASE("a reject event in the trace names the rejected message: its hash and 
   CHECK(rejects > 0);
   CHECK(rejects == a.stats.messages_rejected);
 }
+
+TEST_CASE("resource limits: a scenario estimated beyond the memory limit is refused, naming the field") {
+  auto refused = [](const std::string& json) {
+    auto parsed = parse_scenario(json, "big.json");
+    REQUIRE(std::holds_alternative<ScenarioError>(parsed));
+    return std::get<ScenarioError>(parsed);
+  };
+  const auto big = refused(R"({"name": "big", "cluster": {"n": 1024}})");
+  CHECK(big.json_path == "/cluster/n");
+  CHECK(big.message.find("memory limit of 4.0 GiB, estimated") != std::string::npos);
+  const auto crowd = refused(R"({"name": "crowd", "cluster": {"n": 4}, "workload": {"clients": 100000, "outstanding": 10}})");
+  CHECK(crowd.json_path == "/workload/clients");
+  CHECK(crowd.message.find("workload.outstanding") != std::string::npos);
+  // The same cluster fits with a small window and no MACs: the estimate follows the fields.
+  const Scenario small = parse_ok(R"({"name": "wide", "cluster": {"n": 100, "auth": "none", "checkpoint_interval": 4, "log_window": 8}})");
+  CHECK(estimate_run_memory(small).total_bytes <= kRunMemoryBytesMax);
+  // The library's scenarios are far below it.
+  const Scenario normal = parse_ok(R"({"name": "normal", "cluster": {"n": 4}})");
+  CHECK(estimate_run_memory(normal).total_bytes < 64.0 * (1 << 20));
+  // Each term grows with what it models.
+  Scenario more = normal;
+  more.cluster.n = 40;
+  more.cluster.f = 13;
+  CHECK(estimate_run_memory(more).log_bytes > 100 * estimate_run_memory(normal).log_bytes);
+  more = normal;
+  more.workload.outstanding = 100;
+  CHECK(estimate_run_memory(more).key_bytes > 1000 * estimate_run_memory(normal).key_bytes);
+}
+
+TEST_CASE("resource limits: a scenario file above 16 MiB, or a directory, is an error, not a read") {
+  const auto dir = std::string(PBFTSIM_SOURCE_ROOT) + "/scenarios";
+  auto loaded = load_scenario_file(dir);
+  REQUIRE(std::holds_alternative<ScenarioError>(loaded));
+  CHECK(std::get<ScenarioError>(loaded).message.find("is a directory") == 0);
+  loaded = load_scenario_file("/dev/zero");
+  REQUIRE(std::holds_alternative<ScenarioError>(loaded));
+  CHECK(std::get<ScenarioError>(loaded).message == "file larger than the limit of 16 MiB for a scenario");
+}
