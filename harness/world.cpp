@@ -313,7 +313,8 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
     // auth "none": no cryptography, but the network knows who sent what (see faults::Forge).
     rejected_++;
     rejected_by_reason_[static_cast<std::size_t>(protocol::RejectReason::BadAuth)]++;
-    trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0);
+    trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0,
+          wire);
     pool_.release(payload);
     return;
   }
