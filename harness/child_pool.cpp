@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,20 +27,25 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kLengthBytes = 8;
 // How long the parent sleeps in poll() at most, so that it notices a child past its limit.
 constexpr int kPollMs = 200;
-// Exit status of a child whose work threw: it has no result to give.
+// Exit statuses of a child without a result: its work threw, or its parent is gone.
 constexpr int kExitWorkThrew = 70;
+constexpr int kExitParentGone = 71;
 
 void write_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     const ssize_t put = write(fd, data, size);
     if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) _exit(kExitWorkThrew + 1);  // the parent is gone or refused the result
+    if (put <= 0) _exit(kExitParentGone);  // the parent is gone or refused the result
     data += put;
     size -= static_cast<std::size_t>(put);
   }
 }
 
-[[noreturn]] void child_main(const ChildPool::Work& work, int output_fd, int result_fd) {
+[[noreturn]] void child_main(const ChildPool::Work& work, int output_fd, int result_fd, pid_t parent) {
+  // A run can last minutes: when the parent is killed, its children go too, instead of
+  // running on for nobody.
+  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(kExitParentGone);  // it died before prctl() took effect
   dup2(output_fd, STDOUT_FILENO);
   dup2(output_fd, STDERR_FILENO);
   close(output_fd);
@@ -113,12 +119,13 @@ Child start(const ChildPool::Work& work, std::size_t job) {
   if (pipe(result) != 0) die_in_parent("pipe");
   std::fflush(stdout);  // or the child would print the parent's buffered output again
   std::fflush(stderr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) die_in_parent("fork");
   if (pid == 0) {
     close(output[0]);
     close(result[0]);
-    child_main(work, output[1], result[1]);
+    child_main(work, output[1], result[1], parent);
   }
   close(output[1]);
   close(result[1]);

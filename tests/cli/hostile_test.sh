@@ -157,6 +157,19 @@ t "$bin" suite scenarios/normal-n4.json scenarios/silent-backup.json --jobs 2 >"
 check "suite: the surviving runs' rows are those of a suite without the dead run" \
   bash -c "diff <(grep -E '^(normal-n4|silent-backup) ' '$tmp/out') <(grep -E '^(normal-n4|silent-backup) ' '$tmp/clean')"
 
+# A suite killed from outside takes its running children with it.
+"$bin" suite "$tmp/doomed.json" --jobs 1 >/dev/null 2>&1 &
+suite=$!
+child=""
+for _ in $(seq 1 400); do child=$(pgrep -P "$suite" | head -1); [ -n "$child" ] && break; sleep 0.05; done
+kill -KILL "$suite"
+wait "$suite" 2>/dev/null
+gone() {  # gone PID: no such process, or a zombie waiting for an init that may not reap it
+  ! kill -0 "$1" 2>/dev/null || grep -q ') Z ' "/proc/$1/stat" 2>/dev/null
+}
+for _ in $(seq 1 100); do gone "$child" && break; sleep 0.05; done
+check "suite: killing the suite ends its running child too" bash -c "[ -n '$child' ] && $(declare -f gone); gone '$child'"
+
 echo '{"name": "doomed-base", "cluster": {"n": 10}, "workload": {"clients": 4, "requests_per_client": 60}}' >"$tmp/base.json"
 "$bin" explore "$tmp/base.json" --byzantine 0..1 --seeds 1 --jobs 1 --report "$tmp/de.json" >"$tmp/out" 2>"$tmp/err" &
 explore=$!
