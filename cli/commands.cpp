@@ -1,19 +1,17 @@
 // The subcommands. Runs are independent, single-threaded and deterministic; suites and
-// explorations spread them over threads and print results in a fixed order, so the output
-// does not depend on --jobs.
+// explorations run each in a child process of its own (harness/child_pool.h), --jobs at a
+// time, and print results in a fixed order, so the output does not depend on --jobs, and a
+// run that dies (an assertion, a signal) is a harness error of that run alone.
 #include "cli/commands.h"
 
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iostream>
-#include <mutex>
-#include <thread>
 #include <variant>
 
+#include "harness/child_pool.h"
 #include "harness/scenario.h"
 #include "harness/world.h"
 #include "reports/writers.h"
@@ -32,10 +30,25 @@ std::optional<harness::Scenario> load_or_complain(const std::string& path) {
 
 bool write_or_complain(const std::string& path, const std::string& content) {
   if (path.empty()) return true;
-  const std::string err = reports::write_file_atomic(path, content);
+  const std::string err = reports::write_output(path, content);
   if (!err.empty()) std::cerr << "pbftsim: " << err << "\n";
   return err.empty();
 }
+
+}  // namespace
+
+bool outputs_writable(std::initializer_list<std::string> paths) {
+  bool ok = true;
+  for (const auto& path : paths) {
+    const std::string err = reports::check_output_path(path);
+    if (err.empty()) continue;
+    std::cerr << "pbftsim: " << err << "\n";
+    ok = false;
+  }
+  return ok;
+}
+
+namespace {
 
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
@@ -69,28 +82,61 @@ std::optional<harness::Scenario> derived_or_complain(const harness::Scenario& ba
   return std::get<harness::Scenario>(std::move(derived));
 }
 
+// What the table, the reports and JUnit say of a run whose process died before it could
+// report: a harness error carrying the replay line, judged on nothing.
+reports::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, std::string why) {
+  for (char& c : why) {
+    if (c == '\n' || c == '\r') c = ' ';  // one line in the table
+  }
+  reports::RunReport r;
+  r.scenario = s.name;
+  r.scenario_path = s.source_path;
+  r.seed = seed;
+  r.outcome = "error";
+  r.harness_error = "the run died: " + why;
+  r.stop_reason = "died";
+  r.n = s.cluster.n;
+  r.f = s.cluster.f;
+  r.clients = s.workload.clients;
+  r.expect_safety = harness::expect_name(s.expect.safety);
+  r.expect_liveness = harness::expect_name(s.expect.liveness);
+  r.liveness_detail = "not judged: the run died";
+  r.replay_command = harness::replay_command(s, seed);
+  return r;
+}
+
 }  // namespace
 
-void parallel_runs(std::size_t count, std::uint32_t jobs, const std::function<void(std::size_t)>& job, bool quiet) {
+std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t jobs, bool quiet,
+                                               const std::function<const harness::Scenario&(std::size_t)>& scenario_of,
+                                               const std::function<std::uint64_t(std::size_t)>& seed_of) {
   const bool show = !quiet && isatty(STDERR_FILENO) != 0;
-  std::atomic<std::size_t> next{0};
-  std::atomic<std::size_t> done{0};
-  std::mutex progress_mutex;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < count; i = next++) {
-      job(i);
-      const std::size_t d = ++done;
-      if (!show) continue;
-      std::lock_guard<std::mutex> lock(progress_mutex);
-      std::fprintf(stderr, "\r[%zu/%zu runs]%s", d, count, d == count ? "\n" : "");
-      std::fflush(stderr);
+  auto outcomes = harness::run_each_in_child(
+      count, jobs, /*timeout_s=*/0,
+      [&](std::size_t i) {
+        return reports::to_json(harness::run_scenario(scenario_of(i), {seed_of(i), false, nullptr}));
+      },
+      [&](std::size_t finished) {
+        if (!show) return;
+        std::fprintf(stderr, "\r[%zu/%zu runs]%s", finished, count, finished == count ? "\n" : "");
+        std::fflush(stderr);
+      });
+  std::vector<reports::SuiteEntry> entries(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& child = outcomes[i];
+    entries[i].wall_seconds = child.wall_seconds;  // for the JUnit file only; it never reaches a run
+    std::string why = child.death();
+    if (why.empty()) {
+      try {
+        entries[i].report = reports::from_json(child.result);
+        continue;
+      } catch (const std::exception& e) {
+        why = std::string("unreadable result: ") + e.what();
+      }
     }
-  };
-  std::vector<std::thread> pool;
-  const std::size_t threads = std::max<std::size_t>(1, std::min<std::size_t>(jobs, count));
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+    entries[i].report = died_report(scenario_of(i), seed_of(i), why);
+  }
+  return entries;
 }
 
 int run_command(const RunArgs& args) {
@@ -102,6 +148,8 @@ int run_command(const RunArgs& args) {
     scenario = derived_or_complain(*scenario, args, behaviour);
     if (!scenario) return kExitBadInput;
   }
+  // Before the run: a typo in an output path must not cost a long run.
+  if (!outputs_writable({args.report_path, args.trace_path, args.html_path})) return kExitBadInput;
   harness::RunOptions options;
   options.seed = args.seed.value_or(scenario->seed);
   options.record_trace = !args.trace_path.empty() || !args.html_path.empty();
@@ -136,18 +184,11 @@ int suite_command(const SuiteArgs& args) {
     if (!s) return kExitBadInput;  // nothing runs when any input is bad
     scenarios.push_back(std::move(*s));
   }
-  std::vector<reports::SuiteEntry> entries(scenarios.size() * args.seeds);
-  parallel_runs(
-      entries.size(), args.jobs,
-      [&](std::size_t i) {
-        const auto& s = scenarios[i / args.seeds];
-        // Wall time is for the JUnit file only; it never reaches a run.
-        const auto start = std::chrono::steady_clock::now();
-        entries[i].report = harness::run_scenario(s, {s.seed + i % args.seeds, false, nullptr});
-        entries[i].wall_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      },
-      args.quiet);
+  if (!outputs_writable({args.junit_path, args.report_path})) return kExitBadInput;
+  const std::vector<reports::SuiteEntry> entries = isolated_runs(
+      scenarios.size() * args.seeds, args.jobs, args.quiet,
+      [&](std::size_t i) -> const harness::Scenario& { return scenarios[i / args.seeds]; },
+      [&](std::size_t i) { return scenarios[i / args.seeds].seed + i % args.seeds; });
   std::cout << reports::suite_table(entries);
   bool written = write_or_complain(args.junit_path, reports::to_junit("pbftsim", entries));
   written = write_or_complain(args.report_path, reports::suite_to_json(entries)) && written;
@@ -158,15 +199,23 @@ int suite_command(const SuiteArgs& args) {
   return kExitOk;
 }
 
-int validate_command(const std::vector<std::string>& files) {
+int validate_command(const std::vector<std::string>& paths) {
+  auto expanded = harness::expand_scenario_paths(paths);
+  if (auto* err = std::get_if<harness::ScenarioError>(&expanded)) {
+    std::cerr << "pbftsim: " << err->to_string() << "\n";
+    return kExitBadInput;
+  }
   int status = kExitOk;
-  for (const auto& f : files) {
+  for (const auto& f : std::get<std::vector<std::string>>(expanded)) {
     auto loaded = harness::load_scenario_file(f);
     if (auto* err = std::get_if<harness::ScenarioError>(&loaded)) {
       std::cerr << "pbftsim: " << err->to_string() << "\n";
       status = kExitBadInput;
     } else {
-      std::cout << f << ": ok (" << std::get<harness::Scenario>(loaded).name << ")\n";
+      const auto& s = std::get<harness::Scenario>(loaded);
+      const double mib = harness::estimate_run_memory(s).total_bytes / double(1 << 20);
+      std::cout << f << ": ok (" << s.name << "; estimated peak memory " << static_cast<long long>(mib + 0.5)
+                << " MiB)\n";
     }
   }
   return status;

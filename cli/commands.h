@@ -3,12 +3,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "harness/scenario.h"
+#include "reports/writers.h"
 
 namespace cli {
 
@@ -48,9 +50,13 @@ struct ExploreArgs {
 };
 int explore_command(const ExploreArgs& args);
 
-int validate_command(const std::vector<std::string>& files);
+// Checks files, and every *.json in directories, as suite would load them; runs nothing.
+int validate_command(const std::vector<std::string>& paths);
 
 // ---- shared by the commands ----
+
+// check_output_path() for each path ("" means no output); says what is wrong on stderr.
+bool outputs_writable(std::initializer_list<std::string> paths);
 
 // The scenario explore runs in one cell, and `run --n --byzantine --behaviour` replays:
 // `base` at size n (f kept when n is the base's, else floor((n-1)/3)); its faults of kinds
@@ -67,9 +73,14 @@ std::optional<harness::FaultKind> byzantine_kind_named(const std::string& name);
 // The behaviour explore uses when none is given: the base's first faulty kind, else equivocate.
 std::string default_behaviour(const harness::Scenario& base);
 
-// Runs job(0) .. job(count-1) on `jobs` threads (each job writes only its own result), and
-// shows "[done/total runs]" on stderr when stderr is a terminal and not `quiet`.
-void parallel_runs(std::size_t count, std::uint32_t jobs, const std::function<void(std::size_t)>& job, bool quiet);
+// Runs scenario_of(i) with seed_of(i) for i in 0 .. count-1, each in a child process of its
+// own, `jobs` at a time, and shows "[done/total runs]" on stderr when stderr is a terminal
+// and not `quiet`. Entry i is run i's report, whatever order they finish in; a run whose
+// process died (an assertion, a signal, a sanitizer) is outcome "error" with the cause and
+// its replay line (harness::replay_command).
+std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t jobs, bool quiet,
+                                               const std::function<const harness::Scenario&(std::size_t)>& scenario_of,
+                                               const std::function<std::uint64_t(std::size_t)>& seed_of);
 
 // `pbftsim fuzz` (cli/fuzz.cpp): random scenarios, one per seed; exit 1 if any run failed.
 struct FuzzArgs {

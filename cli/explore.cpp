@@ -100,6 +100,7 @@ std::variant<harness::Scenario, std::string> derive_byzantine(const harness::Sce
   s.cluster.f = n == base.cluster.n ? base.cluster.f : (n - 1) / 3;
   const std::string err = s.cluster.validate();
   if (!err.empty()) return err;
+  if (const auto [path, why] = harness::memory_problem(s); !why.empty()) return path + ": " + why;
   s.faults.clear();
   for (const auto& f : base.faults) {
     if (harness::fault_kind_is_faulty(f.kind)) continue;  // replaced below
@@ -220,7 +221,7 @@ bool list_failures(Exploration& e, std::ostream& out) {
 
 bool write_or_say(const std::string& path, const std::string& content) {
   if (path.empty()) return true;
-  const auto err = reports::write_file_atomic(path, content);
+  const auto err = reports::write_output(path, content);
   if (!err.empty()) std::cerr << "pbftsim: " << err << "\n";
   return err.empty();
 }
@@ -253,13 +254,13 @@ int explore_command(const ExploreArgs& args) {
     std::cerr << "pbftsim: " << why << "\n";
     return kExitBadInput;
   }
-  e.results.resize(e.scenarios.size() * e.seeds);
-  parallel_runs(
-      e.results.size(), args.jobs,
-      [&](std::size_t i) {
-        e.results[i] = harness::run_scenario(e.scenarios[i / e.seeds], {e.base.seed + i % e.seeds, false, nullptr});
-      },
-      args.quiet);
+  if (!outputs_writable({args.report_path, args.html_path})) return kExitBadInput;
+  for (auto& entry : isolated_runs(
+           e.scenarios.size() * e.seeds, args.jobs, args.quiet,
+           [&](std::size_t i) -> const harness::Scenario& { return e.scenarios[i / e.seeds]; },
+           [&](std::size_t i) { return e.base.seed + i % e.seeds; })) {
+    e.results.push_back(std::move(entry.report));
+  }
   tally(e);
   std::cout << "explore " << e.base.name << ": behaviour " << e.behaviour << ", " << e.seeds << " seeds per cell (seeds "
             << e.base.seed << ".." << e.base.seed + e.seeds - 1 << ")\n"

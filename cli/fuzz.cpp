@@ -2,35 +2,32 @@
 // reports every run whose outcome differs from what PBFT guarantees, in the spirit of
 // TigerBeetle's VOPR.
 //
-// Each run happens in a child process (fork): an assertion that fires in a replica, a
-// crash or a hang is a finding like any other, and must not take the fuzzer down with it.
-// The child prints one result line; the parent classifies it, saves the failing scenario as
+// Each run happens in a child process (harness/child_pool.h): an assertion that fires in a
+// replica, a crash or a hang is a finding like any other, and must not take the fuzzer down
+// with it. The child hands back one result line; the parent classifies it, saves the failing scenario as
 // JSON in the documented format (so `pbftsim run FILE` replays it exactly) and, with
 // --shrink, greedily simplifies it to a smaller scenario that still fails the same way.
 //
 // Seeds: run i uses seed S+i, both to generate the scenario and to run it. The output (which
 // seeds failed, how) depends only on S, the options and the binary, never on --jobs or on
 // timing, except for --run-timeout, which is a wall-clock guard against hangs.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "harness/child_pool.h"
 #include "harness/random_scenario.h"
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
@@ -40,11 +37,7 @@
 namespace cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr std::size_t kChildOutputBytesMax = 64 * 1024;  // kept from each child (the tail)
-constexpr std::uint32_t kShrinkRunsMax = 300;             // runs one shrink may spend
-constexpr const char* kResultMarker = "@@pbftsim-fuzz-result ";
+constexpr std::uint32_t kShrinkRunsMax = 300;  // runs one shrink may spend
 
 // How a run went, from the fuzzer's point of view.
 enum class Verdict { Pass, Safety, Liveness, Error, Crash, Timeout };
@@ -69,7 +62,7 @@ struct RunResult {
 
 // ---- the child side ---------------------------------------------------------------------
 
-[[noreturn]] void child_run(const harness::Scenario& scenario) {
+std::string child_run(const harness::Scenario& scenario) {
   const reports::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr});
   nlohmann::json out;
   out["outcome"] = r.outcome;
@@ -82,38 +75,25 @@ struct RunResult {
   if (!r.violations.empty()) {
     out["violation"] = r.violations.front().invariant + ": " + r.violations.front().detail;
   }
-  const std::string line = kResultMarker + out.dump() + "\n";
-  std::fflush(stderr);
-  (void)!write(STDOUT_FILENO, line.data(), line.size());
-  _exit(0);
+  return out.dump();
 }
 
-RunResult classify(const harness::Scenario& s, const std::string& output, int status, bool timed_out) {
+RunResult classify(const harness::Scenario& s, const harness::ChildOutcome& child) {
   RunResult res;
-  const auto marker = output.rfind(kResultMarker);
-  if (timed_out) {
+  if (child.timed_out) {
     res.verdict = Verdict::Timeout;
     res.detail = "killed after the wall-clock limit (--run-timeout)";
     return res;
   }
-  if (marker == std::string::npos || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!child.has_result) {
     res.verdict = Verdict::Crash;
-    res.detail = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
-                                     : "exited without a result";
-    // The tail of what it printed (an assertion message, a sanitizer report).
-    std::string tail = output.substr(0, marker == std::string::npos ? output.size() : marker);
-    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-    const auto cut = tail.size() > 600 ? tail.size() - 600 : 0;
-    if (!tail.empty()) res.detail += ": " + tail.substr(cut);
+    res.detail = child.death();  // the signal and the tail of what it printed
     return res;
   }
-  const auto line_end = output.find('\n', marker);
-  const auto j = nlohmann::json::parse(
-      output.substr(marker + std::strlen(kResultMarker), line_end - marker - std::strlen(kResultMarker)),
-      nullptr, false);
+  const auto j = nlohmann::json::parse(child.result, nullptr, false);
   if (j.is_discarded()) {
     res.verdict = Verdict::Crash;
-    res.detail = "unreadable result line";
+    res.detail = "unreadable result";
     return res;
   }
   res.fingerprint = j.value("fingerprint", "");
@@ -132,129 +112,10 @@ RunResult classify(const harness::Scenario& s, const std::string& output, int st
   return res;
 }
 
-// ---- the parent side: a pool of child processes -------------------------------------------
-
-struct Child {
-  pid_t pid = -1;
-  int fd = -1;
-  std::size_t job = 0;
-  std::string output;
-  Clock::time_point started;
-  bool timed_out = false;
-};
-
-// Runs `scenarios[i]` for every i, at most `jobs` children at a time, and calls
-// done(i, result) in the parent as each finishes. done() returns false to stop early.
-class Pool {
- public:
-  Pool(std::uint32_t jobs, double timeout_s) : jobs_(std::max<std::uint32_t>(jobs, 1)), timeout_s_(timeout_s) {}
-
-  template <class Next, class Done>
-  void run(Next&& next, Done&& done) {
-    bool more = true;
-    while (true) {
-      while (more && children_.size() < jobs_) {
-        const harness::Scenario* s = nullptr;
-        std::size_t job = 0;
-        if (!next(s, job)) {
-          more = false;
-          break;
-        }
-        start(*s, job);
-      }
-      if (children_.empty()) return;
-      wait_some([&](Child& c, int status) {
-        if (!done(c.job, status, c.output, c.timed_out)) more = false;
-      });
-    }
-  }
-
- private:
-  void start(const harness::Scenario& s, std::size_t job) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-      std::perror("pbftsim fuzz: pipe");
-      std::exit(kExitBadInput);
-    }
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const pid_t pid = fork();
-    if (pid < 0) {
-      std::perror("pbftsim fuzz: fork");
-      std::exit(kExitBadInput);
-    }
-    if (pid == 0) {
-      close(fds[0]);
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(fds[1], STDERR_FILENO);
-      close(fds[1]);
-      child_run(s);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    children_.push_back(Child{pid, fds[0], job, {}, Clock::now(), false});
-  }
-
-  template <class OnExit>
-  void wait_some(OnExit&& on_exit) {
-    std::vector<pollfd> fds;
-    for (const auto& c : children_) fds.push_back(pollfd{c.fd, POLLIN, 0});
-    (void)poll(fds.data(), fds.size(), 500);
-    for (std::size_t i = 0; i < children_.size();) {
-      Child& c = children_[i];
-      bool eof = false;
-      char buf[4096];
-      while (true) {
-        const ssize_t got = read(c.fd, buf, sizeof buf);
-        if (got > 0) {
-          c.output.append(buf, static_cast<std::size_t>(got));
-          if (c.output.size() > kChildOutputBytesMax) c.output.erase(0, c.output.size() - kChildOutputBytesMax);
-          continue;
-        }
-        eof = got == 0 || (errno != EAGAIN && errno != EINTR);
-        break;
-      }
-      // Past the limit is a hang, even if the run ends before we get round to killing it.
-      const double age_s = std::chrono::duration<double>(Clock::now() - c.started).count();
-      if (timeout_s_ > 0 && age_s > timeout_s_ && !c.timed_out) {
-        c.timed_out = true;
-        if (!eof) kill(c.pid, SIGKILL);
-      }
-      if (!eof) {
-        ++i;
-        continue;
-      }
-      int status = 0;
-      while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {}
-      close(c.fd);
-      Child finished = std::move(c);
-      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));
-      on_exit(finished, status);
-    }
-  }
-
-  std::uint32_t jobs_;
-  double timeout_s_;
-  std::vector<Child> children_;
-};
-
 RunResult run_isolated(const harness::Scenario& s, double timeout_s) {
-  RunResult result;
-  Pool pool(1, timeout_s);
-  bool given = false;
-  pool.run(
-      [&](const harness::Scenario*& out, std::size_t& job) {
-        if (given) return false;
-        given = true;
-        out = &s;
-        job = 0;
-        return true;
-      },
-      [&](std::size_t, int status, const std::string& output, bool timed_out) {
-        result = classify(s, output, status, timed_out);
-        return true;
-      });
-  return result;
+  const auto outcomes = harness::run_each_in_child(
+      1, 1, timeout_s, [&s](std::size_t) { return child_run(s); }, nullptr);
+  return classify(s, outcomes.front());
 }
 
 // Greedy shrinking: take the first candidate that fails with the same verdict, repeat.
@@ -279,7 +140,7 @@ harness::Scenario shrink(harness::Scenario s, Verdict verdict, double timeout_s,
 
 std::string save(const std::string& dir, const std::string& file, const harness::Scenario& s) {
   const std::string path = (std::filesystem::path(dir) / file).string();
-  const std::string err = reports::write_file_atomic(path, harness::scenario_to_json(s));
+  const std::string err = reports::write_output(path, harness::scenario_to_json(s));
   if (!err.empty()) {
     std::cerr << "pbftsim: " << err << "\n";
     return "";
@@ -292,6 +153,22 @@ std::uint64_t default_seed() {
   // not say. It is printed first, so the whole session can be repeated with --seed.
   std::random_device rd;
   return (std::uint64_t{rd()} << 32 | rd()) % 1'000'000'000'000ULL;
+}
+
+// Every option that decides which runs happen, how they are judged or where the findings go,
+// so that the line repeats the session exactly (--jobs and -v/-q change neither).
+std::string repeat_command(std::uint64_t first, const FuzzArgs& args, const harness::RandomScenarioOptions& options) {
+  const FuzzArgs defaults;
+  std::ostringstream o;
+  o << "pbftsim fuzz --seed " << first << " --runs " << args.runs;
+  if (args.max_faulty_over_f != defaults.max_faulty_over_f) o << " --max-faulty-over-f " << args.max_faulty_over_f;
+  if (options.n_min != defaults.n_min) o << " --n-min " << options.n_min;
+  if (options.n_max != defaults.n_max) o << " --n-max " << options.n_max;
+  if (args.max_failures != defaults.max_failures) o << " --max-failures " << args.max_failures;
+  if (args.shrink) o << " --shrink";
+  if (args.run_timeout_s != defaults.run_timeout_s) o << " --run-timeout " << args.run_timeout_s;
+  if (args.out_dir != defaults.out_dir) o << " --out " << args.out_dir;
+  return o.str();
 }
 
 }  // namespace
@@ -311,29 +188,26 @@ int fuzz_command(const FuzzArgs& args) {
   std::cout << "pbftsim fuzz: seeds " << first << ".." << first + args.runs - 1 << " (" << args.runs
             << " runs, --max-faulty-over-f " << args.max_faulty_over_f << ", n " << options.n_min << ".."
             << options.n_max << ", " << args.jobs << " jobs)\n"
-            << "  repeat: pbftsim fuzz --seed " << first << " --runs " << args.runs
-            << (args.max_faulty_over_f ? " --max-faulty-over-f " + std::to_string(args.max_faulty_over_f) : "")
-            << "\n" << std::flush;
+            << "  repeat: " << repeat_command(first, args, options) << "\n" << std::flush;
 
   const bool tty = isatty(STDERR_FILENO) != 0 && !args.quiet;
   const std::uint64_t progress_every = std::max<std::uint64_t>(1, args.runs / 20);
   std::map<Verdict, std::uint64_t> tally;
   std::vector<std::uint64_t> failed_seeds;
   std::uint64_t next = 0, finished = 0;
-  harness::Scenario current;
-  Pool pool(args.jobs, args.run_timeout_s);
+  harness::ChildPool pool(args.jobs, args.run_timeout_s);
   pool.run(
-      [&](const harness::Scenario*& out, std::size_t& job) {
+      [&](std::size_t& job, harness::ChildPool::Work& work) {
         if (next >= args.runs) return false;
-        current = harness::random_scenario(first + next, options);
-        out = &current;  // the child gets a copy at fork
         job = next++;
+        // Generated in the child: the parent regenerates only the failing ones.
+        work = [seed = first + job, &options] { return child_run(harness::random_scenario(seed, options)); };
         return true;
       },
-      [&](std::size_t job, int status, const std::string& output, bool timed_out) {
+      [&](std::size_t job, harness::ChildOutcome&& child) {
         const std::uint64_t seed = first + job;
         const harness::Scenario s = harness::random_scenario(seed, options);
-        const RunResult r = classify(s, output, status, timed_out);
+        const RunResult r = classify(s, child);
         finished++;
         tally[r.verdict]++;
         if (args.verbose) {

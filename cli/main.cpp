@@ -2,11 +2,31 @@
 // hands over to cli/commands.cpp. Exit codes: 0 ok, 1 outcome differs from expectation,
 // 2 bad input (unknown option, bad scenario, ...).
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <string>
+#include <system_error>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "pbftsim_version.h"
+
+namespace {
+
+// Seeds are written in decimal, 0 .. 2^64-1: "-1" would wrap to 2^64-1 and "0x10" would be
+// read as 16, and either way the replay line would not show what the user typed.
+const CLI::Validator kSeedValidator(
+    [](std::string& text) -> std::string {
+      std::uint64_t value = 0;
+      const char* end = text.data() + text.size();
+      const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+      if (!text.empty() && ec == std::errc() && ptr == end) return "";
+      return "expected a decimal integer from 0 to 18446744073709551615, got \"" + text + "\"";
+    },
+    "SEED");
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"pbftsim " PBFTSIM_VERSION
@@ -20,7 +40,7 @@ int main(int argc, char** argv) {
   cli::RunArgs run;
   auto* run_cmd = app.add_subcommand("run", "Run one scenario, print a summary and a replay line");
   run_cmd->add_option("scenario", run.scenario, "Scenario JSON file")->required();
-  run_cmd->add_option("--seed", run.seed, "Seed (default: the scenario's)");
+  run_cmd->add_option("--seed", run.seed, "Seed, 0 .. 2^64-1 (default: the scenario's)")->check(kSeedValidator);
   run_cmd->add_option("--report", run.report_path, "Write the JSON report here");
   run_cmd->add_option("--trace", run.trace_path, "Write the event trace (JSON lines) here");
   run_cmd->add_option("--html", run.html_path, "Write a self-contained HTML report here");
@@ -34,7 +54,7 @@ int main(int argc, char** argv) {
   suite_cmd->add_option("paths", suite.paths, "Directories (every *.json inside) or files")->required();
   suite_cmd->add_option("--seeds", suite.seeds, "Seeds per scenario: its seed, then the next K-1")
       ->check(CLI::Range(1u, 1000000u));
-  suite_cmd->add_option("--jobs,-j", suite.jobs, "Runs at a time (threads)")->check(CLI::Range(1u, 256u));
+  suite_cmd->add_option("--jobs,-j", suite.jobs, "Runs at a time (child processes)")->check(CLI::Range(1u, 256u));
   suite_cmd->add_option("--junit", suite.junit_path, "Write JUnit XML here");
   suite_cmd->add_option("--report", suite.report_path, "Write a JSON summary here");
   suite_cmd->add_flag("--quiet,-q", suite.quiet, "No progress line");
@@ -43,23 +63,27 @@ int main(int argc, char** argv) {
   auto* explore_cmd = app.add_subcommand("explore", "Sweep n and the number of Byzantine replicas");
   explore_cmd->add_option("scenario", explore.scenario, "Base scenario JSON file")->required();
   explore_cmd->add_option("--byzantine", explore.byzantine, "Byzantine counts: 0..K or K")->required();
-  explore_cmd->add_option("--n", explore.n_values, "Cluster sizes, e.g. 4,7,10")->delimiter(',');
+  explore_cmd->add_option("--n", explore.n_values, "Cluster sizes, e.g. 4,7,10 (each 1 .. 1024)")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 1024u));
   explore_cmd->add_option("--seeds", explore.seeds, "Seeds per cell")->check(CLI::Range(1u, 1000000u));
   explore_cmd->add_option("--behaviour,--behavior", explore.behaviour, "Fault kind given to the Byzantine replicas");
-  explore_cmd->add_option("--jobs,-j", explore.jobs, "Runs at a time (threads)")->check(CLI::Range(1u, 256u));
+  explore_cmd->add_option("--jobs,-j", explore.jobs, "Runs at a time (child processes)")->check(CLI::Range(1u, 256u));
   explore_cmd->add_option("--html", explore.html_path, "Write a heatmap page here");
   explore_cmd->add_option("--report", explore.report_path, "Write the table as JSON here");
   explore_cmd->add_flag("--quiet,-q", explore.quiet, "No progress line");
 
   std::vector<std::string> validate_files;
   auto* validate_cmd = app.add_subcommand("validate", "Check scenario files; run nothing");
-  validate_cmd->add_option("files", validate_files, "Scenario JSON files")->required();
+  validate_cmd->add_option("files", validate_files, "Scenario JSON files, or directories (every *.json inside)")
+      ->required();
 
   cli::FuzzArgs fuzz;
   auto* fuzz_cmd = app.add_subcommand(
       "fuzz", "Run random scenarios (one per seed) and save every failing one as JSON");
   fuzz_cmd->add_option("--runs,-n", fuzz.runs, "How many runs (seeds S, S+1, ...)")->check(CLI::Range(1ull, 1'000'000'000ull));
-  fuzz_cmd->add_option("--seed", fuzz.seed, "First seed (default: a random one, printed)");
+  fuzz_cmd->add_option("--seed", fuzz.seed, "First seed, 0 .. 2^64-1 (default: a random one, printed)")
+      ->check(kSeedValidator);
   fuzz_cmd->add_option("--jobs,-j", fuzz.jobs, "Runs at a time (child processes)")->check(CLI::Range(1u, 256u));
   fuzz_cmd->add_option("--out", fuzz.out_dir, "Directory for failing scenarios (default fuzz-failures)");
   fuzz_cmd->add_option("--max-faulty-over-f", fuzz.max_faulty_over_f,

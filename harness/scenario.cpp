@@ -2,12 +2,16 @@
 // the JSON pointer and what was expected; nothing here throws to the caller.
 #include "harness/scenario.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -437,6 +441,14 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n, std:
   return f;
 }
 
+// "9.4 GiB", "310 MiB".
+std::string show_bytes(double bytes) {
+  char buf[32];
+  if (bytes >= double(1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1ull << 30));
+  else std::snprintf(buf, sizeof buf, "%.0f MiB", bytes / double(1ull << 20));
+  return buf;
+}
+
 Expect parse_expect_value(const json& e, const char* key) {
   if (!e.contains(key)) return Expect::Holds;
   const std::string v = text(e, key, "/expect", false);
@@ -475,6 +487,8 @@ Scenario parse_root(const json& root, std::string_view file_name) {
     s.expect.safety = parse_expect_value(e, "safety");
     s.expect.liveness = parse_expect_value(e, "liveness");
   }
+  const auto [path, message] = memory_problem(s);
+  if (!message.empty()) fail(path, message);
   return s;
 }
 
@@ -534,6 +548,64 @@ void line_and_column(std::string_view text, std::size_t offset, int& line, int& 
 
 }  // namespace
 
+MemoryEstimate estimate_run_memory(const Scenario& s) {
+  // Fitted on measured peaks (GNU time's maximum resident set size), see the docs.
+  constexpr double kBaseBytes = 16.0 * (1 << 20);  // the binary, the heap's start, OpenSSL
+  constexpr double kKeyBytesPerPair = 44;           // per node, per peer node: HMAC states, keys
+  constexpr double kVoteBytes = 160;                // a PREPARE or COMMIT without its authenticator, and its bookkeeping
+  constexpr double kMacEntryBytes = 40;             // one receiver's entry in a MAC authenticator
+  constexpr double kSignatureBytes = 64;
+  constexpr double kEventBytes = 64;                // a delivery in the event queue
+  const double n = s.cluster.n;
+  const double protocol_clients = double(s.workload.clients) * s.workload.outstanding;
+  const double nodes = n + protocol_clients;
+  MemoryEstimate e;
+  e.key_bytes = kKeyBytesPerPair * nodes * nodes;
+  double auth = 0;
+  switch (s.cluster.auth) {
+    case protocol::AuthMode::Mac: auth = kMacEntryBytes * n; break;
+    case protocol::AuthMode::Signature: auth = kSignatureBytes; break;
+    case protocol::AuthMode::None: auth = 0; break;
+  }
+  // Sequence numbers live in a replica's log at once: its window, or all the run assigns.
+  const double requests = double(s.workload.clients) * s.workload.requests_per_client;
+  const double slots = std::max(1.0, std::min<double>(double(s.cluster.log_window), requests));
+  // Each replica keeps, per slot, a PREPARE and a COMMIT from every replica.
+  e.log_bytes = n * slots * 2 * n * (kVoteBytes + auth);
+  // Each request in flight is multicast to n replicas by n replicas, a few rounds at once.
+  const double in_flight_requests = std::min(protocol_clients, slots * s.cluster.batch_size_max);
+  e.in_flight_bytes = kEventBytes * 3 * n * n * in_flight_requests;
+  e.total_bytes = kBaseBytes + e.key_bytes + e.log_bytes + e.in_flight_bytes;
+  return e;
+}
+
+std::pair<std::string, std::string> memory_problem(const Scenario& s) {
+  const MemoryEstimate e = estimate_run_memory(s);
+  if (e.total_bytes <= kRunMemoryBytesMax) return {"", ""};
+  std::string path, fields;
+  if (e.key_bytes >= e.log_bytes && e.key_bytes >= e.in_flight_bytes) {
+    path = "/workload/clients";
+    fields = "(n + clients x outstanding)^2 = (" + std::to_string(s.cluster.n) + " + " +
+             std::to_string(s.workload.clients) + " x " + std::to_string(s.workload.outstanding) +
+             ")^2 nodes' keys take " + show_bytes(e.key_bytes) +
+             "; lower workload.clients or workload.outstanding";
+  } else if (e.log_bytes >= e.in_flight_bytes) {
+    path = "/cluster/n";
+    fields = "n = " + std::to_string(s.cluster.n) + " replicas each holding n PREPAREs and COMMITs for each of " +
+             "min(log_window, requests) sequence numbers take " + show_bytes(e.log_bytes) +
+             (s.cluster.auth == protocol::AuthMode::Mac ? " (MAC authenticators grow with n)" : "") +
+             "; lower cluster.n or cluster.log_window";
+  } else {
+    path = "/workload/outstanding";
+    fields = "messages in flight for " + std::to_string(s.workload.clients) + " x " +
+             std::to_string(s.workload.outstanding) + " outstanding requests at n = " + std::to_string(s.cluster.n) +
+             " take " + show_bytes(e.in_flight_bytes) + "; lower workload.outstanding or workload.clients";
+  }
+  return {path, "expected a run within the harness's memory limit of " + show_bytes(kRunMemoryBytesMax) +
+                    ", estimated " + show_bytes(e.total_bytes) + ": " + fields +
+                    " (docs/scenario-format.md, Resource limits)"};
+}
+
 ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_name) {
   const std::string file = file_name.empty() ? "<string>" : std::string(file_name);
   json root;
@@ -564,11 +636,34 @@ ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_na
 }
 
 ScenarioResult load_scenario_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ScenarioError{path, "", "cannot read file: " + std::string(std::strerror(errno)), 0, 0};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_scenario(buf.str(), path);
+  // Read by hand with a bound: "/dev/zero" or a FIFO would otherwise be read until memory
+  // runs out, and a directory would read as an empty file ("unexpected end of input").
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ScenarioError{path, "", "cannot read file: " + std::string(std::strerror(errno)), 0, 0};
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    return ScenarioError{path, "", "is a directory, expected a scenario file (suite and validate take directories)", 0, 0};
+  }
+  std::string text;
+  char buf[65536];
+  while (text.size() <= kScenarioFileBytesMax) {
+    const ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const std::string why = std::strerror(errno);
+      close(fd);
+      return ScenarioError{path, "", "cannot read file: " + why, 0, 0};
+    }
+    if (got == 0) break;
+    text.append(buf, static_cast<std::size_t>(got));
+  }
+  close(fd);
+  if (text.size() > kScenarioFileBytesMax) {
+    return ScenarioError{path, "", "file larger than the limit of " + std::to_string(kScenarioFileBytesMax >> 20) +
+                                       " MiB for a scenario", 0, 0};
+  }
+  return parse_scenario(text, path);
 }
 
 std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(const std::vector<std::string>& paths) {
@@ -581,6 +676,8 @@ std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(cons
       for (const auto& entry : fs::directory_iterator(p, ec)) {
         if (entry.is_regular_file() && entry.path().extension() == ".json") found.push_back(entry.path().string());
       }
+      if (ec) return ScenarioError{p, "", "cannot read directory: " + ec.message(), 0, 0};
+      if (found.empty()) return ScenarioError{p, "", "no scenario found (no *.json file in this directory)", 0, 0};
       std::sort(found.begin(), found.end());  // byte order: the same on every machine
       out.insert(out.end(), found.begin(), found.end());
     } else if (fs::exists(p, ec)) {

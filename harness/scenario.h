@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -86,6 +87,27 @@ struct Scenario {
   Expectation expect;
 };
 
+// What a run of the scenario holds in memory at its peak, estimated from its size (the model
+// and its measured accuracy are in docs/scenario-format.md, "Resource limits"). Three terms
+// dominate: every node's per-peer key state, (n + protocol clients)^2 entries; the
+// PREPAREs and COMMITs every replica keeps for the sequence numbers in its window, whose
+// authenticators grow with n under MACs (n^3 x window); and messages in flight.
+struct MemoryEstimate {
+  double key_bytes = 0;
+  double log_bytes = 0;
+  double in_flight_bytes = 0;
+  double total_bytes = 0;  // the above and a fixed base
+};
+MemoryEstimate estimate_run_memory(const Scenario& scenario);
+// Runs estimated above this are refused before they start (exit 2): the harness runs
+// --jobs of them at a time on machines shared with other work, and such a run would take
+// the machine's memory long before it printed anything.
+inline constexpr double kRunMemoryBytesMax = 4.0 * (1ull << 30);
+// "" when the scenario's estimate is within kRunMemoryBytesMax; else the JSON path of the
+// field that weighs most and the message saying the estimate, the limit and which fields
+// to lower. Checked by parse_scenario, and by explore for the sizes it derives.
+std::pair<std::string, std::string> memory_problem(const Scenario& scenario);
+
 // A problem with user input: where it is and what was expected.
 struct ScenarioError {
   std::string file;       // path as given, or "<string>"
@@ -100,10 +122,16 @@ using ScenarioResult = std::variant<Scenario, ScenarioError>;
 
 // Parses and validates a scenario. Never throws; every problem is a ScenarioError.
 ScenarioResult parse_scenario(std::string_view text, std::string_view file_name);
+// The largest scenario file read: a bound so that "/dev/zero" or a runaway generator is an
+// error, not an exhausted memory. The library's largest scenario is a few kilobytes.
+inline constexpr std::size_t kScenarioFileBytesMax = std::size_t{16} << 20;
+// Reads and parses a file: a directory, an unreadable file or one above the limit is an
+// error too.
 ScenarioResult load_scenario_file(const std::string& path);
 
 // Expands a list of files and directories (directories: every *.json directly inside, in
-// byte order of the name) into scenario file paths. Missing paths are errors.
+// byte order of the name) into scenario file paths. Missing paths are errors, and so is a
+// directory without any *.json in it: a run over nothing must not pass.
 std::variant<std::vector<std::string>, ScenarioError> expand_scenario_paths(
     const std::vector<std::string>& paths);
 

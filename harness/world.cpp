@@ -177,6 +177,10 @@ class World {
   std::uint64_t sent_ = 0, delivered_ = 0, dropped_ = 0, rejected_ = 0;
   std::uint64_t max_log_entries_ = 0, state_transfers_ = 0;
   std::uint64_t in_flight_ = 0;  // deliveries scheduled and not yet happened
+  // The message delivered in the step being drained (0 and "" in other steps), for the
+  // trace lines of its rejections; the summary only when the trace is recorded.
+  std::uint64_t step_message_hash_ = 0;
+  std::string step_message_summary_;
   std::set<protocol::ViewNumber> views_entered_;
   std::vector<reports::TimelineMark> timeline_;
   std::vector<reports::Completion> completions_;
@@ -309,12 +313,15 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
     // auth "none": no cryptography, but the network knows who sent what (see faults::Forge).
     rejected_++;
     rejected_by_reason_[static_cast<std::size_t>(protocol::RejectReason::BadAuth)]++;
-    trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0);
+    trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0,
+          wire);
     pool_.release(payload);
     return;
   }
   delivered_++;
   trace(sim::TraceKind::Deliver, from, to, kind, hash, 0, 0, wire);
+  step_message_hash_ = hash;  // what a rejection in this step refers to (drain)
+  if (trace_.recording()) step_message_summary_ = protocol::summarize(wire);
   outbox_.clear();
   if (to < config_.n) {
     checker_.on_delivered(to, wire);
@@ -338,6 +345,8 @@ void World::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
   }
   pool_.release(payload);
   drain(to);
+  step_message_hash_ = 0;
+  step_message_summary_.clear();
 }
 
 void World::fire_timer(NodeId node, protocol::TimerKind kind) {
@@ -373,8 +382,11 @@ void World::drain(NodeId node) {
   for (const auto& rej : outbox_.rejections) {
     rejected_++;
     rejected_by_reason_[static_cast<std::size_t>(rej.reason)]++;
-    trace(sim::TraceKind::Reject, rej.from, node, static_cast<std::uint32_t>(rej.kind), 0,
-          static_cast<std::uint64_t>(rej.reason), 0);
+    // The trace line names the rejected message (its hash and summary); the fingerprint
+    // folds the event as before, since the deliver event just before it holds that hash.
+    const sim::TraceEvent ev{queue_.now_ns(), sim::TraceKind::Reject, rej.from, node,
+                             static_cast<std::uint32_t>(rej.kind), 0, static_cast<std::uint64_t>(rej.reason), 0};
+    trace_.record(ev, step_message_summary_, step_message_hash_);
   }
   if (node < config_.n) {
     // The oracles judge this step's certificates against what was sent, own messages of
@@ -556,10 +568,9 @@ void World::set_timer(NodeId node, const protocol::TimerCommand& cmd) {
   if (handle.valid()) queue_.cancel(handle);
   handle = {};
   if (cmd.cancel) return;
-  double delay = static_cast<double>(cmd.delay_ns);
-  if (node < config_.n) delay /= timer_skew_[node];  // timer_skew: this node's clock runs fast
-  const auto delay_ns = std::max<sim::DurationNs>(1, static_cast<sim::DurationNs>(delay));
-  handle = queue_.schedule(sim::Event{queue_.now_ns() + delay_ns, 0, kTimer, node,
+  // timer_skew: this node's clock runs fast (or slow); the deadline saturates.
+  const double factor = node < config_.n ? timer_skew_[node] : 1.0;
+  handle = queue_.schedule(sim::Event{sim::skewed_deadline(queue_.now_ns(), cmd.delay_ns, factor), 0, kTimer, node,
                                       static_cast<std::uint64_t>(cmd.kind), 0});
 }
 

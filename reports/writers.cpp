@@ -1,11 +1,12 @@
 #include "reports/writers.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -105,6 +106,74 @@ std::string verdict(bool holds, const std::string& expected) {
 }  // namespace
 
 std::string to_json(const RunReport& report) { return report_json(report).dump(2) + "\n"; }
+
+RunReport from_json(const std::string& text) {
+  const ojson j = ojson::parse(text);  // throws on anything but a report to_json() wrote
+  RunReport r;
+  r.scenario = j.at("scenario").get<std::string>();
+  r.scenario_path = j.at("scenario_path").get<std::string>();
+  r.seed = j.at("seed").get<std::uint64_t>();
+  r.fingerprint = j.at("fingerprint").get<std::string>();
+  r.outcome = j.at("outcome").get<std::string>();
+  r.harness_error = j.value("harness_error", "");
+  r.stop_reason = j.at("stop_reason").get<std::string>();
+  r.n = j.at("cluster").at("n").get<std::uint32_t>();
+  r.f = j.at("cluster").at("f").get<std::uint32_t>();
+  r.clients = j.at("cluster").at("clients").get<std::uint32_t>();
+  r.faulty_replicas = j.at("faulty_replicas").get<std::vector<std::uint32_t>>();
+  r.expect_safety = j.at("expect").at("safety").get<std::string>();
+  r.expect_liveness = j.at("expect").at("liveness").get<std::string>();
+  r.safety_holds = j.at("safety").at("holds").get<bool>();
+  for (const auto& v : j.at("safety").at("violations")) {
+    Violation x;
+    x.invariant = v.at("invariant").get<std::string>();
+    x.time_ns = v.at("time_ns").get<std::int64_t>();
+    x.detail = v.at("detail").get<std::string>();
+    x.replicas = v.at("replicas").get<std::vector<std::uint32_t>>();
+    if (v.contains("seq")) x.seq = v.at("seq").get<std::uint64_t>();
+    if (v.contains("values")) {
+      x.value_a = v.at("values").at(0).get<std::string>();
+      x.value_b = v.at("values").at(1).get<std::string>();
+    }
+    x.culprits = v.at("culprits").get<std::vector<std::uint32_t>>();
+    r.violations.push_back(std::move(x));
+  }
+  const auto& l = j.at("liveness");
+  r.liveness_holds = l.at("holds").get<bool>();
+  r.submitted = l.at("submitted").get<std::uint64_t>();
+  r.completed = l.at("completed").get<std::uint64_t>();
+  r.liveness_detail = l.at("detail").get<std::string>();
+  const auto& st = j.at("stats");
+  auto& s = r.stats;
+  s.events = st.at("events").get<std::uint64_t>();
+  s.messages_sent = st.at("messages_sent").get<std::uint64_t>();
+  s.messages_delivered = st.at("messages_delivered").get<std::uint64_t>();
+  s.messages_dropped = st.at("messages_dropped").get<std::uint64_t>();
+  s.messages_rejected = st.at("messages_rejected").get<std::uint64_t>();
+  s.view_changes = st.at("view_changes").get<std::uint64_t>();
+  s.final_view = st.at("final_view").get<std::uint64_t>();
+  s.executed_seq = st.at("executed_seq").get<std::uint64_t>();
+  s.stable_checkpoint = st.at("stable_checkpoint").get<std::uint64_t>();
+  s.virtual_time_ns = st.at("virtual_time_ns").get<std::int64_t>();
+  const auto& lat = st.at("latency_ns");
+  s.latency = {lat.at("p50").get<std::int64_t>(), lat.at("p90").get<std::int64_t>(), lat.at("p99").get<std::int64_t>(),
+               lat.at("max").get<std::int64_t>()};
+  s.max_log_entries = st.at("max_log_entries").get<std::uint64_t>();
+  s.state_transfers = st.at("state_transfers").get<std::uint64_t>();
+  s.sent_by_kind = st.at("sent_by_kind").get<std::map<std::string, std::uint64_t>>();
+  s.rejected_by_reason = st.at("rejected_by_reason").get<std::map<std::string, std::uint64_t>>();
+  for (const auto& m : j.at("timeline")) {
+    r.timeline.push_back({m.at("time_ns").get<std::int64_t>(), m.at("replica").get<std::uint32_t>(),
+                          m.at("kind").get<std::string>(), m.at("value").get<std::uint64_t>()});
+  }
+  for (const auto& [id, d] : j.at("replicas").items()) {
+    const auto replica = static_cast<std::uint32_t>(std::stoul(id));
+    r.replica_digests[replica] = d.at("state_digest").get<std::string>();
+    r.replica_executed[replica] = d.at("executed_seq").get<std::uint64_t>();
+  }
+  r.replay_command = j.at("replay").get<std::string>();
+  return r;
+}
 
 std::string to_text(const RunReport& r) {
   std::ostringstream o;
@@ -375,23 +444,102 @@ std::string explore_to_json(const std::string& scenario_name, const std::string&
   return j.dump(2) + "\n";
 }
 
-std::string write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return "cannot write " + path + ": " + std::strerror(errno);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return "cannot write " + path + ": " + std::strerror(errno);
+namespace {
+
+std::string cannot_write(const std::string& path, const std::string& why) { return "cannot write " + path + ": " + why; }
+
+// Writes everything or says why not (a full device, a closed pipe, a full disk).
+std::string write_all(int fd, const std::string& content) {
+  const char* data = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    const ssize_t put = write(fd, data, left);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return put < 0 ? std::strerror(errno) : "short write";
+    data += put;
+    left -= static_cast<std::size_t>(put);
+  }
+  return "";
+}
+
+// Into what `path` names, in place: a device, a FIFO, the file a link points to. Replacing
+// them with a regular file would destroy what the user pointed us at.
+std::string write_through(const std::string& path, const std::string& content) {
+  struct stat target {};
+  if (stat(path.c_str(), &target) == 0) {
+    // Our own stdout or stderr ("/dev/stdout", or the file the shell redirected it to):
+    // opened again it would start at offset 0 and overwrite what was printed; write after it.
+    for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+      struct stat mine {};
+      if (fstat(fd, &mine) != 0 || mine.st_dev != target.st_dev || mine.st_ino != target.st_ino) continue;
+      std::fflush(stdout);
+      std::fflush(stderr);
+      const std::string why = write_all(fd, content);
+      return why.empty() ? "" : cannot_write(path, why);
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return "cannot write " + path + ": " + why;
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return cannot_write(path, std::strerror(errno));
+  std::string why = write_all(fd, content);
+  if (close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  return why.empty() ? "" : cannot_write(path, why);
+}
+
+// A temporary file beside `path`, then a rename over it: readers see the old content or the
+// whole new one, never half. The new file keeps the old one's permissions.
+std::string write_replacing(const std::string& path, const std::string& content, const struct stat* old) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  (void)unlink(tmp.c_str());  // left by a process of the same id that died mid-write
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return cannot_write(path, std::strerror(errno));
+  if (old != nullptr) (void)fchmod(fd, old->st_mode & 07777);
+  std::string why = write_all(fd, content);
+  if (close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  if (why.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
+  if (!why.empty()) {
+    (void)unlink(tmp.c_str());
+    return cannot_write(path, why);
   }
+  return "";
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string write_output(const std::string& path, const std::string& content) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return cannot_write(path, std::strerror(errno));
+    return write_replacing(path, content, nullptr);
+  }
+  if (S_ISDIR(st.st_mode)) return cannot_write(path, "is a directory");
+  if (S_ISREG(st.st_mode)) return write_replacing(path, content, &st);
+  return write_through(path, content);  // a symbolic link, a device, a FIFO, a socket
+}
+
+std::string check_output_path(const std::string& path) {
+  if (path.empty()) return "";
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return cannot_write(path, "is a directory");
+    if (!S_ISREG(st.st_mode)) {  // written through: what it leads to must take it
+      if (stat(path.c_str(), &st) != 0) return errno == ENOENT ? "" : cannot_write(path, std::strerror(errno));
+      if (S_ISDIR(st.st_mode)) return cannot_write(path, "is a directory");
+      return access(path.c_str(), W_OK) == 0 ? "" : cannot_write(path, std::strerror(errno));
+    }
+  } else if (errno != ENOENT) {
+    return cannot_write(path, std::strerror(errno));
+  }
+  // A new or regular file is written beside it and renamed: its directory must take that.
+  const std::string dir = parent_of(path);
+  if (stat(dir.c_str(), &st) != 0) return cannot_write(path, "directory " + dir + " does not exist");
+  if (!S_ISDIR(st.st_mode)) return cannot_write(path, dir + " is not a directory");
+  if (access(dir.c_str(), W_OK | X_OK) != 0) return cannot_write(path, dir + ": " + std::strerror(errno));
   return "";
 }
 

@@ -10,6 +10,10 @@
 namespace reports {
 
 std::string to_json(const RunReport& report);
+// The report back from to_json()'s text, for a run made in another process: every field
+// to_json() writes (not the completions nor the trace lines, which it does not). Throws
+// nlohmann::json::exception on text to_json() did not write.
+RunReport from_json(const std::string& text);
 // The readable summary; its last line is "replay: <command>".
 std::string to_text(const RunReport& report);
 // One self-contained page: verdicts, a message sequence diagram (SVG), a timeline of views
@@ -44,9 +48,15 @@ std::string explore_to_json(const std::string& scenario_name, const std::string&
 std::string explore_to_html(const std::string& scenario_name, const std::string& behaviour,
                             const std::vector<ExploreCell>& cells);
 
-// Writes to a temporary file beside `path`, then renames it over `path`: readers see the
-// whole content or nothing. Returns "" or "cannot write <path>: <reason>".
-std::string write_file_atomic(const std::string& path, const std::string& content);
+// Writes `content` to `path` whole or not at all. A new path or a regular file: a temporary
+// file beside it, renamed over it (readers see the old content or the new, never half). A
+// symbolic link, a device or a FIFO is written through, never replaced: `--html /dev/stdout`
+// prints, `--report /dev/full` fails. Returns "" or "cannot write <path>: <reason>".
+std::string write_output(const std::string& path, const std::string& content);
+// Whether write_output(path, ...) can work, checked before a run so that a typo in an
+// output path does not cost the run: "" (also for an empty path, which means no output) or
+// "cannot write <path>: <reason>" (a missing directory, a directory, no permission).
+std::string check_output_path(const std::string& path);
 
 // Escapes text for HTML/XML (also drops characters XML 1.0 does not allow).
 std::string xml_escape(const std::string& text);

@@ -46,12 +46,12 @@ void append_json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void Trace::record_line(const TraceEvent& e, std::string_view summary) {
+void Trace::record_line(const TraceEvent& e, std::string_view summary, std::uint64_t line_hash) {
   char head[200];
   std::snprintf(head, sizeof head,
                 "{\"t\":%lld,\"kind\":\"%s\",\"from\":%u,\"to\":%u,\"tag\":%u,\"hash\":\"%016llx\",\"a\":%llu,\"b\":%llu",
                 static_cast<long long>(e.time_ns), trace_kind_name(e.kind), e.from, e.to, e.tag,
-                static_cast<unsigned long long>(e.payload_hash), static_cast<unsigned long long>(e.a),
+                static_cast<unsigned long long>(line_hash != 0 ? line_hash : e.payload_hash), static_cast<unsigned long long>(e.a),
                 static_cast<unsigned long long>(e.b));
   std::string line = head;
   if (!summary.empty()) {

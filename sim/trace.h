@@ -45,8 +45,11 @@ class Trace {
   explicit Trace(bool record_lines) : record_lines_(record_lines) {}
 
   // Folds the event into the fingerprint; if recording, appends a JSON line built from the
-  // event and `summary` (a short human text: "PREPARE v=0 n=5", may be empty).
-  void record(const TraceEvent& event, std::string_view summary = {}) {
+  // event and `summary` (a short human text: "PREPARE v=0 n=5", may be empty). A non-zero
+  // `line_hash` is shown in the line instead of event.payload_hash without being folded: a
+  // rejection names the message it refuses, whose hash its deliver event has folded already
+  // (so fingerprints stay what they were before rejections named it).
+  void record(const TraceEvent& event, std::string_view summary = {}, std::uint64_t line_hash = 0) {
     // Every field of every event, chained in order: three 128-bit multiplies per event (a
     // run records a few events per simulated message, so this is on the hottest path).
     std::uint64_t s = state_;
@@ -56,7 +59,7 @@ class Trace {
     s = hash_chain(s, event.a, event.b);
     state_ = s;
     events_++;
-    if (record_lines_) record_line(event, summary);
+    if (record_lines_) record_line(event, summary, line_hash);
   }
 
   bool recording() const { return record_lines_; }
@@ -66,7 +69,7 @@ class Trace {
   const std::vector<std::string>& lines() const { return lines_; }
 
  private:
-  void record_line(const TraceEvent& event, std::string_view summary);
+  void record_line(const TraceEvent& event, std::string_view summary, std::uint64_t line_hash);
   bool record_lines_;
   std::uint64_t state_ = 0x9e3779b97f4a7c15ULL;
   std::uint64_t events_ = 0;

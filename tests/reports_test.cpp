@@ -280,11 +280,11 @@ TEST_CASE("the text summary lists the first 20 violations and counts the rest") 
   CHECK(text.find("... and 5 more") != std::string::npos);
 }
 
-TEST_CASE("write_file_atomic: the whole content, replacing what was there") {
+TEST_CASE("write_output: the whole content, replacing what was there") {
   const std::string dir = temp_dir();
   const std::string path = dir + "/r.json";
-  CHECK(write_file_atomic(path, "old content that is longer\n") == "");
-  CHECK(write_file_atomic(path, "new\n") == "");
+  CHECK(write_output(path, "old content that is longer\n") == "");
+  CHECK(write_output(path, "new\n") == "");
   CHECK(read_file(path) == "new\n");
   std::size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
@@ -292,20 +292,20 @@ TEST_CASE("write_file_atomic: the whole content, replacing what was there") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("write_file_atomic: an unwritable path leaves nothing and says why") {
+TEST_CASE("write_output: an unwritable path leaves nothing and says why") {
   const std::string dir = temp_dir();
   SUBCASE("a missing directory") {
-    const std::string err = write_file_atomic(dir + "/missing/r.json", "x");
+    const std::string err = write_output(dir + "/missing/r.json", "x");
     CHECK(err.find("cannot write " + dir + "/missing/r.json") == 0);
     CHECK_FALSE(std::filesystem::exists(dir + "/missing"));
   }
   SUBCASE("a parent that is a file") {
-    CHECK(write_file_atomic(dir + "/plain", "x") == "");
-    CHECK(write_file_atomic(dir + "/plain/r.json", "x") != "");
+    CHECK(write_output(dir + "/plain", "x") == "");
+    CHECK(write_output(dir + "/plain/r.json", "x") != "");
   }
   SUBCASE("the target is a directory: the rename fails, the temporary is removed") {
     std::filesystem::create_directories(dir + "/taken");
-    CHECK(write_file_atomic(dir + "/taken", "x") != "");
+    CHECK(write_output(dir + "/taken", "x") != "");
     CHECK(std::filesystem::is_directory(dir + "/taken"));
   }
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -468,4 +468,49 @@ TEST_CASE("the XML checker used above rejects what is not well-formed") {
   CHECK_FALSE(parse_xml("<a x=\"1\" x=\"2\"/>", xml));
   CHECK_FALSE(parse_xml("<a/><b/>", xml));
   CHECK_FALSE(parse_xml("<a>", xml));
+}
+
+TEST_CASE("write_output: a symbolic link is written through, not replaced; a device is not replaced") {
+  const std::string dir = temp_dir();
+  CHECK(write_output(dir + "/target.json", "old\n") == "");
+  std::filesystem::create_symlink("target.json", dir + "/link.json");
+  CHECK(write_output(dir + "/link.json", "new through the link\n") == "");
+  CHECK(std::filesystem::is_symlink(dir + "/link.json"));
+  CHECK(read_file(dir + "/target.json") == "new through the link\n");
+  // A full device: an error, and the device is still a device.
+  const std::string err = write_output("/dev/full", "x");
+  CHECK(err.find("cannot write /dev/full") == 0);
+  CHECK(std::filesystem::is_character_file("/dev/full"));
+  CHECK(write_output("/dev/null", "discarded") == "");
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("check_output_path: what would fail is known before a run") {
+  const std::string dir = temp_dir();
+  CHECK(check_output_path("") == "");
+  CHECK(check_output_path(dir + "/new.json") == "");
+  CHECK(check_output_path(dir + "/missing/r.json").find("does not exist") != std::string::npos);
+  CHECK(check_output_path(dir).find("is a directory") != std::string::npos);
+  CHECK(write_output(dir + "/plain", "x") == "");
+  CHECK(check_output_path(dir + "/plain") == "");
+  CHECK(check_output_path(dir + "/plain/r.json") != "");
+  CHECK(check_output_path("/dev/null") == "");
+  CHECK_FALSE(std::filesystem::exists(dir + "/new.json"));  // checking writes nothing
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("from_json reads back every field to_json writes") {
+  RunReport r = sample_report();
+  r.timeline.push_back({5, 2, "view", 1});
+  r.harness_error = "";
+  Violation bare;
+  bare.invariant = "integrity";
+  bare.detail = "no seq, no values";
+  r.violations.push_back(bare);
+  const RunReport back = from_json(to_json(r));
+  CHECK(to_json(back) == to_json(r));
+  CHECK(to_text(back) == to_text(r));
+  CHECK_FALSE(back.violations.back().seq.has_value());
+  CHECK_THROWS(from_json("{\"scenario\": 1}"));
 }

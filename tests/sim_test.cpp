@@ -12,6 +12,7 @@
 #include "sim/hash.h"
 #include "sim/network.h"
 #include "sim/payload_pool.h"
+#include "sim/virtual_time.h"
 #include "sim/rng.h"
 #include "sim/trace.h"
 
@@ -253,4 +254,31 @@ TEST_CASE("hash_bytes: every length and content distinct, tail handled") {
   }
   CHECK(seen.size() == 18);
   CHECK(hash_bytes(std::vector<std::uint8_t>{1, 2}) != hash_bytes(std::vector<std::uint8_t>{2, 1}));
+}
+
+TEST_CASE("timer deadlines under timer_skew saturate instead of overflowing") {
+  using sim::kTimeNsMax;
+  using sim::skewed_deadline;
+  // Ordinary timers: delay / factor, truncated, at least 1 ns.
+  CHECK(skewed_deadline(100, 1000, 1.0) == 1100);
+  CHECK(skewed_deadline(100, 1000, 4.0) == 350);
+  CHECK(skewed_deadline(100, 3, 1e6) == 101);
+  CHECK(skewed_deadline(0, 0, 1.0) == 1);
+  // The largest timeout a scenario allows (10^12 ms) on a clock 1000 times slow: 10^21 ns
+  // does not fit in 64 bits; it is "never", not a timer that fires at once.
+  const sim::DurationNs largest = sim::from_ms(1e12);
+  CHECK(skewed_deadline(0, largest, 0.001) == kTimeNsMax);
+  CHECK(skewed_deadline(sim::from_ms(1e12), largest, 0.001) == kTimeNsMax);
+  // Near the top of the range: exactly what fits, then saturation, never a wrap.
+  CHECK(skewed_deadline(kTimeNsMax - 4096, 2048, 1.0) == kTimeNsMax - 2048);
+  CHECK(skewed_deadline(kTimeNsMax - 10, 1'000'000, 1.0) == kTimeNsMax);
+  CHECK(skewed_deadline(kTimeNsMax - 1, 1, 1.0) == kTimeNsMax);
+  CHECK(skewed_deadline(0, INT64_MAX, 0.5) == kTimeNsMax);
+  for (sim::TimeNs now : {sim::TimeNs{0}, sim::TimeNs{1} << 40, sim::TimeNs{1} << 62, kTimeNsMax - 1}) {
+    for (double factor : {1e-3, 0.5, 1.0, 3.0, 1e6}) {
+      const sim::TimeNs t = skewed_deadline(now, largest, factor);
+      CHECK(t > now);
+      CHECK(t <= kTimeNsMax);
+    }
+  }
 }
