@@ -173,7 +173,7 @@ TEST_CASE("shrink candidates are valid scenarios and each is smaller") {
   }
 }
 
-TEST_CASE("fuzz regressions: every shrunk failing case passes, with its seed and two more") {
+TEST_CASE("fuzz regressions: every shrunk failing case passes, with its seed and two more" * doctest::test_suite("sweeps")) {
   // tests/data/fuzz_regressions/*.json: scenarios `pbftsim fuzz --shrink` produced for bugs
   // it found (each file's description says which). Their seed is the failing run's.
   const std::string dir = std::string(PBFTSIM_SOURCE_ROOT) + "/tests/data/fuzz_regressions";
