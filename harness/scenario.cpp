@@ -622,6 +622,12 @@ ScenarioResult parse_scenario(std::string_view text_in, std::string_view file_na
     const auto colon = what.find("syntax error");
     err.message = colon == std::string::npos ? what : what.substr(colon);
     return err;
+  } catch (const json::exception& e) {
+    // Not every refusal of the JSON reader is a parse_error: a number too large for a
+    // double (1e400) is an out_of_range, which would otherwise escape this function.
+    std::string what = e.what();
+    const auto bracket = what.find("] ");
+    return ScenarioError{file, "", bracket == std::string::npos ? what : what.substr(bracket + 2), 0, 0};
   }
   if (!duplicates.first_duplicate().empty()) {
     return ScenarioError{file, duplicates.first_duplicate(), "duplicate key: each field may appear only once", 0, 0};

@@ -1,5 +1,7 @@
 #include "harness/scenario_writer.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 namespace harness {
@@ -8,10 +10,22 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // ns -> ms, exact: whole milliseconds are written as integers, anything else as a double
-// that sim::from_ms rounds back to the same ns (values stay far below 2^53 ns).
+// that sim::from_ms rounds back to the same ns. Below about 4e9 ms ns / 1e6 is that double;
+// above, two roundings can land one ns off (8766825514.3994827 ms is 8766825514399484 ns,
+// which ns / 1e6 would bring back as ...486), and a neighbouring double is the one. One
+// exists: ns came from from_ms of some double, within an ulp of ns / 1e6.
 json ms(sim::DurationNs ns) {
   if (ns % 1'000'000 == 0) return json(ns / 1'000'000);
-  return json(static_cast<double>(ns) / 1e6);
+  const double near = static_cast<double>(ns) / 1e6;
+  double below = near, above = near;
+  constexpr int kUlpsMax = 4;  // one was always enough when measured; a margin
+  for (int i = 0; i <= kUlpsMax; ++i) {
+    if (sim::from_ms(below) == ns) return json(below);
+    if (sim::from_ms(above) == ns) return json(above);
+    below = std::nextafter(below, 0.0);
+    above = std::nextafter(above, HUGE_VAL);
+  }
+  return json(near);
 }
 
 json latency(const sim::LatencyModel& m) {

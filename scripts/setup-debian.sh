@@ -5,13 +5,18 @@
 #
 #   bash scripts/setup-debian.sh            build dependencies
 #   bash scripts/setup-debian.sh --browser  also Chromium, for the HTML check in the tests
+#   bash scripts/setup-debian.sh --fuzz     also clang 14 and its sanitizer and libFuzzer
+#                                           runtimes, for the libFuzzer targets (fuzz/)
 set -euo pipefail
 packages=(meson ninja-build g++ pkg-config libboost-dev nlohmann-json3-dev libcli11-dev
           doctest-dev libssl-dev python3)
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium) ;;
-    *) echo "setup-debian.sh: unknown option $arg (expected --browser)" >&2; exit 2 ;;
+    # libclang-rt-14-dev holds the runtimes -fsanitize=fuzzer,address,undefined link (it is
+    # only a recommendation of clang-14, which --no-install-recommends skips).
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "setup-debian.sh: unknown option $arg (expected --browser or --fuzz)" >&2; exit 2 ;;
   esac
 done
 missing=()

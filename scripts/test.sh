@@ -1,70 +1,157 @@
 #!/usr/bin/env bash
-# Builds pbftsim twice (release, and ASan+UBSan) and runs every test: the doctest binaries
-# of both builds and the command-line tests in tests/cli/. Prints one line per test binary
-# or script and, last, the plain summary "N passed, N failed" over all test cases.
+# Builds pbftsim twice and runs every test through `meson test` (suites: see meson.build):
+#   build/            release (GCC): suites unit, runs, sweeps and cli (tests/cli/*.sh)
+#   build-asan-fuzz/  ASan+UBSan (clang 14, with the libFuzzer targets): suites unit, runs
+#                     and fuzz (each target 20 s from its corpus, then every corpus file)
+# The sweeps (many seeds, the whole scenario library) run once, in the release build: they
+# look for logic errors, and under ASan they took most of the time. The ASan build runs while
+# the release tests do, so the two cores stay busy.
+# Prints one line per test (a doctest binary under its suite filter, a command-line script,
+# a fuzz target) and, last, the plain summary "N passed, N failed" over all test cases.
 # Exits non-zero if anything failed or did not build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 # --browser: Chromium, for tests/cli/html_test.sh (the HTML reports open without errors).
-bash scripts/setup-debian.sh --browser || { echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+# --fuzz: clang 14 and its runtimes, for the ASan build and the libFuzzer targets.
+bash scripts/setup-debian.sh --browser --fuzz || { echo "set-up failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
 log_dir=$(mktemp -d)
 trap 'rm -rf "$log_dir"' EXIT
+jobs=$(nproc)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-build() {  # build DIR [meson options...]
+configure() {  # configure DIR [meson options...]; CXX from the environment
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >"$log_dir/setup-$dir.log" 2>&1 || { cat "$log_dir/setup-$dir.log"; return 1; }
-  fi
-  meson compile -C "$dir" >"$log_dir/build-$dir.log" 2>&1 || { tail -50 "$log_dir/build-$dir.log"; return 1; }
+  [ -f "$dir/build.ninja" ] && return 0
+  meson setup "$dir" "$@" >"$log_dir/setup-${dir//\//_}.log" 2>&1 || { cat "$log_dir/setup-${dir//\//_}.log"; return 1; }
 }
 
-run_doctest() {  # run_doctest LABEL BINARY
-  local label=$1 bin=$2 out
-  out=$("$bin" --no-colors=true 2>&1)
-  local status=$?
-  local line p f
-  line=$(printf '%s\n' "$out" | grep -E '^\[doctest\] test cases:' | tail -1)
-  p=$(printf '%s' "$line" | sed -nE 's/.*\| *([0-9]+) passed.*/\1/p')
-  f=$(printf '%s' "$line" | sed -nE 's/.*\| *([0-9]+) failed.*/\1/p')
-  if [ -z "$p" ] || [ -z "$f" ]; then p=0; f=1; fi  # crashed before its summary
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  if [ "$f" -ne 0 ]; then printf '%s\n' "$out" | grep -vE '^\[doctest\] (doctest version|run with)' | tail -60; fi
-  echo "$label: $p passed, $f failed"
-  passed=$((passed + p)); failed=$((failed + f))
+# The executables the tests of the given suites run (only those get built in the ASan tree:
+# not the command-line tool, whose tests run on the release build).
+targets_for() {  # targets_for DIR SUITE...
+  python3 - "$@" <<'PY'
+import json, subprocess, sys
+d, suites = sys.argv[1], set(sys.argv[2:])
+import os
+tests = json.loads(subprocess.check_output(["meson", "introspect", d, "--tests"]))
+files = {t["id"]: t["filename"] for t in json.loads(subprocess.check_output(["meson", "introspect", d, "--targets"]))}
+need = sorted({f for t in tests if suites & {s.split(":")[-1] for s in t["suite"]}
+               for i in t["depends"] for f in files.get(i, [])})
+print("\n".join(os.path.relpath(f, d) for f in need))
+PY
 }
 
-for spec in "build" "build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false"; do
-  set -- $spec
-  dir=$1; shift
-  if ! build "$dir" "$@"; then
-    echo "$dir: build failed"
-    failed=$((failed + 1))
-    continue
-  fi
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  for bin in "$dir"/*/*_tests; do
-    [ -x "$bin" ] && run_doctest "$bin" "$bin"
-  done
-done
+run_suites() {  # run_suites DIR LOGBASE SUITE...: meson test; the log is DIR/meson-logs/LOGBASE.json
+  local dir=$1 base=$2; shift 2
+  local args=()
+  for s in "$@"; do args+=(--suite "$s"); done
+  meson test -C "$dir" --no-rebuild --num-processes "$jobs" --logbase "$base" "${args[@]}" \
+    >"$log_dir/test-$base.log" 2>&1
+}
 
-# Command-line tests: each script prints "N passed, N failed" as its last line.
+# One line per test from a meson test log, with test cases counted from each test's own
+# summary (doctest's "[doctest] test cases:" line, or a script's "N passed, N failed").
+# A test that crashed before its summary, or failed without saying so, counts as one failure.
+report() {  # report DIR LOGBASE -> prints the lines, then "TOTAL p f" last
+  python3 - "$1" "$1/meson-logs/$2.json" <<'PY'
+import json, re, sys
+label_dir, path = sys.argv[1], sys.argv[2]
+total_p = total_f = 0
+try:
+    lines = open(path).read().splitlines()
+except OSError:
+    lines = []
+if not lines:
+    print(f"{label_dir}: no test ran")
+    total_f += 1
+for line in lines:
+    t = json.loads(line)
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")
+    m = re.findall(r"^\[doctest\] test cases:.*?\|\s*(\d+) passed\s*\|\s*(\d+) failed", out, re.M)
+    s = re.findall(r"^(\d+) passed, (\d+) failed", out, re.M)
+    if m:
+        p, f = map(int, m[-1])
+    elif s:
+        p, f = map(int, s[-1])
+    else:
+        p, f = 0, 1
+    if t.get("result") != "OK" and f == 0:
+        f = 1
+    if f:
+        keep = [l for l in out.splitlines() if not re.match(r"^\[doctest\] (doctest version|run with)", l)]
+        print("\n".join(keep[-60:]))
+        print(f"({t.get('result')}, exit {t.get('returncode')}: {' '.join(t.get('command', []))})")
+    name = t["name"].replace("pbftsim:", "")  # "unit / sim": suite and test
+    print(f"{label_dir}: {name}: {p} passed, {f} failed ({t.get('duration', 0):.0f} s)")
+    total_p += p
+    total_f += f
+print(f"TOTAL {total_p} {total_f}")
+PY
+}
+
+tally() {  # tally DIR LOGBASE: prints the report and adds it up
+  local out
+  out=$(report "$1" "$2")
+  printf '%s\n' "$out" | grep -v '^TOTAL '
+  set -- $(printf '%s\n' "$out" | tail -1)
+  passed=$((passed + $2)); failed=$((failed + $3))
+}
+
+# Every command-line script is registered as a test (meson.build lists them: no globbing).
 for t in tests/cli/*.sh; do
-  [ -f "$t" ] || continue
-  out=$(PBFTSIM="$root/build/pbftsim" bash "$t" 2>&1)
-  status=$?
-  last=$(printf '%s\n' "$out" | tail -1)
-  p=$(printf '%s' "$last" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p')
-  f=$(printf '%s' "$last" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p')
-  if [ -z "$p" ]; then p=0; f=1; fi
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  [ "$f" -ne 0 ] && printf '%s\n' "$out" | tail -40
-  echo "$t: $p passed, $f failed"
-  passed=$((passed + p)); failed=$((failed + f))
+  case $(basename "$t") in common.bash) continue ;; esac
+  if ! grep -q "'$(basename "$t" .sh)'" tests/cli/meson.build; then
+    echo "$t: not registered in tests/cli/meson.build: 0 passed, 1 failed"
+    failed=$((failed + 1))
+  fi
 done
+
+# Release: everything.
+release_ok=0
+if configure build && meson compile -C build >"$log_dir/build-release.log" 2>&1; then
+  release_ok=1
+  run_suites build release unit runs sweeps cli &
+  release_pid=$!
+else
+  tail -50 "$log_dir/build-release.log" 2>/dev/null
+  echo "build: build failed"
+  failed=$((failed + 1))
+fi
+
+# ASan+UBSan, and the libFuzzer targets when clang is there (the set-up installs it).
+asan_dir=build-asan-fuzz
+asan_suites=(unit runs fuzz)
+if command -v clang++-14 >/dev/null; then
+  CXX=clang++-14 configure "$asan_dir" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
+    -Db_lundef=false -Dlibfuzzer=true
+else
+  echo "$asan_dir: clang++-14 missing: ASan build with the default compiler, no fuzz targets"
+  asan_dir=build-asan
+  asan_suites=(unit runs)
+  configure "$asan_dir" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false
+fi
+asan_status=$?
+if [ "$asan_status" -eq 0 ]; then
+  mapfile -t asan_targets < <(targets_for "$asan_dir" "${asan_suites[@]}")
+  ninja -C "$asan_dir" "${asan_targets[@]}" >"$log_dir/build-asan.log" 2>&1
+  asan_status=$?
+fi
+if [ "$asan_status" -eq 0 ]; then
+  run_suites "$asan_dir" asan "${asan_suites[@]}"
+else
+  tail -50 "$log_dir/build-asan.log" 2>/dev/null
+  echo "$asan_dir: build failed"
+  failed=$((failed + 1))
+fi
+
+if [ "$release_ok" -eq 1 ]; then
+  wait "$release_pid"
+  tally build release
+fi
+[ "$asan_status" -eq 0 ] && tally "$asan_dir" asan
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

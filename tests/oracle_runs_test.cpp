@@ -132,7 +132,7 @@ TEST_CASE("auth none: the network vouches for senders, so forge cannot impersona
   CHECK(rejected(run(control), "bad_auth") == 0);
 }
 
-TEST_CASE("the oracles, the certificate oracle included, stay silent on correct runs across seeds") {
+TEST_CASE("the oracles, the certificate oracle included, stay silent on correct runs across seeds" * doctest::test_suite("sweeps")) {
   for (const char* name : {"normal-n7", "partition-heal", "silent-primaries-v0-v1", "crash-restart-backup",
                            "equivocating-primary", "bad-view-change", "colluding-equivocation-f", "replay",
                            "corrupt", "long-run-checkpoints", "spurious-view-changes", "partition-plus-silent-primary"}) {

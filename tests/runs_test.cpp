@@ -182,7 +182,7 @@ TEST_CASE("the primaries of views 0 and 1 both faulty: view 2 and everything com
   CHECK(r.stats.final_view >= 2);
 }
 
-TEST_CASE("view changes amid in-flight batches never change what executed (200 seeds)") {
+TEST_CASE("view changes amid in-flight batches never change what executed (200 seeds)" * doctest::test_suite("sweeps")) {
   Scenario s = base(4, 1, 4, 25);
   s.workload.outstanding = 4;
   s.cluster.batch_size_max = 4;
@@ -297,7 +297,7 @@ TEST_CASE("f+1 colluding equivocators break agreement, and the oracle names them
   CHECK(r.outcome == "pass");  // the scenario expects the violation
 }
 
-TEST_CASE("f colluding equivocators never break agreement (20 seeds)") {
+TEST_CASE("f colluding equivocators never break agreement (20 seeds)" * doctest::test_suite("sweeps")) {
   const Scenario s = from_library("colluding-equivocation-f");
   for (std::uint64_t seed = 1; seed <= 20; ++seed) CHECK(run(s, seed).safety_holds);
 }
@@ -380,7 +380,7 @@ TEST_CASE("the liveness oracle fires when more than f replicas are silent") {
   CHECK(r.safety_holds);
 }
 
-TEST_CASE("the oracles stay silent on correct runs across many seeds") {
+TEST_CASE("the oracles stay silent on correct runs across many seeds" * doctest::test_suite("sweeps")) {
   for (const char* name : {"normal-n4", "lossy-network", "crash-restart-during-view-change"}) {
     const Scenario s = from_library(name);
     for (std::uint64_t seed = 1; seed <= 15; ++seed) {

@@ -95,6 +95,16 @@ TEST_CASE("each bad scenario is rejected with its JSON path and what was expecte
   }
 }
 
+TEST_CASE("a number too large for a double is refused as an error, not thrown") {
+  // The JSON reader reports this overflow as out_of_range, not as a parse error.
+  const auto r = parse_scenario(R"({"name": "x", "cluster": {"n": 4}, "duration_ms": 1e400})", "big.json");
+  REQUIRE(std::holds_alternative<ScenarioError>(r));
+  const ScenarioError& e = std::get<ScenarioError>(r);
+  CHECK(e.file == "big.json");
+  CHECK(e.message.find("number overflow") != std::string::npos);
+  CHECK(e.message.find("1e400") != std::string::npos);
+}
+
 TEST_CASE("a syntax error names the line and column") {
   const ScenarioError e = error_of("syntax_error.json");
   CHECK(e.line == 3);
