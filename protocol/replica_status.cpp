@@ -194,8 +194,13 @@ void Replica::on_status(const Envelope& env) {
     if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{env.sender, MessageKind::ViewChange, own->second});
   }
   if (st.last_executed < stable_seq_ && st.stable_seq < stable_seq_) {
-    // Below our stable checkpoint: its proof makes the sender fetch the state.
-    for (const auto& wire : stable_proof_) out_->messages.push_back(OutMessage{env.sender, MessageKind::Checkpoint, wire});
+    // Below our stable checkpoint: its proof makes the sender fetch the state. Its own
+    // CHECKPOINT in the proof stays out: a replica refuses its own messages echoed back.
+    for (const auto& wire : stable_proof_) {
+      auto cp = parse_envelope(wire);
+      if (cp.ok() && cp.value.sender == env.sender) continue;
+      out_->messages.push_back(OutMessage{env.sender, MessageKind::Checkpoint, wire});
+    }
   }
   // Our own CHECKPOINTs above the sender's stable one: if they were lost (a partition), no
   // checkpoint becomes stable, the window fills and the primary can assign nothing more.
