@@ -91,11 +91,14 @@ struct Scenario {
 // and its measured accuracy are in docs/scenario-format.md, "Resource limits"). Three terms
 // dominate: every node's per-peer key state, (n + protocol clients)^2 entries; the
 // PREPAREs and COMMITs every replica keeps for the sequence numbers in its window, whose
-// authenticators grow with n under MACs (n^3 x window); and messages in flight.
+// authenticators grow with n under MACs (n^3 x window); the certificates inside the
+// VIEW-CHANGEs and NEW-VIEWs of a view change (n^2 x window x quorum messages); and messages
+// in flight.
 struct MemoryEstimate {
   double key_bytes = 0;
   double log_bytes = 0;
   double in_flight_bytes = 0;
+  double view_change_bytes = 0;  // the VIEW-CHANGEs and NEW-VIEWs of one view change
   double total_bytes = 0;  // the above and a fixed base
 };
 MemoryEstimate estimate_run_memory(const Scenario& scenario);

@@ -173,6 +173,7 @@ class World {
   TimeNs last_completion_ns_ = 0;
   LatencyHistogram latency_;
   std::array<std::uint64_t, protocol::kMessageKindMax + 1> sent_by_kind_{};
+  std::array<std::uint64_t, protocol::kMessageKindMax + 1> sent_bytes_by_kind_{};  // one copy per recipient
   std::array<std::uint64_t, protocol::kRejectReasons> rejected_by_reason_{};
   std::uint64_t sent_ = 0, delivered_ = 0, dropped_ = 0, rejected_ = 0;
   std::uint64_t max_log_entries_ = 0, state_transfers_ = 0;
@@ -532,6 +533,7 @@ void World::dispatch(NodeId from, protocol::OutMessage&& msg) {
 void World::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind) {
   sent_++;
   sent_by_kind_[static_cast<std::size_t>(kind)]++;
+  sent_bytes_by_kind_[static_cast<std::size_t>(kind)] += pool_.bytes(payload).size();
   const std::uint64_t hash = pool_.content_hash(payload);
   const protocol::ByteView wire = trace_.recording() ? pool_.bytes(payload) : protocol::ByteView{};
   const auto tag = static_cast<std::uint32_t>(kind);
@@ -753,6 +755,7 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
   for (std::uint32_t k = 1; k <= protocol::kMessageKindMax; ++k) {
     if (sent_by_kind_[k] != 0) {
       st.sent_by_kind[protocol::message_kind_name(static_cast<MessageKind>(k))] = sent_by_kind_[k];
+      st.sent_bytes_by_kind[protocol::message_kind_name(static_cast<MessageKind>(k))] = sent_bytes_by_kind_[k];
     }
   }
   for (std::uint32_t k = 0; k < protocol::kRejectReasons; ++k) {

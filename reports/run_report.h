@@ -37,6 +37,7 @@ struct RunStats {
   std::int64_t virtual_time_ns = 0;
   LatencyPercentiles latency;
   std::map<std::string, std::uint64_t> sent_by_kind;        // "PREPARE" -> count
+  std::map<std::string, std::uint64_t> sent_bytes_by_kind;  // "PREPARE" -> bytes (each copy counted)
   std::map<std::string, std::uint64_t> rejected_by_reason;  // "bad_mac" -> count
   std::uint64_t max_log_entries = 0;     // largest log any replica held after any step
   std::uint64_t state_transfers = 0;     // completed by correct replicas

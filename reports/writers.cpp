@@ -74,6 +74,7 @@ ojson report_json(const RunReport& r) {
   st["max_log_entries"] = s.max_log_entries;
   st["state_transfers"] = s.state_transfers;
   st["sent_by_kind"] = s.sent_by_kind;
+  st["sent_bytes_by_kind"] = s.sent_bytes_by_kind;
   st["rejected_by_reason"] = s.rejected_by_reason;
   j["stats"] = st;
   ojson timeline = ojson::array();
@@ -161,6 +162,9 @@ RunReport from_json(const std::string& text) {
   s.max_log_entries = st.at("max_log_entries").get<std::uint64_t>();
   s.state_transfers = st.at("state_transfers").get<std::uint64_t>();
   s.sent_by_kind = st.at("sent_by_kind").get<std::map<std::string, std::uint64_t>>();
+  if (st.contains("sent_bytes_by_kind")) {
+    s.sent_bytes_by_kind = st.at("sent_bytes_by_kind").get<std::map<std::string, std::uint64_t>>();
+  }
   s.rejected_by_reason = st.at("rejected_by_reason").get<std::map<std::string, std::uint64_t>>();
   for (const auto& m : j.at("timeline")) {
     r.timeline.push_back({m.at("time_ns").get<std::int64_t>(), m.at("replica").get<std::uint32_t>(),
