@@ -269,6 +269,7 @@ class Replica {
   void on_status_timer();
   void on_status(const Envelope& env);
   protocol::Status build_status(std::uint8_t flags, SequenceNumber low_mark) const;
+  std::uint8_t held_bits(SequenceNumber seq) const;
   static std::uint8_t status_slot(const protocol::Status& st, SequenceNumber seq);
   bool status_shows_more(const protocol::Status& st) const;
   static bool status_holds_view_change(const protocol::Status& st, ReplicaId replica);

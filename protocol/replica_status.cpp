@@ -130,12 +130,7 @@ protocol::Status Replica::build_status(std::uint8_t flags, SequenceNumber low_ma
   const SequenceNumber last = std::min<SequenceNumber>(high_watermark(), low_mark + kStatusSlotsMax);
   std::size_t used = 0;
   for (SequenceNumber seq = first; seq <= last; ++seq) {
-    const Slot* slot = find_slot(seq);
-    std::uint8_t bits = 0;
-    if (slot != nullptr && slot->has_pre_prepare && slot->pp_view == view_) {
-      bits = protocol::Status::kSlotPrePrepared | (slot->prepared ? protocol::Status::kSlotPrepared : 0) |
-             (slot->committed ? protocol::Status::kSlotCommitted : 0);
-    }
+    const std::uint8_t bits = held_bits(seq);
     const std::size_t index = static_cast<std::size_t>(seq - low_mark - 1);
     if (bits == 0) continue;
     st.slots.resize(index + 1, 0);
@@ -144,6 +139,14 @@ protocol::Status Replica::build_status(std::uint8_t flags, SequenceNumber low_ma
   }
   assert(st.slots.size() == used && used <= kStatusSlotsMax);
   return st;
+}
+
+// What this replica holds of `seq` in its view, as a STATUS slot byte.
+std::uint8_t Replica::held_bits(SequenceNumber seq) const {
+  const Slot* slot = find_slot(seq);
+  if (slot == nullptr || !slot->has_pre_prepare || slot->pp_view != view_) return 0;
+  return protocol::Status::kSlotPrePrepared | (slot->prepared ? protocol::Status::kSlotPrepared : 0) |
+         (slot->committed ? protocol::Status::kSlotCommitted : 0);
 }
 
 // What the STATUS says its sender holds of `seq` (in its view): nothing past the end.
@@ -161,13 +164,7 @@ bool Replica::status_shows_more(const protocol::Status& st) const {
     const SequenceNumber seq = st.last_executed + 1 + i;
     if (seq <= last_executed_) continue;
     if (!in_window(seq)) break;
-    const Slot* slot = find_slot(seq);
-    std::uint8_t ours = 0;
-    if (slot != nullptr && slot->has_pre_prepare && slot->pp_view == view_) {
-      ours = protocol::Status::kSlotPrePrepared | (slot->prepared ? protocol::Status::kSlotPrepared : 0) |
-             (slot->committed ? protocol::Status::kSlotCommitted : 0);
-    }
-    if ((st.slots[i] & ~ours) != 0) return true;
+    if ((st.slots[i] & ~held_bits(seq)) != 0) return true;
   }
   return false;
 }
