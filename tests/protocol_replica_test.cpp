@@ -519,21 +519,29 @@ TEST_CASE("§4.5.2 the new-view timer starts only with a quorum of VIEW-CHANGEs;
   CHECK(c.replicas[2]->view() == 2);
 }
 
-TEST_CASE("§4.4 a replica that missed the NEW-VIEW gets it again when it re-sends its VIEW-CHANGE") {
-  Cluster c(4);
+namespace {
+
+// Replica 0 is silent; the others change to view 1 for a client's request, and every copy of
+// the NEW-VIEW to replica 3 is lost: it stays in the view change, the others install view 1.
+void view_1_without_new_view_at_3(Cluster& c) {
   c.isolated[0] = true;
   Bytes req = c.request(0, 1, op_incr("x"));
   for (ReplicaId r = 1; r < 4; ++r) c.deliver(c.client(0), r, req);
   c.run();
   for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
-  // Replica 3's copies of every NEW-VIEW are lost; the rest goes through.
-  std::deque<Packet> kept;
   for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
     Packet p = std::move(c.queue.front());
     c.queue.pop_front();
     if (p.to == 3 && parse_envelope(p.wire).value.kind == MessageKind::NewView) continue;
     c.deliver(p.from, p.to, p.wire);
   }
+}
+
+}  // namespace
+
+TEST_CASE("§4.4 a replica that missed the NEW-VIEW gets it again when it re-sends its VIEW-CHANGE") {
+  Cluster c(4);
+  view_1_without_new_view_at_3(c);
   REQUIRE(c.replicas[1]->view() == 1);
   REQUIRE_FALSE(c.replicas[1]->in_view_change());
   REQUIRE(c.replicas[3]->in_view_change());
@@ -605,17 +613,7 @@ TEST_CASE("STATUS: backups that lost a PRE-PREPARE they never knew of are repair
 
 TEST_CASE("STATUS: a replica changing view asks with STATUS; a peer that installed the view sends the NEW-VIEW at once") {
   Cluster c(4);
-  c.isolated[0] = true;
-  Bytes req = c.request(0, 1, op_incr("x"));
-  for (ReplicaId r = 1; r < 4; ++r) c.deliver(c.client(0), r, req);
-  c.run();
-  for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
-  for (std::size_t i = 0; i < 100000 && !c.queue.empty(); ++i) {
-    Packet p = std::move(c.queue.front());
-    c.queue.pop_front();
-    if (p.to == 3 && parse_envelope(p.wire).value.kind == MessageKind::NewView) continue;
-    c.deliver(p.from, p.to, p.wire);
-  }
+  view_1_without_new_view_at_3(c);
   REQUIRE(c.replicas[3]->in_view_change());
   // Backup 2 installed view 1; replica 3's STATUS says it is still changing to view 1, so
   // backup 2 answers with the NEW-VIEW without waiting for a second ask.
