@@ -227,7 +227,10 @@ void Replica::on_status(const Envelope& env) {
 // replica), and our own PREPARE and COMMIT of the current view.
 void Replica::retransmit_slots(ReplicaId to, const protocol::Status& st) {
   const ReplicaId primary = config_.primary(view_);
-  const bool resends_pre_prepare = (self_ + config_.n - primary) % config_.n <= config_.f;
+  // Without authentication ("none") only the transport vouches for a sender, so a copy of the
+  // primary's PRE-PREPARE relayed by a backup would be refused: only the primary re-sends it.
+  const bool relayable = config_.auth != AuthMode::None;
+  const bool resends_pre_prepare = self_ == primary || (relayable && (self_ + config_.n - primary) % config_.n <= config_.f);
   std::uint32_t sent = 0;
   for (SequenceNumber seq = std::max(st.last_executed, stable_seq_) + 1; seq <= high_watermark(); ++seq) {
     if (sent >= kStatusRetransmitMax) return;
