@@ -58,6 +58,7 @@ std::optional<Replica::ValidViewChange> Replica::check_view_change(ReplicaId sen
   const Claim stable{true, 0, vc.stable_seq, vc.stable_digest};
   switch (check_checkpoint_proof(vc.stable_seq, vc.stable_digest, vc.checkpoint_proof)) {
     case CertCheck::Invalid: return std::nullopt;
+    case CertCheck::Weak:  // only prepared certificates have a weak form; held back if one ever came
     case CertCheck::Unverified: out.unverified.push_back(stable); break;
     case CertCheck::Verified: break;
   }
