@@ -327,7 +327,7 @@ void size_run(Scenario& s) {
   const double client_ms = static_cast<double>(s.cluster.client_retry_timeout_ns) / 1e6;
   // A view-change timeout below a request's round trip (batch delay included) costs every
   // request several view changes: the timeout doubles until the request executes, then goes
-  // back to T as issue 5 specifies, and the rotation passes faulty primaries whose views
+  // back to T once a request executes in the new view, and the rotation passes faulty primaries whose views
   // time out with doubled timers. The protocol still completes, slowly; allow it 3 s a
   // request (measured: about 0.8 s at n = 7 with two faulty primaries, fuzz seed 21283).
   const double churn_ms = timeout_ms < 2 * request_ms ? 3'000 * sequential : 0;

@@ -61,7 +61,7 @@ class Client {
   void retransmit(Outbox& out);
   // The retry timeout backs off by doubling up to kRetryBackoffMax times the configured one,
   // and never past kRetryTimeoutMaxNs unless the configured one is larger: scenarios may
-  // configure up to 1e18 ns, and 16 times that overflows (review #19).
+  // configure up to 1e18 ns, and 16 times that overflows.
   static constexpr std::int64_t kRetryBackoffMax = 16;
   static constexpr std::int64_t kRetryTimeoutMaxNs = std::int64_t{1} << 56;  // about 2.3 years
   std::int64_t retry_timeout_cap_ns() const;

@@ -112,7 +112,7 @@ class Replica {
     PreparedProof proof;
     std::uint64_t proof_senders = 0;  // replicas < 64 whose PREPARE is in `proof` (add_to_proof)
     // A PRE-PREPARE whose batch hashes to its digest but holds a request whose authenticator
-    // entry for us is broken (review #13: a faulty client's "big MAC", or a primary that
+    // entry for us is broken (a faulty client's "big MAC", or a primary that
     // strips entries per receiver). Held until f+1 replicas vouch for it (accept_held).
     bool has_held = false;
     ViewNumber held_view = 0;
@@ -375,7 +375,7 @@ class Replica {
   KvService service_;
   std::map<ClientId, ReplyRecord> replies_;  // part of the checkpointed state
   KnownRequests known_requests_;
-  // Pending requests one client may have here (review #14). A PBFT client has one request
+  // Pending requests one client may have here. A PBFT client has one request
   // outstanding (OSDI '99 §4.1), and a request leaves this table when it or a later one of
   // its client executes; the margin covers a replica well behind the others (the client
   // moves on once f+1 replies came) and drivers that pipeline one client's timestamps.
@@ -409,7 +409,7 @@ class Replica {
   std::vector<Bytes> fetch_proof_;
   std::vector<ReplicaId> fetch_candidates_;
   std::uint32_t fetch_next_ = 0;
-  // Review #18: a STATE-REPLY is looked at (hashed, up to kStateBytesMax) only from a peer we
+  // A STATE-REPLY is looked at (hashed, up to kStateBytesMax) only from a peer we
   // sent a FETCH-STATE for this transfer and only once per FETCH-STATE, and only a bad reply
   // from the peer asked last moves on at once: junk replies cannot turn into a flood of
   // FETCH-STATEs to correct replicas. Those answer each asker at most
@@ -453,7 +453,7 @@ class Replica {
 
   // Messages for a view not yet entered, or just above the window, replayed when they may
   // fit (buffer_early). Bounded per sender, in entries and in bytes, so that one faulty
-  // replica cannot crowd out the messages of correct ones (review #6, #15): each sender gets
+  // replica cannot crowd out the messages of correct ones: each sender gets
   // an equal share of early_buffer_max entries and of kEarlyBytesMax. Only views up to
   // kEarlyViewsAhead past ours are kept: the next view's messages commonly race its NEW-VIEW,
   // one more covers a view change that fails at once; anything further is no use to us

@@ -273,7 +273,7 @@ void Replica::on_state_reply(const Envelope& env) {
   fetch_proof_.clear();
   cancel_timer(TimerKind::StateFetch);
   // A checkpoint certified while we fetched (check_checkpoint_quorum records it without a
-  // timer then): give execution its moment to reach it, as for any other (review #17).
+  // timer then): give execution its moment to reach it, as for any other.
   if (pending_seq_ > last_executed_) set_timer(TimerKind::StateFetch, config_.state_fetch_timeout_ns);
   for (auto it = known_requests_.begin(); it != known_requests_.end();) {
     auto done = replies_.find(it->first.first);

@@ -139,7 +139,7 @@ void Replica::on_new_view(const Envelope& env) {
     // §4.4: a backup *waiting* for NEW-VIEW(v) that gets a bad one knows v's primary is
     // faulty and moves on to v+1. From anyone else it is no evidence: the primary of some
     // view ahead of ours (or of ours, once installed) could otherwise force view changes on
-    // correct replicas at will, to any view and as often as it likes (review #4).
+    // correct replicas at will, to any view and as often as it likes.
     if (status_ == Status::ViewChange && nv.view == view_) start_view_change(view_ + 1);
     return;
   }

@@ -182,7 +182,7 @@ void Replica::on_pre_prepare(const Envelope& env) {
   if (slot.has_pre_prepare && slot.pp_view > pp.view) {
     return reject(RejectReason::WrongView, env.sender, env.kind);
   }
-  // Committed is settled (review #16): only a NEW-VIEW may re-propose the seq
+  // Committed is settled: only a NEW-VIEW may re-propose the seq
   // (install_new_view), and then with the same digest. An observing or passive replica takes
   // PRE-PREPAREs of other views, and one from the primary of any such view (a faulty one)
   // would otherwise erase a committed slot not yet executed, which no later COMMIT matches.
@@ -190,7 +190,7 @@ void Replica::on_pre_prepare(const Envelope& env) {
   accept_batch(slot, pp.view, pp.seq, pp.digest, pp.requests, env.wire, requests);
 }
 
-// Review #13: a request in the batch does not authenticate for us, though it may have for
+// A request in the batch does not authenticate for us, though it may have for
 // others (MAC authenticators are per receiver). Refused and counted, but if the batch is
 // intact (it hashes to the digest) it is held: once f+1 distinct replicas vouch for it (the
 // primary by proposing it, backups by PREPAREs matching (v, n, d)), one of them is correct

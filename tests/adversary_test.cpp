@@ -307,7 +307,7 @@ TEST_CASE("bad_view_change: coalition members pad certificates with each other's
 TEST_CASE("bad_view_change swap_batch: whenever correct replicas execute different requests, the oracle says so") {
   // The NEW-VIEW's O entry for seq 3 keeps its digest but carries no request, sent to
   // replica 0; replicas 2 and 3 get the genuine NEW-VIEW. A backup that does not check the
-  // batch against the digest (review #1) executes the null request at seq 3.
+  // batch against the digest executes the null request at seq 3.
   Cluster c(4, {1}, [] { return only(BadViewChangeVariant::SwapBatch); });
   to_view_change(c);
   CHECK(c.behaviour(1).stats().rewritten >= 1);
@@ -332,9 +332,9 @@ TEST_CASE("bad_view_change swap_batch: whenever correct replicas execute differe
   }
 }
 
-// Review #1: NEW-VIEW O batches must be bound to their digest: check_new_view now checks that
+// NEW-VIEW O batches must be bound to their digest: check_new_view now checks that
 // each O entry's batch hashes to its digest (protocol/replica_view_change.cpp).
-TEST_CASE("bad_view_change swap_batch is refused: O's batches must match their digests (review #1)") {
+TEST_CASE("bad_view_change swap_batch is refused: O's batches must match their digests") {
   Cluster c(4, {1}, [] { return only(BadViewChangeVariant::SwapBatch); });
   to_view_change(c);
   CHECK(c.rejected(0, 1, RejectReason::BadNewView) >= 1);
@@ -353,7 +353,7 @@ TEST_CASE("bad_view_change with every variant: each VIEW-CHANGE and NEW-VIEW tak
 
 // ---- equivocate ---------------------------------------------------------------------------
 
-TEST_CASE("equivocate with \"primary\": the resolved primary is in its coalition, not on a side (review #7)") {
+TEST_CASE("equivocate with \"primary\": the resolved primary is in its coalition, not on a side") {
   PbftConfig config;
   config.n = 4;
   config.f = 1;

@@ -53,7 +53,7 @@ std::uint64_t rejected(const reports::RunReport& r, const std::string& why) {
 
 }  // namespace
 
-TEST_CASE("certificate: votes matched without their digest are caught from the network's evidence (review #10)") {
+TEST_CASE("certificate: votes matched without their digest are caught from the network's evidence") {
   // The VotesIgnoreDigest defect with an equivocating primary: a backup that got version A
   // counts the others' PREPAREs for B. The replica's own count says quorum; the evidence
   // of what reached it does not.
@@ -76,7 +76,7 @@ TEST_CASE("certificate: votes matched without their digest are caught from the n
   for (std::uint64_t seed = 1; seed <= 5; ++seed) CHECK(run(s, seed).violations.empty());
 }
 
-TEST_CASE("equivocate with \"primary\" and a colluder: f+1 faulty break agreement on every seed (review #7)") {
+TEST_CASE("equivocate with \"primary\" and a colluder: f+1 faulty break agreement on every seed") {
   Scenario s = from_library("colluding-equivocation-f-plus-1");
   s.faults[0].replicas.clear();
   s.faults[0].replicas_is_primary = true;  // resolves to replica 0
@@ -94,7 +94,7 @@ TEST_CASE("equivocate with \"primary\" and a colluder: f+1 faulty break agreemen
   }
 }
 
-TEST_CASE("liveness: a crash without restart starts the bound when it happens (review #11)") {
+TEST_CASE("liveness: a crash without restart starts the bound when it happens") {
   // The primary crashes for good at 300 ms; the view change takes at least the 500 ms
   // timeout, so requests waiting across it take longer than a 200 ms bound.
   Scenario s = small(2, 40);
@@ -120,7 +120,7 @@ TEST_CASE("liveness: requests submitted after the faults are judged from their o
   CHECK(r.liveness_holds);
 }
 
-TEST_CASE("auth none: the network vouches for senders, so forge cannot impersonate (review #21)") {
+TEST_CASE("auth none: the network vouches for senders, so forge cannot impersonate") {
   Scenario s = from_library("forge");
   s.cluster.auth = protocol::AuthMode::None;
   const auto forged = run(s);

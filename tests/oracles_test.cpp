@@ -153,7 +153,7 @@ TEST_CASE("agreement: same batches everywhere is silent; a different batch at on
   CHECK(v.time_ns == 2);
 }
 
-TEST_CASE("agreement: different requests executed under the same batch digest fire (review #9)") {
+TEST_CASE("agreement: different requests executed under the same batch digest fire") {
   // What a NEW-VIEW whose O entry carries the right digest and another batch does (#1):
   // replica 2 executes the null request under the digest of batch [t=1].
   oracles::Checker c(config4(), issued);
@@ -258,7 +258,7 @@ TEST_CASE("agreement: different state digests at a common checkpoint fire") {
   CHECK(count(c, "agreement") == 1);
 }
 
-TEST_CASE("agreement: the last correct replica to reach a checkpoint is compared too (review #8)") {
+TEST_CASE("agreement: the last correct replica to reach a checkpoint is compared too") {
   // Fed exactly as the host does: a step's executions, then its CheckpointTaken note. The
   // last replica executes the checkpoint seq (every correct replica is then past it) and
   // its own digest differs.
@@ -348,7 +348,7 @@ TEST_CASE("client consistency: a client that accepts a result the agreed log doe
   CHECK(first(c, "client_consistency")->time_ns == 3);  // when the client accepted it
 }
 
-TEST_CASE("client consistency: a result no correct replica executed is reported at the end (review #22)") {
+TEST_CASE("client consistency: a result no correct replica executed is reported at the end") {
   oracles::Checker c(config4(), issued);
   c.mark_faulty(2);
   c.mark_faulty(3);
@@ -388,7 +388,7 @@ TEST_CASE("certificate: a prepared certificate backed by the network's evidence 
   CHECK(c.violations().empty());
 }
 
-TEST_CASE("certificate: matching on (view, seq) without the digest fires, with both values (review #10)") {
+TEST_CASE("certificate: matching on (view, seq) without the digest fires, with both values") {
   // The VotesIgnoreDigest defect: replica 1 got version a from an equivocating primary, the
   // others b; it counts their PREPAREs for b toward a.
   oracles::Checker c(config4(), issued);
@@ -586,7 +586,7 @@ TEST_CASE("the evidence ignores sequence numbers far beyond any stable checkpoin
 
 // ---- liveness ----------------------------------------------------------------------------
 
-TEST_CASE("liveness: the bound runs from the last fault change inside the run (review #11)") {
+TEST_CASE("liveness: the bound runs from the last fault change inside the run") {
   using oracles::FaultTiming;
   const std::int64_t end = 60'000'000'000;
   // A crash with no restart changes once, when it starts.

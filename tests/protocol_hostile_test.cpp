@@ -1,7 +1,7 @@
 // Hostile input against a correct replica, driven through step(): what one faulty replica
 // or client can send must be refused and counted, never crash the replica, force it into a
 // view change, or crowd correct senders out of its bounded buffers. Each case names the
-// finding of the protocol review it guards (review #N).
+// attack it guards against and the rule that stops it.
 #include <doctest/doctest.h>
 
 #include "tests/replica_cluster.h"
@@ -16,7 +16,7 @@ Bytes junk_new_view(Cluster& c, NodeId sender, ViewNumber v) {
 
 }  // namespace
 
-TEST_CASE("review #4: a bad NEW-VIEW moves on only a replica waiting for that very view (§4.4)") {
+TEST_CASE("a bad NEW-VIEW moves on only a replica waiting for that very view (§4.4)") {
   Cluster c(4);
   c.deliver(c.client(0), 0, c.request(0, 1, op_incr("x")));
   c.run();
@@ -46,7 +46,7 @@ TEST_CASE("review #4: a bad NEW-VIEW moves on only a replica waiting for that ve
   CHECK(c.replicas[2]->view() == 2);
 }
 
-TEST_CASE("review #4: a VIEW-CHANGE for the last view number is malformed") {
+TEST_CASE("a VIEW-CHANGE for the last view number is malformed") {
   Cluster c(4);
   ViewChange vc{~ViewNumber{0}, 0, c.replicas[0]->stable_digest(), {}, {}};
   c.deliver(1, 2, c.seal_from(1, encode_view_change(1, vc)));
@@ -54,7 +54,7 @@ TEST_CASE("review #4: a VIEW-CHANGE for the last view number is malformed") {
   CHECK(c.replicas[2]->view() == 0);
 }
 
-TEST_CASE("review #6: one replica cannot fill the early buffer for everyone") {
+TEST_CASE("one replica cannot fill the early buffer for everyone") {
   Cluster c(4);
   const MessageDigest junk = c.replicas[0]->stable_digest();
   // Far-future views are of no use before we get there: refused, not kept forever.
@@ -77,7 +77,7 @@ TEST_CASE("review #6: one replica cannot fill the early buffer for everyone") {
   CHECK(c.rejected(2, RejectReason::BufferFull) == c.config.early_buffer_max - share);
 }
 
-TEST_CASE("review #15: the early buffer is bounded in bytes, per sender") {
+TEST_CASE("the early buffer is bounded in bytes, per sender") {
   Cluster c(4);
   // Replica 1 is the primary of view 1: it sends big PRE-PREPAREs for view 1 before any view
   // change. They are kept before their requests are authenticated, so only bytes bound them.
@@ -102,7 +102,7 @@ TEST_CASE("review #15: the early buffer is bounded in bytes, per sender") {
   CHECK(c.replicas[2]->buffered() == kept + 1);
 }
 
-TEST_CASE("review #14: one client cannot fill the request table and lock the others out") {
+TEST_CASE("one client cannot fill the request table and lock the others out") {
   Cluster c(4);
   PbftConfig cfg = c.config;
   cfg.request_queue_max = 128;
@@ -123,7 +123,7 @@ TEST_CASE("review #14: one client cannot fill the request table and lock the oth
   CHECK(c.last[2].messages[0].kind == MessageKind::Request);
 }
 
-TEST_CASE("review #16: a PRE-PREPARE of another view does not erase a committed slot") {
+TEST_CASE("a PRE-PREPARE of another view does not erase a committed slot") {
   Cluster c(4);
   // Replica 3 suspects the primary (view change to 1), then joins view 2 on f+1 VIEW-CHANGEs:
   // it observes, and takes PRE-PREPAREs of the views it has left.
@@ -185,7 +185,7 @@ bool armed(const Outbox& out, TimerKind kind) {
 
 }  // namespace
 
-TEST_CASE("review #17: a checkpoint certified during a state transfer is still fetched after it") {
+TEST_CASE("a checkpoint certified during a state transfer is still fetched after it") {
   Cluster c(4);  // K = 4, L = 16
   std::vector<Packet> held;
   Timestamp t = 1;
@@ -221,7 +221,7 @@ TEST_CASE("review #17: a checkpoint certified during a state transfer is still f
   CHECK(c.replicas[3]->current_state_digest() == c.replicas[0]->current_state_digest());
 }
 
-TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, nor FETCH-STATEs of snapshots") {
+TEST_CASE("junk STATE-REPLYs do not become a flood of FETCH-STATEs, nor FETCH-STATEs of snapshots") {
   Cluster c(4);  // K = 4, L = 16
   std::vector<Packet> held;
   for (Timestamp t = 1; c.replicas[0]->last_executed() < 20; ++t) {
@@ -273,7 +273,7 @@ TEST_CASE("review #18: junk STATE-REPLYs do not become a flood of FETCH-STATEs, 
   CHECK(c.rejected(0, RejectReason::BufferFull) == 20 - snapshots);
 }
 
-TEST_CASE("review #19: the client's retry back-off saturates instead of overflowing") {
+TEST_CASE("the client's retry back-off saturates instead of overflowing") {
   // (configured timeout, the most it backs off to): 16 times, or no further than 2^56 ns
   // unless configured above that.
   const std::pair<std::int64_t, std::int64_t> cases[] = {
@@ -300,7 +300,7 @@ TEST_CASE("review #19: the client's retry back-off saturates instead of overflow
   }
 }
 
-TEST_CASE("review #13: a request whose authenticator is broken for f+1 backups still executes once f+1 replicas vouch") {
+TEST_CASE("a request whose authenticator is broken for f+1 backups still executes once f+1 replicas vouch") {
   Cluster c(4);
   // A faulty client's "big MAC": its request authenticates for the primary and replica 1
   // only. Replicas 2 and 3 refuse the PRE-PREPARE at first; without them there is no quorum.
@@ -315,7 +315,7 @@ TEST_CASE("review #13: a request whose authenticator is broken for f+1 backups s
   }
 }
 
-TEST_CASE("review #13: a request no correct replica authenticated is never accepted on the primary's word alone") {
+TEST_CASE("a request no correct replica authenticated is never accepted on the primary's word alone") {
   Cluster c(4);
   // Replica 0 (primary, faulty) makes up a request "from" client 0 and seals it itself: only
   // one replica (itself) vouches, and f + 1 = 2 are needed.
@@ -333,7 +333,7 @@ TEST_CASE("review #13: a request no correct replica authenticated is never accep
   CHECK(c.queue.empty());  // nobody prepared
 }
 
-TEST_CASE("review #3: a COMMIT for a higher view after executing on a commit certificate is harmless") {
+TEST_CASE("a COMMIT for a higher view after executing on a commit certificate is harmless") {
   for (bool recovering : {true, false}) {
     CAPTURE(recovering);
     Cluster c(4);

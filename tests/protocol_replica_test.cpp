@@ -230,7 +230,7 @@ TEST_CASE("state transfer: a reply with the wrong state is refused and the next 
   CHECK(asked_next[0] != asked);
   CHECK(asked_next[0] < 3);
   const Bytes other_state = encode_kv_operation(KvOpcode::Increment, "y");  // any other bytes
-  // The first replica has had its answer: more from it are not looked at (review #18).
+  // The first replica has had its answer: more from it are not looked at.
   const auto duplicates = c.replicas[3]->stats().duplicates;
   c.deliver(asked, 3, c.seal_from(asked, encode_state_reply(asked, StateReply{24, sha256(other_state), other_state})));
   CHECK(c.rejected(3, RejectReason::BadState) == 1);
