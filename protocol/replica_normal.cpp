@@ -300,8 +300,8 @@ void Replica::send_prepare(Slot& slot) {
   slot.prepare_matches++;
 }
 
-// Votes count only for the digest they name (PBFT-NOTES: matching on (v, n) alone let a
-// mutated message commit a different request). The test defect switches that off.
+// Votes count only for the digest they name: matching on (v, n) alone lets a
+// mutated message commit a different request. The test defect switches that off.
 bool Replica::digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const {
   return vote == accepted || config_.test_defect == TestDefect::VotesIgnoreDigest;
 }
