@@ -59,6 +59,43 @@ std::uint32_t get_count(WireReader& r, std::uint32_t max, std::size_t remaining)
   return n;
 }
 
+// A count of fixed-size entries of `entry_bytes` each: no more than the rest could hold.
+std::uint32_t get_entry_count(WireReader& r, std::uint32_t max, std::size_t remaining, std::size_t entry_bytes) {
+  const std::uint32_t n = r.u32();
+  if (n > max || n > remaining / entry_bytes) {
+    r.fail();
+    return 0;
+  }
+  return n;
+}
+
+constexpr std::size_t kSlotClaimBytes = 8 + 8 + 32;
+constexpr std::size_t kCheckpointClaimBytes = 8 + 32;
+constexpr std::size_t kViewChangeRefBytes = 4 + 32;
+
+void put_slot_claims(WireWriter& w, const std::vector<SlotClaim>& claims) {
+  w.u32(static_cast<std::uint32_t>(claims.size()));
+  for (const auto& c : claims) {
+    w.u64(c.seq);
+    w.u64(c.view);
+    put_digest(w, c.digest);
+  }
+}
+
+std::vector<SlotClaim> get_slot_claims(WireReader& r, std::size_t size) {
+  const std::uint32_t n = get_entry_count(r, kViewChangeEntriesMax, size, kSlotClaimBytes);
+  std::vector<SlotClaim> out;
+  out.reserve(n);
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    SlotClaim c;
+    c.seq = r.u64();
+    c.view = r.u64();
+    c.digest = get_digest(r);
+    out.push_back(c);
+  }
+  return out;
+}
+
 template <class T>
 Decoded<T> finish(WireReader& r, T&& value) {
   if (!r.ok()) return {T{}, "truncated or bad length"};
@@ -94,6 +131,9 @@ const char* message_kind_name(MessageKind kind) {
     case MessageKind::FetchState: return "FETCH-STATE";
     case MessageKind::StateReply: return "STATE-REPLY";
     case MessageKind::Status: return "STATUS";
+    case MessageKind::ViewChangeAck: return "VIEW-CHANGE-ACK";
+    case MessageKind::FetchBatch: return "FETCH-BATCH";
+    case MessageKind::Batch: return "BATCH";
   }
   return "UNKNOWN";
 }
@@ -222,22 +262,47 @@ Bytes encode_view_change(NodeId sender, const ViewChange& m) {
   return framed(MessageKind::ViewChange, sender, [&](WireWriter& w) {
     w.u64(m.new_view);
     w.u64(m.stable_seq);
-    put_digest(w, m.stable_digest);
-    put_list(w, m.checkpoint_proof);
-    w.u32(static_cast<std::uint32_t>(m.prepared.size()));
-    for (const auto& p : m.prepared) {
-      w.bytes(p.pre_prepare);
-      put_list(w, p.prepares);
+    w.u32(static_cast<std::uint32_t>(m.checkpoints.size()));
+    for (const auto& c : m.checkpoints) {
+      w.u64(c.seq);
+      put_digest(w, c.digest);
     }
+    put_slot_claims(w, m.prepared);
+    put_slot_claims(w, m.pre_prepared);
+  });
+}
+
+Bytes encode_view_change_ack(NodeId sender, const ViewChangeAck& m) {
+  return framed(MessageKind::ViewChangeAck, sender, [&](WireWriter& w) {
+    w.u64(m.view);
+    w.u32(m.replica);
+    put_digest(w, m.digest);
   });
 }
 
 Bytes encode_new_view(NodeId sender, const NewView& m) {
   return framed(MessageKind::NewView, sender, [&](WireWriter& w) {
     w.u64(m.view);
-    put_list(w, m.view_changes);
+    w.u32(static_cast<std::uint32_t>(m.view_changes.size()));
+    for (const auto& v : m.view_changes) {
+      w.u32(v.replica);
+      put_digest(w, v.digest);
+    }
+    w.u64(m.checkpoint_seq);
+    put_digest(w, m.checkpoint_digest);
     put_list(w, m.pre_prepares);
   });
+}
+
+Bytes encode_fetch_batch(NodeId sender, const FetchBatch& m) {
+  return framed(MessageKind::FetchBatch, sender, [&](WireWriter& w) {
+    w.u64(m.seq);
+    put_digest(w, m.digest);
+  });
+}
+
+Bytes encode_batch(NodeId sender, const Batch& m) {
+  return framed(MessageKind::Batch, sender, [&](WireWriter& w) { w.bytes(m.pre_prepare); });
 }
 
 Bytes encode_fetch_state(NodeId sender, const FetchState& m) {
@@ -351,15 +416,25 @@ Decoded<ViewChange> decode_view_change(ByteView body) {
   ViewChange m;
   m.new_view = r.u64();
   m.stable_seq = r.u64();
-  m.stable_digest = get_digest(r);
-  m.checkpoint_proof = get_list(r, kCertificateEntriesMax, body.size());
-  const std::uint32_t n = get_count(r, kCertificateEntriesMax, body.size());
+  const std::uint32_t n = get_entry_count(r, kViewChangeEntriesMax, body.size(), kCheckpointClaimBytes);
+  m.checkpoints.reserve(n);
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    PreparedProof p;
-    p.pre_prepare = to_bytes(r.bytes(kStateBytesMax));
-    p.prepares = get_list(r, kCertificateEntriesMax, body.size());
-    m.prepared.push_back(std::move(p));
+    CheckpointClaim c;
+    c.seq = r.u64();
+    c.digest = get_digest(r);
+    m.checkpoints.push_back(c);
   }
+  m.prepared = get_slot_claims(r, body.size());
+  m.pre_prepared = get_slot_claims(r, body.size());
+  return finish(r, std::move(m));
+}
+
+Decoded<ViewChangeAck> decode_view_change_ack(ByteView body) {
+  WireReader r(body);
+  ViewChangeAck m;
+  m.view = r.u64();
+  m.replica = r.u32();
+  m.digest = get_digest(r);
   return finish(r, std::move(m));
 }
 
@@ -367,8 +442,32 @@ Decoded<NewView> decode_new_view(ByteView body) {
   WireReader r(body);
   NewView m;
   m.view = r.u64();
-  m.view_changes = get_list(r, kCertificateEntriesMax, body.size());
+  const std::uint32_t n = get_entry_count(r, kViewChangeEntriesMax, body.size(), kViewChangeRefBytes);
+  m.view_changes.reserve(n);
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    ViewChangeRef v;
+    v.replica = r.u32();
+    v.digest = get_digest(r);
+    m.view_changes.push_back(v);
+  }
+  m.checkpoint_seq = r.u64();
+  m.checkpoint_digest = get_digest(r);
   m.pre_prepares = get_list(r, kCertificateEntriesMax, body.size());
+  return finish(r, std::move(m));
+}
+
+Decoded<FetchBatch> decode_fetch_batch(ByteView body) {
+  WireReader r(body);
+  FetchBatch m;
+  m.seq = r.u64();
+  m.digest = get_digest(r);
+  return finish(r, std::move(m));
+}
+
+Decoded<Batch> decode_batch(ByteView body) {
+  WireReader r(body);
+  Batch m;
+  m.pre_prepare = to_bytes(r.bytes(kStateBytesMax));
   return finish(r, std::move(m));
 }
 
@@ -411,6 +510,8 @@ MessageDigest batch_digest(std::span<const MessageDigest> request_digests) {
   Sha256 h;
   return batch_digest_with(h, request_digests);
 }
+
+MessageDigest view_change_digest(ByteView view_change_content) { return sha256(view_change_content); }
 
 MessageDigest null_batch_digest() {
   static const MessageDigest kNull = batch_digest({});
@@ -467,17 +568,37 @@ std::string summarize(ByteView wire) {
     case MessageKind::ViewChange: {
       auto m = decode_view_change(e.body);
       if (!m.ok()) return malformed(m.error);
-      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu stable=%llu |C|=%zu |P|=%zu", name, e.sender,
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu h=%llu |C|=%zu |P|=%zu |Q|=%zu", name, e.sender,
                     static_cast<unsigned long long>(m.value.new_view), static_cast<unsigned long long>(m.value.stable_seq),
-                    m.value.checkpoint_proof.size(), m.value.prepared.size());
+                    m.value.checkpoints.size(), m.value.prepared.size(), m.value.pre_prepared.size());
+      return buf;
+    }
+    case MessageKind::ViewChangeAck: {
+      auto m = decode_view_change_ack(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu of=%u d=%s", name, e.sender,
+                    static_cast<unsigned long long>(m.value.view), m.value.replica, m.value.digest.short_hex().c_str());
+      return buf;
+    }
+    case MessageKind::FetchBatch: {
+      auto m = decode_fetch_batch(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u n=%llu d=%s", name, e.sender,
+                    static_cast<unsigned long long>(m.value.seq), m.value.digest.short_hex().c_str());
+      return buf;
+    }
+    case MessageKind::Batch: {
+      auto m = decode_batch(e.body);
+      if (!m.ok()) return malformed(m.error);
+      std::snprintf(buf, sizeof buf, "%s from=%u (%s)", name, e.sender, summarize(m.value.pre_prepare).c_str());
       return buf;
     }
     case MessageKind::NewView: {
       auto m = decode_new_view(e.body);
       if (!m.ok()) return malformed(m.error);
-      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu |V|=%zu |O|=%zu", name, e.sender,
+      std::snprintf(buf, sizeof buf, "%s from=%u v=%llu |V|=%zu h=%llu |O|=%zu", name, e.sender,
                     static_cast<unsigned long long>(m.value.view), m.value.view_changes.size(),
-                    m.value.pre_prepares.size());
+                    static_cast<unsigned long long>(m.value.checkpoint_seq), m.value.pre_prepares.size());
       return buf;
     }
     case MessageKind::Status: {

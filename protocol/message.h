@@ -11,12 +11,14 @@
 // The *content* is everything before the auth scheme byte; authentication covers it.
 // Bodies: REQUEST u32 client, u64 t, bytes op | PRE-PREPARE u64 v, u64 n, digest, u32 count,
 // count x bytes(REQUEST) | PREPARE/COMMIT u64 v, u64 n, digest | REPLY u64 v, u64 t, u32 client,
-// bytes result | CHECKPOINT u64 n, digest | VIEW-CHANGE u64 v+1, u64 n, digest, u32 |C|, bytes...,
-// u32 |P|, per proof bytes(PRE-PREPARE), u32 count, bytes(PREPARE)... | NEW-VIEW u64 v, u32 |V|,
-// bytes..., u32 |O|, bytes... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes |
-// STATUS u64 v, u8 flags, u64 stable n, u64 last executed n, bytes slots, bytes view-changes.
+// bytes result | CHECKPOINT u64 n, digest | VIEW-CHANGE u64 v+1, u64 h, u32 |C| x {u64 n,
+// digest}, u32 |P| x {u64 n, u64 v, digest}, u32 |Q| x {u64 n, u64 v, digest} | VIEW-CHANGE-ACK
+// u64 v, u32 replica, digest | NEW-VIEW u64 v, u32 |V| x {u32 replica, digest}, u64 h, digest,
+// u32 |O|, bytes(PRE-PREPARE)... | FETCH-STATE u64 n, digest | STATE-REPLY u64 n, digest, bytes
+// | STATUS u64 v, u8 flags, u64 stable n, u64 last executed n, bytes slots, bytes view-changes |
+// FETCH-BATCH u64 n, digest | BATCH bytes(PRE-PREPARE).
 // Variable-length fields are a u32 length followed by the bytes. Nested messages
-// (requests in a batch, certificates in VIEW-CHANGE, ...) are whole wire messages, auth
+// (requests in a batch, O's PRE-PREPAREs in NEW-VIEW, ...) are whole wire messages, auth
 // trailer included, so a third replica can check them.
 //
 // Decoding rejects unknown kinds or schemes, lengths that run past the end, counts above
@@ -44,8 +46,11 @@ enum class MessageKind : std::uint8_t {
   FetchState = 9,
   StateReply = 10,
   Status = 11,
+  ViewChangeAck = 12,
+  FetchBatch = 13,
+  Batch = 14,
 };
-constexpr std::uint8_t kMessageKindMax = 11;
+constexpr std::uint8_t kMessageKindMax = 14;
 const char* message_kind_name(MessageKind kind);  // "PRE-PREPARE", ...
 
 enum class AuthScheme : std::uint8_t { None = 0, Mac = 1, Signature = 2 };
@@ -62,6 +67,9 @@ constexpr std::size_t kMacBytes = 32;
 constexpr std::size_t kSignatureBytes = 64;
 constexpr std::uint32_t kStatusSlotsMax = 256;
 constexpr std::uint32_t kStatusViewChangeBytesMax = 512;  // 4096 replicas
+// Entries of one of a VIEW-CHANGE's sets (C, P, Q) and of NEW-VIEW's V: a correct replica's
+// are bounded by its window (P: one per sequence number, Q: a few per sequence number).
+constexpr std::uint32_t kViewChangeEntriesMax = 1u << 20;
 
 // Errors are values: `error` is empty on success, else a static description.
 template <class T>
@@ -137,24 +145,76 @@ struct Checkpoint {
   MessageDigest state_digest;
 };
 
-// One prepared certificate: the PRE-PREPARE and the PREPAREs that prepared it (wire form).
-struct PreparedProof {
-  Bytes pre_prepare;
-  std::vector<Bytes> prepares;
+// The TOCS '02 view change: summaries, not certificates. With MAC authenticators a replica
+// cannot prove to a third what it received, so a VIEW-CHANGE says what its sender holds and
+// the decision procedure (replica_decision.cpp) only trusts what enough senders agree on.
+
+// An entry of P or Q: (n, d, v). In P, the request with digest d prepared here at n in view v
+// (the highest such view); in Q, a PRE-PREPARE for (n, d) accepted here, v the latest view.
+struct SlotClaim {
+  SequenceNumber seq = 0;
+  ViewNumber view = 0;
+  MessageDigest digest;
+  bool operator==(const SlotClaim&) const = default;
 };
 
+// An entry of C: a checkpoint this replica holds, (n, state digest).
+struct CheckpointClaim {
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+  bool operator==(const CheckpointClaim&) const = default;
+};
+
+// VIEW-CHANGE <v+1, h, C, P, Q, i>. Well formed (replica_view_change.cpp) iff: C is strictly
+// ascending by seq, every entry at or above h and a multiple of the checkpoint interval, and
+// names h itself; P is strictly ascending by seq; Q strictly ascending by (seq, digest); every
+// P and Q entry has h < n <= h + L and a view below v+1; and every P entry (n, d, v) has a Q
+// entry (n, d, v') with v' >= v (what prepared here was pre-prepared here).
 struct ViewChange {
   ViewNumber new_view = 0;
-  SequenceNumber stable_seq = 0;           // n: the last stable checkpoint
-  MessageDigest stable_digest;             // its state digest
-  std::vector<Bytes> checkpoint_proof;     // C: CHECKPOINT wire messages (a quorum)
-  std::vector<PreparedProof> prepared;     // P: one per prepared seq above stable_seq
+  SequenceNumber stable_seq = 0;              // h: the sender's low watermark
+  std::vector<CheckpointClaim> checkpoints;   // C
+  std::vector<SlotClaim> prepared;            // P
+  std::vector<SlotClaim> pre_prepared;        // Q
 };
 
+// VIEW-CHANGE-ACK <v, i, j, d>: the sender (i) holds replica j's VIEW-CHANGE for view v, whose
+// content has digest d. Sent to the primary of v only.
+struct ViewChangeAck {
+  ViewNumber view = 0;
+  ReplicaId replica = 0;        // j
+  MessageDigest digest;         // view_change_digest() of j's VIEW-CHANGE
+};
+
+// One VIEW-CHANGE named in a NEW-VIEW.
+struct ViewChangeRef {
+  ReplicaId replica = 0;
+  MessageDigest digest;
+  bool operator==(const ViewChangeRef&) const = default;
+};
+
+// NEW-VIEW <v, V, X>. V names the VIEW-CHANGEs the decision ran on (strictly ascending by
+// replica); X is the chosen checkpoint and, per sequence number in (h, max-s], the chosen
+// request, given as O: the primary's PRE-PREPAREs of view v carrying the batches (the null
+// request where none was chosen), in sequence order without gaps.
 struct NewView {
   ViewNumber view = 0;
-  std::vector<Bytes> view_changes;  // V: VIEW-CHANGE wire messages (a quorum)
-  std::vector<Bytes> pre_prepares;  // O: PRE-PREPARE wire messages for view, in seq order
+  std::vector<ViewChangeRef> view_changes;  // V
+  SequenceNumber checkpoint_seq = 0;        // X: h
+  MessageDigest checkpoint_digest;          //    and its state digest
+  std::vector<Bytes> pre_prepares;          // O
+};
+
+// FETCH-BATCH <n, d>: the new primary lacks the batch it chose for n. Answered with BATCH.
+struct FetchBatch {
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+};
+
+// BATCH: a PRE-PREPARE (of any view) holding the batch asked for. Its digest binds the batch,
+// so the copy needs no authentication beyond the BATCH message itself.
+struct Batch {
+  Bytes pre_prepare;
 };
 
 struct FetchState {
@@ -199,7 +259,10 @@ Bytes encode_vote(MessageKind kind, NodeId sender, const Vote& m);  // Prepare o
 Bytes encode_reply(NodeId sender, const Reply& m);
 Bytes encode_checkpoint(NodeId sender, const Checkpoint& m);
 Bytes encode_view_change(NodeId sender, const ViewChange& m);
+Bytes encode_view_change_ack(NodeId sender, const ViewChangeAck& m);
 Bytes encode_new_view(NodeId sender, const NewView& m);
+Bytes encode_fetch_batch(NodeId sender, const FetchBatch& m);
+Bytes encode_batch(NodeId sender, const Batch& m);
 Bytes encode_fetch_state(NodeId sender, const FetchState& m);
 Bytes encode_state_reply(NodeId sender, const StateReply& m);
 Bytes encode_status(NodeId sender, const Status& m);
@@ -224,7 +287,10 @@ Decoded<Vote> decode_vote(ByteView body);
 Decoded<Reply> decode_reply(ByteView body);
 Decoded<Checkpoint> decode_checkpoint(ByteView body);
 Decoded<ViewChange> decode_view_change(ByteView body);
+Decoded<ViewChangeAck> decode_view_change_ack(ByteView body);
 Decoded<NewView> decode_new_view(ByteView body);
+Decoded<FetchBatch> decode_fetch_batch(ByteView body);
+Decoded<Batch> decode_batch(ByteView body);
 Decoded<FetchState> decode_fetch_state(ByteView body);
 Decoded<StateReply> decode_state_reply(ByteView body);
 Decoded<Status> decode_status(ByteView body);
@@ -260,6 +326,9 @@ MessageDigest request_digest(ByteView request_content);
 // request (empty batch) has its own fixed digest, null_batch_digest().
 MessageDigest batch_digest(std::span<const MessageDigest> request_digests);
 MessageDigest null_batch_digest();
+// What VIEW-CHANGE-ACKs and NEW-VIEW's V name a VIEW-CHANGE by: SHA-256 of its content (kind,
+// sender, body; not the authenticator, which differs per copy only in MAC entries).
+MessageDigest view_change_digest(ByteView view_change_content);
 // The bytes batch_digest() hashes for a batch of `count` requests.
 constexpr std::uint64_t batch_digest_input_bytes(std::uint64_t count) { return 16 + 4 + 32 * count; }
 
