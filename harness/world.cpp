@@ -460,6 +460,11 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
         trace_note(r, "state transferred to seq " + std::to_string(note.a), note.a, 0);
         break;
       case K::CertificateUsed: checker_.on_certificate(queue_.now_ns(), r, note); break;
+      case K::CheckpointAdopted:
+        checker_.on_checkpoint_adopted(queue_.now_ns(), r, note.a, note.digest);
+        if (options_.record_trace) timeline_.push_back({queue_.now_ns(), r, "stable_checkpoint", note.a});
+        trace_note(r, "adopted checkpoint " + std::to_string(note.a) + " from the NEW-VIEW", note.a, 0);
+        break;
       default: break;
     }
   }

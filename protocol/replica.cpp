@@ -1,10 +1,12 @@
 // Replica: construction, the step() entry point, the checks every message needs, sending,
 // timers and invariants. The protocol phases live in replica_normal.cpp (requests and the
 // three phases), replica_checkpoint.cpp (checkpoints, state transfer), replica_status.cpp
-// (retransmission), replica_view_change.cpp (VIEW-CHANGE), replica_certificates.cpp (the
-// certificates inside VIEW-CHANGEs) and replica_new_view.cpp (NEW-VIEW).
+// (retransmission), replica_view_change.cpp (VIEW-CHANGE and its acks) and
+// replica_new_view.cpp (NEW-VIEW); the view change's decision procedure is
+// view_change_decision.cpp.
 #include "protocol/replica.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace protocol {
@@ -28,11 +30,9 @@ Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
   const std::size_t votes = std::size_t{config_.log_window} * config_.n;
   prepare_votes_.resize(votes);
   commit_votes_.resize(votes);
-  prepare_wires_.resize(votes);
   for (std::size_t i = 0; i < log_.size(); ++i) {
     log_[i].prepares = std::span<VoteRecord>(prepare_votes_).subspan(i * config_.n, config_.n);
     log_[i].commits = std::span<VoteRecord>(commit_votes_).subspan(i * config_.n, config_.n);
-    log_[i].prepare_wires = std::span<Bytes>(prepare_wires_).subspan(i * config_.n, config_.n);
   }
   latest_checkpoint_.resize(config_.n);
   laggard_asks_.assign(config_.n, 0);
@@ -121,11 +121,15 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     reject(RejectReason::WrongSender, from, e.kind);  // replies are for clients; no echoes
     return;
   }
-  if (e.kind == MessageKind::ViewChange && held_view_change_wire(e)) {
-    // Byte for byte a VIEW-CHANGE we authenticated and hold already (a retransmission):
-    // nothing to verify or do again.
-    stats_.duplicates++;
-    return;
+  if (e.kind == MessageKind::ViewChange) {
+    if (const ValidViewChange* held = held_view_change_wire(e)) {
+      // Byte for byte a VIEW-CHANGE we authenticated and hold already (a retransmission):
+      // nothing to verify again. Its sender re-sends it when the view change drags on, and
+      // our ack to the primary may be what was lost.
+      stats_.duplicates++;
+      if (status_ == Status::ViewChange && held->body.new_view == view_) send_view_change_ack(view_, *held);
+      return;
+    }
   }
   std::optional<MessageDigest> content_digest;
   if (!crypto_->verify(e, &content_digest)) {
@@ -143,6 +147,9 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     case MessageKind::FetchState: on_fetch_state(e); return;
     case MessageKind::StateReply: on_state_reply(e); return;
     case MessageKind::Status: on_status(e); return;
+    case MessageKind::ViewChangeAck: on_view_change_ack(e); return;
+    case MessageKind::FetchBatch: on_fetch_batch(e); return;
+    case MessageKind::Batch: on_batch(e); return;
     case MessageKind::Reply: return;  // refused above
   }
 }
@@ -160,12 +167,11 @@ void Replica::reject(RejectReason reason, NodeId from, MessageKind kind) {
   out_->rejections.push_back(Rejection{reason, from, kind});
 }
 
-// Multicast to every other replica. Kinds that can end up inside a certificate carry an
-// authenticator entry for the sender too, so the sender can check its own message when a
-// peer forwards it back in a proof.
+// Multicast to every other replica. Kinds a peer may forward back to the sender (a
+// PRE-PREPARE inside a BATCH, CHECKPOINTs of a stable checkpoint's proof) carry an
+// authenticator entry for the sender too, so it can check its own message.
 void Replica::multicast(Bytes&& content, MessageKind kind) {
-  const bool embeddable = kind == MessageKind::PrePrepare || kind == MessageKind::Prepare ||
-                          kind == MessageKind::Checkpoint || kind == MessageKind::ViewChange;
+  const bool embeddable = kind == MessageKind::PrePrepare || kind == MessageKind::Checkpoint;
   crypto_->seal_in_place(content, embeddable ? all_replicas_ : other_replicas_);
   out_->messages.push_back(OutMessage{kAllReplicas, kind, std::move(content)});
 }
@@ -199,14 +205,13 @@ Replica::Slot& Replica::slot_for(SequenceNumber seq) {
   if (slot.seq != seq) {
     // The window moved past the old occupant (garbage collection leaves it free).
     assert(slot.seq == 0 || slot.seq <= stable_seq_);
-    // Keep the buffers (votes, wires, requests, proof): no allocation per sequence number.
-    // The proof's contents are stale but unread while has_proof is false.
+    // Keep the buffers (votes, wires, requests): no allocation per sequence number.
     const auto prepares = slot.prepares;
     const auto commits = slot.commits;
-    const auto prepare_wires = slot.prepare_wires;
     auto pp_wire = std::move(slot.pre_prepare_wire);
     auto requests = std::move(slot.requests);
-    auto proof = std::move(slot.proof);
+    auto own_prepare = std::move(slot.own_prepare_wire);
+    auto own_commit = std::move(slot.own_commit_wire);
     slot = Slot{};
     for (auto& v : prepares) v.present = false;
     for (auto& v : commits) v.present = false;
@@ -219,10 +224,12 @@ Replica::Slot& Replica::slot_for(SequenceNumber seq) {
     requests.clear();
     slot.prepares = prepares;
     slot.commits = commits;
-    slot.prepare_wires = prepare_wires;  // their contents are read only with a present vote
     slot.pre_prepare_wire = std::move(pp_wire);
     slot.requests = std::move(requests);
-    slot.proof = std::move(proof);
+    own_prepare.clear();
+    own_commit.clear();
+    slot.own_prepare_wire = std::move(own_prepare);
+    slot.own_commit_wire = std::move(own_commit);
     slot.seq = seq;
     log_entries_++;
   }
@@ -266,13 +273,16 @@ void Replica::check_slot(const Slot& slot) const {
   // advance_slot), and a later vote for a higher view may replace a sender's vote and lower
   // the live counts without undoing what the certificate proved (found by `pbftsim fuzz`).
   assert(!slot.committed || slot.has_pre_prepare);
-  assert(!slot.prepared || slot.has_proof);
+  assert(!slot.prepared || slot.has_p);
   assert(!slot.has_held || !slot.held_wire.empty());
-  assert(!slot.has_proof || slot.proof_view <= slot.pp_view);
-  assert(!slot.has_proof || slot.proof.prepares.size() < config_.n);
+  // What prepared here was pre-prepared here (VIEW-CHANGE's P within its Q).
+  assert(!slot.has_p || slot.p_view <= slot.pp_view);
+  assert(!slot.has_p || (slot.has_pre_prepare && slot.digest == slot.p_digest) ||
+         std::any_of(slot.older_pre_prepares.begin(), slot.older_pre_prepares.end(),
+                     [&](const Slot::PrePrepared& q) { return q.digest == slot.p_digest && q.view >= slot.p_view; }));
+  assert(slot.older_pre_prepares.size() <= kOlderPrePreparesMax);
   assert(slot.prepare_matches < config_.n && slot.commit_matches <= config_.n);
   assert(slot.prepares.size() == config_.n && slot.commits.size() == config_.n);
-  assert(slot.prepare_wires.size() == config_.n);
   (void)slot;
 }
 

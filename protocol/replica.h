@@ -24,6 +24,7 @@
 #include "protocol/io.h"
 #include "protocol/message.h"
 #include "protocol/service.h"
+#include "protocol/view_change_decision.h"
 
 namespace protocol {
 
@@ -94,23 +95,30 @@ class Replica {
     Bytes pre_prepare_wire;
     std::vector<ConsensusRequest> requests;
     // Indexed by replica; views into the replica's flat vote arrays (set once, kept when
-    // the slot is reused), so a window of slots is three allocations, not 2 x log_window.
+    // the slot is reused), so a window of slots is two allocations, not 2 x log_window.
     std::span<VoteRecord> prepares;
     std::span<VoteRecord> commits;
-    std::span<Bytes> prepare_wires;  // PREPAREs go into prepared certificates: kept whole
-    Bytes own_commit_wire;           // our COMMIT, re-sent to a replica that lost it (STATUS)
+    Bytes own_prepare_wire;          // our PREPARE and COMMIT, re-sent to a replica that
+    Bytes own_commit_wire;           // lost them (STATUS)
     std::uint32_t prepare_matches = 0;
     std::uint32_t commit_matches = 0;
     bool sent_prepare = false;
     bool sent_commit = false;
     bool prepared = false;
     bool committed = false;
-    // The prepared certificate with the highest view held for this seq (VIEW-CHANGE's P).
-    bool has_proof = false;
-    ViewNumber proof_view = 0;
-    MessageDigest proof_digest;
-    PreparedProof proof;
-    std::uint64_t proof_senders = 0;  // replicas < 64 whose PREPARE is in `proof` (add_to_proof)
+    // VIEW-CHANGE's P entry for this seq: the request that prepared here in the highest view.
+    bool has_p = false;
+    ViewNumber p_view = 0;
+    MessageDigest p_digest;
+    // VIEW-CHANGE's Q for this seq is the accepted PRE-PREPARE above (its digest at pp_view)
+    // and these: other digests accepted here in earlier views, each with the latest view and
+    // a PRE-PREPARE carrying its batch (a new primary may choose it and ask for the batch).
+    struct PrePrepared {
+      ViewNumber view = 0;
+      MessageDigest digest;
+      Bytes wire;
+    };
+    std::vector<PrePrepared> older_pre_prepares;  // at most kOlderPrePreparesMax
     // A PRE-PREPARE whose batch hashes to its digest but holds a request whose authenticator
     // entry for us is broken (a faulty client's "big MAC", or a primary that
     // strips entries per receiver). Held until f+1 replicas vouch for it (accept_held).
@@ -153,33 +161,17 @@ class Replica {
     Bytes snapshot;
   };
 
-  // What a VIEW-CHANGE asserts: checkpoint `seq` with `digest` is stable (stable = true), or
-  // (view, seq, digest) prepared at its sender.
-  struct Claim {
-    bool stable = false;
-    ViewNumber view = 0;
-    SequenceNumber seq = 0;
-    MessageDigest digest;
-    bool operator==(const Claim&) const = default;
-  };
-
-  // A VIEW-CHANGE that authenticates for us and is well formed. `accepted` once each of its
-  // claims is established for us (replica_certificates.cpp): only accepted ones count toward
-  // a quorum or enter O; the others wait for corroboration.
+  // A VIEW-CHANGE that authenticates for us and is well formed. At the new primary it is
+  // `accepted` (may enter the decision) once VIEW-CHANGE-ACKs from quorum - 2 other
+  // replicas name its digest: with its sender and the primary they make a quorum, so a
+  // correct replica vouches that the others can get the very same message.
   struct ValidViewChange {
     ReplicaId sender = 0;
     ViewChange body;
     Bytes wire;
-    std::vector<Claim> claims;      // the stable checkpoint first, then one per certificate
-    std::vector<Claim> unverified;  // those whose certificates do not verify for us
-    std::vector<Claim> weak;        // prepared claims only f+1 pre-preparers vouch for (Weak)
+    MessageDigest digest;  // view_change_digest() of its content
     bool accepted = false;
   };
-  // Verified: a quorum's worth of the certificate authenticates for us (or f+1 VIEW-CHANGEs
-  // make the claim); Weak: only f+1 distinct replicas vouch that they pre-prepared exactly
-  // (view, seq, digest); Unverified: neither, the VIEW-CHANGE is held back. See
-  // replica_certificates.cpp.
-  enum class CertCheck : std::uint8_t { Invalid, Verified, Weak, Unverified };
 
   // ---- replica.cpp: dispatch, sending, timers, invariants ----
   void on_wire(NodeId from, ByteView wire);
@@ -222,7 +214,6 @@ class Replica {
   bool decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& out);
   // `authenticate` = false only for batches whose digest is certified (decode_batch_as).
   bool decode_batch_as(const PrePrepare& pp, std::vector<ConsensusRequest>& out, bool authenticate);
-  void add_to_proof(Slot& slot, ReplicaId sender, const Vote& vote, ByteView wire);
   MessageDigest digest_of_batch(const std::vector<ConsensusRequest>& requests);
   // Resizes to `count`, growing with spare elements (their buffers) before new ones.
   void resize_requests(std::vector<ConsensusRequest>& requests, std::size_t count);
@@ -237,6 +228,9 @@ class Replica {
   void accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq, const MessageDigest& digest,
                     std::span<const ByteView> request_wires, ByteView wire,
                     std::vector<ConsensusRequest>& requests);
+  // Keeps the slot's current PRE-PREPARE in Q's older entries before another digest replaces it.
+  void keep_older_pre_prepare(Slot& slot);
+  static constexpr std::size_t kOlderPrePreparesMax = 4;
   void recount(Slot& slot);
   // Multicasts our PREPARE for the slot's PRE-PREPARE and counts it. REQUIRES: we have not
   // sent one for the slot's view.
@@ -281,57 +275,73 @@ class Replica {
   void record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteView wire);
   void check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest);
   void make_stable(SequenceNumber seq, const MessageDigest& digest, std::vector<Bytes>&& proof);
+  // Moves the low watermark to `seq` without a quorum certificate: the NEW-VIEW's decision
+  // chose it (f+1 VIEW-CHANGEs list it, so a correct replica holds that state).
+  void adopt_checkpoint(SequenceNumber seq, const MessageDigest& digest);
+  void advance_low_watermark(SequenceNumber seq, const MessageDigest& digest);
   void fetch_pending_checkpoint();
   void collect_garbage();
   void add_to_stable_proof(ReplicaId sender, ByteView wire);
   void start_state_transfer(SequenceNumber seq, const MessageDigest& digest,
                             std::vector<Bytes>&& proof);
+  // The same with the peers to ask given (they hold the checkpoint: their VIEW-CHANGEs list it).
+  void start_state_transfer_from(SequenceNumber seq, const MessageDigest& digest,
+                                 std::vector<Bytes>&& proof, std::vector<ReplicaId> candidates);
   void send_fetch();
   void on_fetch_state(const Envelope& env);
   void on_state_reply(const Envelope& env);
   Bytes snapshot() const;
   bool restore(ByteView snapshot);
 
-  // ---- replica_view_change.cpp: VIEW-CHANGE, timers, retransmission ----
+  // ---- replica_view_change.cpp: VIEW-CHANGE, VIEW-CHANGE-ACK, timers, retransmission ----
   void start_view_change(ViewNumber new_view);
   ViewChange build_view_change(ViewNumber new_view) const;
   void on_view_change(const Envelope& env);
-  ValidViewChange own_view_change(ViewChange&& vc, const Bytes& wire) const;
+  void on_view_change_ack(const Envelope& env);
+  // Tells the primary of `view` we hold `vc` (unless one of us is its sender or the primary).
+  void send_view_change_ack(ViewNumber view, const ValidViewChange& vc);
+  // At the primary of `view`: marks accepted the VIEW-CHANGEs whose acks now make a quorum.
+  void update_accepted(ViewNumber view);
   std::uint32_t accepted_view_changes(ViewNumber view) const;
   // The VIEW-CHANGE we hold from `sender` for `view` if its wire is exactly `wire`.
   const ValidViewChange* held_view_change(ViewNumber view, ReplicaId sender, ByteView wire) const;
-  bool held_view_change_wire(const Envelope& env) const;
+  // The same for a VIEW-CHANGE just received (a retransmission of one we hold), or nullptr.
+  const ValidViewChange* held_view_change_wire(const Envelope& env) const;
+  // Whether the NEW-VIEW we wait on (pending_new_view_) is for `view` and names (sender, digest).
+  bool pending_names(ViewNumber view, ReplicaId sender, const MessageDigest& digest) const;
 
   void maybe_join_higher_view();
   void on_view_change_timer();
   void note_view_change_quorum();
   // `paced`: the ask is a STATUS, which goes out only after a quiet interval: answer at once.
-  void help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced = false);
+  // `st`, if given, says which VIEW-CHANGEs the laggard holds: the ones our NEW-VIEW names
+  // that it lacks are relayed with it.
+  void help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced = false,
+                    const protocol::Status* st = nullptr);
   std::int64_t retransmit_interval_ns(std::uint32_t retransmits) const;
 
-  // ---- replica_certificates.cpp: the certificates inside VIEW-CHANGEs ----
-  std::optional<ValidViewChange> check_view_change(ReplicaId sender, ByteView body, ByteView wire);
-  CertCheck check_checkpoint_proof(SequenceNumber seq, const MessageDigest& digest,
-                                   const std::vector<Bytes>& proof);
-  CertCheck check_prepared_proof(const PreparedProof& proof, ViewNumber before_view,
-                                 SequenceNumber low, Claim& claim);
-  std::uint32_t count_own_prepares(ViewNumber view, SequenceNumber seq, const MessageDigest& digest,
-                                   std::vector<bool>& counted) const;
-  void corroborate(std::vector<ValidViewChange*>& held,
-                   const std::vector<const ValidViewChange*>& sources) const;
-
-  // ---- replica_new_view.cpp: the NEW-VIEW decision, its check, installing the view ----
+  // ---- replica_new_view.cpp: the NEW-VIEW: sending it, checking it, installing the view ----
   void maybe_send_new_view();
   void on_new_view(const Envelope& env);
-  // O for view `view` from the VIEW-CHANGEs in V: seq -> PRE-PREPARE without the view set.
-  // `decided` is false when weak claims of different digests tie at a seq's highest view and
-  // no verified claim settles it: no O can be computed from this V.
-  std::map<SequenceNumber, PrePrepare> compute_new_view_o(
-      const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s, bool& decided) const;
-  void install_new_view(ViewNumber view, const std::vector<ValidViewChange>& v_set,
-                        const std::vector<Bytes>& o_wires);
-  bool check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set);
+  enum class NewViewCheck : std::uint8_t { Accept, Pending, Reject };
+  // Checks a NEW-VIEW against the VIEW-CHANGEs it names (Pending: we lack some of them) and
+  // against our own run of the decision procedure; fills `decision` and `named` (the named
+  // VIEW-CHANGEs' wires) when it accepts.
+  NewViewCheck check_new_view(const NewView& nv, NewViewDecision& decision, std::vector<Bytes>& named,
+                              std::vector<ReplicaId>& holders);
+  // A NEW-VIEW we could not check yet for lack of VIEW-CHANGEs: looked at again as they come.
+  void retry_pending_new_view();
+  // `holders`: the senders of VIEW-CHANGEs that list the decision's checkpoint in C.
+  void install_new_view(ViewNumber view, const NewViewDecision& decision, const std::vector<ReplicaId>& holders,
+                        const std::vector<Bytes>& o_wires, std::vector<Bytes>&& named);
+  // Makes the decision's checkpoint our low watermark: stable if we hold its certificate,
+  // else adopted on the word of the f+1 VIEW-CHANGEs that list it, fetching the state if needed.
+  void install_checkpoint(const NewViewDecision& decision, const std::vector<ReplicaId>& holders);
   void reset_proposals_for_view();
+  // A PRE-PREPARE (of any view) we hold for (seq, digest), with its batch; nullptr if none.
+  const Bytes* find_batch(SequenceNumber seq, const MessageDigest& digest) const;
+  void on_fetch_batch(const Envelope& env);
+  void on_batch(const Envelope& env);
   // Hands the messages buffered in early_ to on_wire again, each through the ordinary checks
   // (those that still do not fit are buffered again). Runs only from step(), after the
   // handler: a handler that moves the window or enters a view sets replay_due_, so no
@@ -365,7 +375,6 @@ class Replica {
   std::vector<Slot> log_;                   // ring, log_window slots
   std::vector<VoteRecord> prepare_votes_;   // log_window x n, slot-major (Slot::prepares)
   std::vector<VoteRecord> commit_votes_;    // log_window x n (Slot::commits)
-  std::vector<Bytes> prepare_wires_;        // log_window x n (Slot::prepare_wires)
   std::size_t log_entries_ = 0;             // slots holding a sequence number
   std::size_t ring_base_ = 1;               // (stable_seq_ + 1) % log_window
   const Slot* touched_ = nullptr;           // the slot this step last took (checked after it)
@@ -434,6 +443,20 @@ class Replica {
   static constexpr std::uint32_t kViewChangesPerSender = 4;  // in view_changes_
   std::map<ViewNumber, Bytes> own_view_changes_;
   Bytes new_view_wire_;
+  std::vector<Bytes> new_view_named_;  // the VIEW-CHANGEs new_view_wire_ names, relayed to laggards
+  // At the primary of a view being changed to: VIEW-CHANGE-ACKs by view, n x n (acker-major),
+  // each the digest acked for that subject (only views up to kEarlyViewsAhead past ours).
+  struct AckRecord {
+    bool present = false;
+    MessageDigest digest;
+  };
+  std::map<ViewNumber, std::vector<AckRecord>> view_change_acks_;
+  // A NEW-VIEW for view_ (or a later view) naming VIEW-CHANGEs we do not hold yet.
+  Bytes pending_new_view_;
+  // The new primary's batches fetched for the decision (FETCH-BATCH), by (seq, digest), and
+  // those asked for in this view change (asked again when the view-change timer fires).
+  std::map<std::pair<SequenceNumber, MessageDigest>, Bytes> fetched_batches_;
+  std::vector<std::pair<SequenceNumber, MessageDigest>> batches_wanted_;
   std::vector<std::uint8_t> laggard_asks_;  // by replica: asks for our NEW-VIEW in this view (max 2)
 
   // STATUS: where this replica stood at the last status tick (a STATUS goes out only when

@@ -74,10 +74,9 @@ void Replica::on_checkpoint(const Envelope& env) {
   record_checkpoint_vote(env.sender, decoded.value, env.wire);
 }
 
-// Like prepared certificates (add_to_proof), the stable checkpoint's proof keeps every
-// matching CHECKPOINT that arrives after it became stable, so that the C of our
-// VIEW-CHANGE holds a quorum each receiver can verify even if a faulty replica's
-// CHECKPOINT authenticates only for some of them.
+// The stable checkpoint's proof keeps every matching CHECKPOINT that arrives after it became
+// stable: it is what a replica stuck below it is sent (STATUS), and with MAC authenticators
+// a faulty replica's CHECKPOINT may authenticate only for some of them.
 void Replica::add_to_stable_proof(ReplicaId sender, ByteView wire) {
   for (const auto& w : stable_proof_) {
     auto e = parse_envelope(w);
@@ -164,13 +163,32 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
                           std::vector<Bytes>&& proof) {
   if (seq <= stable_seq_) return;
   assert(proof.size() >= config_.quorum());
+  stable_proof_ = std::move(proof);
+  stats_.checkpoints_stable++;
+  out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
+  advance_low_watermark(seq, digest);
+}
+
+void Replica::adopt_checkpoint(SequenceNumber seq, const MessageDigest& digest) {
+  if (seq <= stable_seq_) return;
+  // The CHECKPOINTs we hold for it, short of a quorum: what we can pass on to a laggard.
+  stable_proof_.clear();
+  auto votes = checkpoint_votes_.find(seq);
+  if (votes != checkpoint_votes_.end()) {
+    for (const auto& v : votes->second) {
+      if (v.present && v.digest == digest) stable_proof_.push_back(v.wire);
+    }
+  }
+  out_->notes.push_back(Note{Note::Kind::CheckpointAdopted, seq, 0, digest, {}, 0});
+  advance_low_watermark(seq, digest);
+}
+
+void Replica::advance_low_watermark(SequenceNumber seq, const MessageDigest& digest) {
+  assert(seq > stable_seq_);
   stable_seq_ = seq;
   ring_base_ = (stable_seq_ + 1) % config_.log_window;
   stable_digest_ = digest;
-  stable_proof_ = std::move(proof);
-  stats_.checkpoints_stable++;
   std::fill(state_replies_sent_.begin(), state_replies_sent_.end(), 0);
-  out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
   if (pending_seq_ <= seq) {
     pending_seq_ = 0;
     pending_proof_.clear();
@@ -194,7 +212,7 @@ void Replica::collect_garbage() {
       assert(log_entries_ > 0);
       log_entries_--;
       slot.seq = 0;
-      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_proof = slot.has_held = false;
+      slot.has_pre_prepare = slot.prepared = slot.committed = slot.has_p = slot.has_held = false;
       // Buffers stay for the slot's next sequence number (slot_for resets the rest).
     }
   }
@@ -209,13 +227,23 @@ void Replica::start_state_transfer(SequenceNumber seq, const MessageDigest& dige
     auto own = own_checkpoints_.find(seq);
     if (own != own_checkpoints_.end() && own->second.digest == digest) return;
   }
-  fetch_seq_ = seq;
-  fetch_digest_ = digest;
-  fetch_candidates_.clear();
+  std::vector<ReplicaId> candidates;
   for (const auto& wire : proof) {
     auto env = parse_envelope(wire);
-    if (env.ok() && env.value.sender != self_) fetch_candidates_.push_back(env.value.sender);
+    if (env.ok() && env.value.sender != self_ && env.value.sender < config_.n) candidates.push_back(env.value.sender);
   }
+  start_state_transfer_from(seq, digest, std::move(proof), std::move(candidates));
+}
+
+void Replica::start_state_transfer_from(SequenceNumber seq, const MessageDigest& digest,
+                                        std::vector<Bytes>&& proof, std::vector<ReplicaId> candidates) {
+  if (last_executed_ >= seq) {
+    auto own = own_checkpoints_.find(seq);
+    if (own != own_checkpoints_.end() && own->second.digest == digest) return;
+  }
+  fetch_seq_ = seq;
+  fetch_digest_ = digest;
+  fetch_candidates_ = std::move(candidates);
   fetch_proof_ = std::move(proof);
   fetch_awaiting_.assign(config_.n, false);
   fetch_next_ = self_;  // spread the load: each replica starts with a different peer
@@ -267,7 +295,13 @@ void Replica::on_state_reply(const Envelope& env) {
   }
   last_executed_ = fetch_seq_;
   own_checkpoints_[fetch_seq_] = OwnCheckpoint{fetch_digest_, reply.snapshot};
-  if (fetch_seq_ > stable_seq_) make_stable(fetch_seq_, fetch_digest_, std::move(fetch_proof_));
+  if (fetch_seq_ > stable_seq_) {
+    if (fetch_proof_.size() >= config_.quorum()) {
+      make_stable(fetch_seq_, fetch_digest_, std::move(fetch_proof_));
+    } else {
+      adopt_checkpoint(fetch_seq_, fetch_digest_);  // the state a NEW-VIEW chose: it hashes to that
+    }
+  }
   out_->notes.push_back(Note{Note::Kind::StateTransferred, fetch_seq_, 0, fetch_digest_, {}, 0});
   fetch_seq_ = 0;
   fetch_proof_.clear();

@@ -1,124 +1,133 @@
-// Replica: the NEW-VIEW (OSDI '99 §4.4): the new primary's decision (O from the VIEW-CHANGEs
-// it accepted), a backup's check of it, and installing the view in one step. The VIEW-CHANGE
-// side is replica_view_change.cpp, the certificates inside VIEW-CHANGEs
-// replica_certificates.cpp.
+// Replica: the NEW-VIEW of the TOCS '02 view change: the new primary's decision over the
+// VIEW-CHANGEs it accepted (view_change_decision.cpp) and the batches it needs, a backup's
+// check of a NEW-VIEW against the VIEW-CHANGEs it names, and installing the view in one step.
+// The VIEW-CHANGE side is replica_view_change.cpp.
 //
-// Installing a view is atomic: enter the view, make min-s stable, lay O into the log, and
-// only then (from step(), never from inside this handler) replay the messages buffered for
-// the view through the ordinary checks. So no message of the new view is looked at before O,
-// and O never meets a PRE-PREPARE of its own view already in the log (asserted where O is
-// laid).
+// Installing a view is atomic: enter the view, move to the chosen checkpoint, lay O into the
+// log, and only then (from step(), never from inside this handler) replay the messages
+// buffered for the view through the ordinary checks. So no message of the new view is looked
+// at before O, and O never meets a PRE-PREPARE of its own view already in the log (asserted
+// where O is laid).
 #include <algorithm>
 #include <cassert>
 
 #include "protocol/replica.h"
 
 namespace protocol {
+
 void Replica::maybe_send_new_view() {
   if (status_ != Status::ViewChange || config_.primary(view_) != self_ || new_view_sent_) return;
-  if (accepted_view_changes(view_) < config_.quorum()) return;
-  // V holds every VIEW-CHANGE we accepted, not just a quorum: with MACs a backup may be
-  // unable to verify some of them (a faulty sender can break its entry), and it accepts the
-  // NEW-VIEW if the ones it can verify still form a quorum that yields the same O. Those we
-  // hold back stay out: O must not rest on a claim we could not establish.
-  const auto& held = view_changes_.at(view_);
-  std::vector<ValidViewChange> v_set;
-  v_set.push_back(held.at(self_));
-  assert(v_set.front().accepted);
-  for (const auto& [sender, vc] : held) {
-    if (sender != self_ && vc.accepted) v_set.push_back(vc);
+  auto held = view_changes_.find(view_);
+  if (held == view_changes_.end()) return;
+  std::vector<const ViewChange*> set;
+  std::vector<const ValidViewChange*> members;
+  for (const auto& [sender, vc] : held->second) {
+    if (!vc.accepted) continue;
+    set.push_back(&vc.body);
+    members.push_back(&vc);
   }
-  SequenceNumber min_s = 0;
-  bool decided = true;
-  auto o = compute_new_view_o(v_set, min_s, decided);
-  if (!decided) return;  // weak claims tie: wait for VIEW-CHANGEs that settle it, or time out
-  std::vector<NodeId> everyone;
-  for (ReplicaId r = 0; r < config_.n; ++r) everyone.push_back(r);
-  NewView nv{view_, {}, {}};
-  for (const auto& vc : v_set) nv.view_changes.push_back(vc.wire);
-  for (auto& [seq, pp] : o) {
-    pp.view = view_;
-    nv.pre_prepares.push_back(crypto_->seal(encode_pre_prepare(self_, pp), everyone));
+  if (set.size() < config_.quorum()) return;
+  const NewViewDecision decision = decide_new_view(config_, set);
+  if (!decision.decided) return;  // wait for more VIEW-CHANGEs (or the timer)
+  // A3: the primary must hold every chosen batch; it asks the replicas whose Q has it (f+1
+  // do, by A2, so a correct one) for those it lacks.
+  std::vector<Bytes> o;
+  bool missing = false;
+  std::vector<ConsensusRequest> requests;
+  for (const SlotClaim& chosen : decision.chosen) {
+    PrePrepare pp{view_, chosen.seq, chosen.digest, {}};
+    if (chosen.digest != null_batch_digest()) {
+      const Bytes* wire = find_batch(chosen.seq, chosen.digest);
+      if (wire == nullptr) {
+        missing = true;
+        const auto key = std::make_pair(chosen.seq, chosen.digest);
+        if (std::find(batches_wanted_.begin(), batches_wanted_.end(), key) != batches_wanted_.end()) continue;
+        batches_wanted_.push_back(key);
+        for (const ValidViewChange* vc : members) {
+          const auto& q = vc->body.pre_prepared;
+          const bool has = std::any_of(q.begin(), q.end(), [&](const SlotClaim& c) { return c.seq == chosen.seq && c.digest == chosen.digest; });
+          if (has && vc->sender != self_) {
+            send_to(vc->sender, encode_fetch_batch(self_, FetchBatch{chosen.seq, chosen.digest}), MessageKind::FetchBatch);
+          }
+        }
+        continue;
+      }
+      auto env = parse_envelope(*wire);
+      auto old = env.ok() ? decode_pre_prepare(env.value.body) : Decoded<PrePrepare>{{}, "malformed"};
+      assert(old.ok() && old.value.digest == chosen.digest);  // checked when it was kept
+      pp.batch = std::move(old.value.batch);
+    }
+    if (!missing) o.push_back(crypto_->seal(encode_pre_prepare(self_, pp), all_replicas_));
+  }
+  if (missing) return;
+  NewView nv{view_, {}, decision.checkpoint_seq, decision.checkpoint_digest, std::move(o)};
+  std::vector<Bytes> named;
+  std::vector<ReplicaId> holders;
+  const CheckpointClaim chosen_checkpoint{decision.checkpoint_seq, decision.checkpoint_digest};
+  for (const ValidViewChange* vc : members) {
+    nv.view_changes.push_back(ViewChangeRef{vc->sender, vc->digest});  // ascending: the map's order
+    named.push_back(vc->wire);
+    const auto& c = vc->body.checkpoints;
+    if (std::find(c.begin(), c.end(), chosen_checkpoint) != c.end()) holders.push_back(vc->sender);
   }
   new_view_sent_ = true;
   multicast(encode_new_view(self_, nv), MessageKind::NewView);
-  const Bytes wire = out_->messages.back().wire;
-  install_new_view(view_, v_set, nv.pre_prepares);
-  new_view_wire_ = wire;
+  Bytes wire = out_->messages.back().wire;
+  install_new_view(view_, decision, holders, nv.pre_prepares, std::move(named));
+  new_view_wire_ = std::move(wire);
 }
 
-// O (§4.4): for every seq between the latest stable checkpoint in V (min-s) and the highest
-// prepared seq in V (max-s), the batch whose certificate has the highest view — not the
-// first or the most frequent — or the null request where none prepared.
-std::map<SequenceNumber, PrePrepare> Replica::compute_new_view_o(
-    const std::vector<ValidViewChange>& v_set, SequenceNumber& min_s, bool& decided) const {
-  min_s = 0;
-  for (const auto& vc : v_set) min_s = std::max(min_s, vc.body.stable_seq);
-  decided = true;
-  // Per seq, the claims of the highest view seen: one PRE-PREPARE per digest, and whether
-  // any claim for that digest is strong (verified, or made by f+1 VIEW-CHANGEs in V).
-  struct Candidate {
-    PrePrepare pp;
-    bool strong = false;
-  };
-  struct Best {
-    ViewNumber view = 0;
-    std::vector<Candidate> candidates;
-  };
-  auto makers = [&](const Claim& claim) {
-    std::uint32_t count = 0;
-    for (const auto& vc : v_set) {
-      count += std::find(vc.claims.begin(), vc.claims.end(), claim) != vc.claims.end() ? 1 : 0;
-    }
-    return count;
-  };
-  std::map<SequenceNumber, Best> best;
-  for (const auto& vc : v_set) {
-    for (const auto& proof : vc.body.prepared) {
-      auto env = parse_envelope(proof.pre_prepare);
-      if (!env.ok()) continue;  // validated on receipt; cannot happen
-      auto pp = decode_pre_prepare(env.value.body);
-      if (!pp.ok() || pp.value.seq <= min_s) continue;
-      const Claim claim{false, pp.value.view, pp.value.seq, pp.value.digest};
-      const bool weak = std::find(vc.weak.begin(), vc.weak.end(), claim) != vc.weak.end();
-      const bool strong = !weak || makers(claim) >= config_.f + 1;
-      auto [it, fresh] = best.try_emplace(pp.value.seq);
-      Best& b = it->second;
-      if (!fresh && pp.value.view < b.view) continue;
-      if (fresh || pp.value.view > b.view) {
-        b.view = pp.value.view;
-        b.candidates.clear();
-      }
-      auto same = std::find_if(b.candidates.begin(), b.candidates.end(),
-                               [&](const Candidate& c) { return c.pp.digest == pp.value.digest; });
-      if (same == b.candidates.end()) {
-        b.candidates.push_back(Candidate{std::move(pp.value), strong});
-      } else {
-        same->strong = same->strong || strong;
-      }
-    }
+const Bytes* Replica::find_batch(SequenceNumber seq, const MessageDigest& digest) const {
+  auto fetched = fetched_batches_.find(std::make_pair(seq, digest));
+  if (fetched != fetched_batches_.end()) return &fetched->second;
+  const Slot* slot = find_slot(seq);
+  if (slot == nullptr) return nullptr;
+  if (slot->has_pre_prepare && slot->digest == digest && !slot->pre_prepare_wire.empty()) return &slot->pre_prepare_wire;
+  for (const auto& older : slot->older_pre_prepares) {
+    if (older.digest == digest && !older.wire.empty()) return &older.wire;
   }
-  std::map<SequenceNumber, PrePrepare> o;
-  const SequenceNumber max_s = best.empty() ? min_s : best.rbegin()->first;
-  for (SequenceNumber seq = min_s + 1; seq <= max_s; ++seq) {
-    auto found = best.find(seq);
-    PrePrepare pp{0, seq, null_batch_digest(), {}};
-    if (found != best.end()) {
-      const auto& candidates = found->second.candidates;
-      const auto strong = std::find_if(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.strong; });
-      if (strong != candidates.end()) {
-        pp = strong->pp;  // two strong claims of one view never differ (quorum intersection)
-      } else if (candidates.size() == 1) {
-        pp = candidates.front().pp;
-      } else {
-        decided = false;  // weak claims of different digests, nothing to settle them
-        return {};
-      }
-    }
-    pp.view = 0;
-    o.emplace(seq, std::move(pp));
+  // A held PRE-PREPARE's batch hashes to its digest; the decision chose it on f+1 Q entries.
+  if (slot->has_held && slot->held_digest == digest) return &slot->held_wire;
+  return nullptr;
+}
+
+// Only the primary of the view being changed to asks, and only while it decides: anyone
+// else's FETCH-BATCH gets nothing (a faulty replica could otherwise draw batch after batch).
+void Replica::on_fetch_batch(const Envelope& env) {
+  auto decoded = decode_fetch_batch(env.body);
+  if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
+  if (env.sender != config_.primary(view_) || status_ != Status::ViewChange) {
+    return reject(RejectReason::WrongSender, env.sender, env.kind);
   }
-  return o;
+  const Bytes* wire = find_batch(decoded.value.seq, decoded.value.digest);
+  if (wire == nullptr) {
+    stats_.duplicates++;  // we do not hold it: another holder will answer
+    return;
+  }
+  send_to(env.sender, encode_batch(self_, Batch{*wire}), MessageKind::Batch);
+}
+
+// A batch we asked for: believed if it hashes to the digest the decision chose.
+void Replica::on_batch(const Envelope& env) {
+  auto decoded = protocol::decode_batch(env.body);
+  if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
+  auto inner = parse_envelope(decoded.value.pre_prepare);
+  if (!inner.ok() || inner.value.kind != MessageKind::PrePrepare) return reject(RejectReason::Malformed, env.sender, env.kind);
+  auto pp = decode_pre_prepare(inner.value.body);
+  if (!pp.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
+  const auto key = std::make_pair(pp.value.seq, pp.value.digest);
+  if (status_ != Status::ViewChange || new_view_sent_ ||
+      std::find(batches_wanted_.begin(), batches_wanted_.end(), key) == batches_wanted_.end() ||
+      fetched_batches_.count(key) != 0) {
+    stats_.duplicates++;  // not asked for, or answered already
+    return;
+  }
+  std::vector<ConsensusRequest> requests;
+  if (!decode_batch_as(pp.value, requests, false) || digest_of_batch(requests) != pp.value.digest) {
+    return reject(RejectReason::BadDigest, env.sender, env.kind);
+  }
+  fetched_batches_[key] = std::move(decoded.value.pre_prepare);
+  maybe_send_new_view();
 }
 
 void Replica::on_new_view(const Envelope& env) {
@@ -133,95 +142,122 @@ void Replica::on_new_view(const Envelope& env) {
     stats_.duplicates++;
     return;
   }
-  std::vector<ValidViewChange> v_set;
-  if (!check_new_view(nv, v_set)) {
-    reject(RejectReason::BadNewView, env.sender, env.kind);
-    // §4.4: a backup *waiting* for NEW-VIEW(v) that gets a bad one knows v's primary is
-    // faulty and moves on to v+1. From anyone else it is no evidence: the primary of some
-    // view ahead of ours (or of ours, once installed) could otherwise force view changes on
-    // correct replicas at will, to any view and as often as it likes.
-    if (status_ == Status::ViewChange && nv.view == view_) start_view_change(view_ + 1);
-    return;
+  NewViewDecision decision;
+  std::vector<Bytes> named;
+  std::vector<ReplicaId> holders;
+  switch (check_new_view(nv, decision, named, holders)) {
+    case NewViewCheck::Pending: {
+      // Kept (one, the highest view) until the VIEW-CHANGEs it names arrive: their senders
+      // re-send them when our STATUS shows them missing, the primary relays them.
+      ViewNumber pending_view = 0;
+      if (!pending_new_view_.empty()) {
+        auto old = parse_envelope(pending_new_view_);
+        auto old_nv = old.ok() ? decode_new_view(old.value.body) : Decoded<NewView>{{}, "malformed"};
+        pending_view = old_nv.ok() ? old_nv.value.view : 0;
+      }
+      if (nv.view >= pending_view) pending_new_view_.assign(env.wire.begin(), env.wire.end());
+      stats_.duplicates++;
+      return;
+    }
+    case NewViewCheck::Reject:
+      reject(RejectReason::BadNewView, env.sender, env.kind);
+      // §4.4: a backup *waiting* for NEW-VIEW(v) that gets a bad one knows v's primary is
+      // faulty and moves on to v+1. From anyone else it is no evidence: the primary of some
+      // view ahead of ours (or of ours, once installed) could otherwise force view changes
+      // on correct replicas at will, to any view and as often as it likes.
+      if (status_ == Status::ViewChange && nv.view == view_) start_view_change(view_ + 1);
+      return;
+    case NewViewCheck::Accept: break;
   }
-  install_new_view(nv.view, v_set, nv.pre_prepares);
+  install_new_view(nv.view, decision, holders, nv.pre_prepares, std::move(named));
   new_view_wire_.assign(env.wire.begin(), env.wire.end());
 }
 
-// Checks the VIEW-CHANGEs in V (certificates included) and recomputes O (§4.4). With MACs
-// this replica may be unable to verify some VIEW-CHANGEs in V that the primary could: their
-// own authenticator for us is broken (a faulty sender), or a claim in them is neither
-// verifiable by us nor corroborated (replica_certificates.cpp). Those are set aside. The
-// NEW-VIEW holds iff the ones we accept form a quorum and O recomputed from them alone is
-// the O received: O is then what §4.4 computes from a quorum of VIEW-CHANGEs whose claims
-// are established for us, so the paper's safety argument applies unchanged. Anything the
-// primary could only have built wrongly on purpose (a malformed entry, a sender twice, a
-// VIEW-CHANGE for another view or with a certificate wrong in itself) rejects the NEW-VIEW.
-bool Replica::check_new_view(const NewView& nv, std::vector<ValidViewChange>& v_set) {
-  std::vector<bool> seen(config_.n, false);
-  std::vector<ValidViewChange> checked;
-  for (const auto& wire : nv.view_changes) {
-    auto env = parse_envelope(wire);
-    if (!env.ok() || env.value.kind != MessageKind::ViewChange || env.value.sender >= config_.n ||
-        seen[env.value.sender]) {
-      return false;
-    }
-    seen[env.value.sender] = true;
-    if (const ValidViewChange* held = held_view_change(nv.view, env.value.sender, wire)) {
-      // We checked this very VIEW-CHANGE when it reached us: reuse that (each check costs a
-      // MAC or signature per embedded message, and NEW-VIEWs come often when timeouts are short).
-      checked.push_back(*held);
-      checked.back().accepted = checked.back().unverified.empty();
-      continue;
-    }
-    auto header = decode_view_change(env.value.body);
-    if (!header.ok() || header.value.new_view != nv.view) return false;
-    if (!crypto_->verify(env.value)) continue;  // our entry is broken: we cannot use it
-    auto vc = check_view_change(env.value.sender, env.value.body, wire);
-    if (!vc) return false;
-    checked.push_back(std::move(*vc));
-  }
-  // Claims may be corroborated by any VIEW-CHANGE for this view that authenticates for us:
-  // those in V and those we received ourselves.
-  std::vector<ValidViewChange*> held;
-  std::vector<const ValidViewChange*> sources;
-  for (auto& vc : checked) {
-    held.push_back(&vc);
-    sources.push_back(&vc);
-  }
-  auto ours = view_changes_.find(nv.view);
-  if (ours != view_changes_.end()) {
-    for (const auto& [sender, vc] : ours->second) sources.push_back(&vc);
-  }
-  corroborate(held, sources);
-  for (auto& vc : checked) {
-    if (vc.accepted) v_set.push_back(std::move(vc));
-  }
-  if (v_set.size() < config_.quorum()) return false;
-  SequenceNumber min_s = 0;
-  bool decided = true;
-  const auto o = compute_new_view_o(v_set, min_s, decided);
-  if (!decided) return false;
-  if (o.size() != nv.pre_prepares.size()) return false;
-  auto expected = o.begin();
-  for (const auto& wire : nv.pre_prepares) {
-    auto env = open_embedded(wire, MessageKind::PrePrepare);
-    if (!env || env->sender != config_.primary(nv.view)) return false;
-    auto pp = decode_pre_prepare(env->body);
-    if (!pp.ok() || pp.value.view != nv.view || pp.value.seq != expected->first ||
-        pp.value.digest != expected->second.digest) {
-      return false;
-    }
-    // The digest is the null request's or certified by a prepared certificate in V: the
-    // batch content is authentic if it hashes to it (see decode_batch_as).
-    std::vector<ConsensusRequest> requests;
-    if (!decode_batch_as(pp.value, requests, false) || digest_of_batch(requests) != pp.value.digest) return false;
-    ++expected;
-  }
-  return true;
+bool Replica::pending_names(ViewNumber view, ReplicaId sender, const MessageDigest& digest) const {
+  if (pending_new_view_.empty()) return false;
+  auto env = parse_envelope(pending_new_view_);
+  auto nv = env.ok() ? decode_new_view(env.value.body) : Decoded<NewView>{{}, "malformed"};
+  if (!nv.ok() || nv.value.view != view) return false;
+  const ViewChangeRef ref{sender, digest};
+  return std::find(nv.value.view_changes.begin(), nv.value.view_changes.end(), ref) != nv.value.view_changes.end();
 }
 
-void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChange>& v_set,
-                               const std::vector<Bytes>& o_wires) {
+void Replica::retry_pending_new_view() {
+  if (pending_new_view_.empty()) return;
+  const Bytes wire = std::move(pending_new_view_);
+  pending_new_view_.clear();
+  auto env = parse_envelope(wire);
+  auto nv = env.ok() ? decode_new_view(env.value.body) : Decoded<NewView>{{}, "malformed"};
+  assert(nv.ok());  // it decoded when it arrived
+  if (!nv.ok() || nv.value.view < view_ || (nv.value.view == view_ && status_ == Status::Normal)) return;
+  NewViewDecision decision;
+  std::vector<Bytes> named;
+  std::vector<ReplicaId> holders;
+  switch (check_new_view(nv.value, decision, named, holders)) {
+    case NewViewCheck::Pending: pending_new_view_ = wire; return;
+    case NewViewCheck::Reject:
+      reject(RejectReason::BadNewView, env.value.sender, MessageKind::NewView);
+      if (status_ == Status::ViewChange && nv.value.view == view_) start_view_change(view_ + 1);
+      return;
+    case NewViewCheck::Accept: break;
+  }
+  install_new_view(nv.value.view, decision, holders, nv.value.pre_prepares, std::move(named));
+  new_view_wire_ = wire;
+}
+
+// A NEW-VIEW holds iff V names at least a quorum of distinct replicas (ascending), we hold
+// each named VIEW-CHANGE (authenticated for us, its digest the one named), our own run of the
+// decision procedure on exactly those gives the NEW-VIEW's checkpoint and, per sequence number,
+// O's digest, and each PRE-PREPARE in O is the primary's, of the view, with a batch that
+// hashes to its digest. Anything else the primary could only have built wrongly on purpose.
+Replica::NewViewCheck Replica::check_new_view(const NewView& nv, NewViewDecision& decision, std::vector<Bytes>& named,
+                                              std::vector<ReplicaId>& holders) {
+  if (nv.view_changes.size() < config_.quorum() || nv.view_changes.size() > config_.n) return NewViewCheck::Reject;
+  for (std::size_t i = 0; i < nv.view_changes.size(); ++i) {
+    const ViewChangeRef& ref = nv.view_changes[i];
+    if (ref.replica >= config_.n || (i > 0 && ref.replica <= nv.view_changes[i - 1].replica)) return NewViewCheck::Reject;
+  }
+  auto held = view_changes_.find(nv.view);
+  std::vector<const ValidViewChange*> members;
+  for (const ViewChangeRef& ref : nv.view_changes) {
+    if (held == view_changes_.end()) return NewViewCheck::Pending;
+    auto vc = held->second.find(ref.replica);
+    if (vc == held->second.end() || vc->second.digest != ref.digest) return NewViewCheck::Pending;
+    members.push_back(&vc->second);
+  }
+  std::vector<const ViewChange*> set;
+  for (const ValidViewChange* vc : members) set.push_back(&vc->body);
+  decision = decide_new_view(config_, set);
+  if (!decision.decided || decision.checkpoint_seq != nv.checkpoint_seq ||
+      decision.checkpoint_digest != nv.checkpoint_digest || decision.chosen.size() != nv.pre_prepares.size()) {
+    return NewViewCheck::Reject;
+  }
+  std::vector<ConsensusRequest> requests;
+  for (std::size_t i = 0; i < nv.pre_prepares.size(); ++i) {
+    auto env = open_embedded(nv.pre_prepares[i], MessageKind::PrePrepare);
+    if (!env || env->sender != config_.primary(nv.view)) return NewViewCheck::Reject;
+    auto pp = decode_pre_prepare(env->body);
+    if (!pp.ok() || pp.value.view != nv.view || pp.value.seq != decision.chosen[i].seq ||
+        pp.value.digest != decision.chosen[i].digest) {
+      return NewViewCheck::Reject;
+    }
+    // The digest is the decision's (A2: a correct replica pre-prepared it, having
+    // authenticated every request), so the batch is authentic if it hashes to it.
+    if (!decode_batch_as(pp.value, requests, false) || digest_of_batch(requests) != pp.value.digest) {
+      return NewViewCheck::Reject;
+    }
+  }
+  const CheckpointClaim chosen_checkpoint{decision.checkpoint_seq, decision.checkpoint_digest};
+  for (const ValidViewChange* vc : members) {
+    named.push_back(vc->wire);
+    const auto& c = vc->body.checkpoints;
+    if (std::find(c.begin(), c.end(), chosen_checkpoint) != c.end()) holders.push_back(vc->sender);
+  }
+  return NewViewCheck::Accept;
+}
+
+void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision, const std::vector<ReplicaId>& holders,
+                               const std::vector<Bytes>& o_wires, std::vector<Bytes>&& named) {
   status_ = Status::Normal;
   view_ = view;
   view_change_quorum_ = false;
@@ -230,40 +266,15 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
   out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
-  // Catch up to min-s first: fetch the checkpoint if this replica does not have it.
-  const ValidViewChange* latest = &v_set.front();
-  for (const auto& vc : v_set) {
-    if (vc.body.stable_seq > latest->body.stable_seq) latest = &vc;
-  }
-  const SequenceNumber min_s = latest->body.stable_seq;
-  if (min_s > stable_seq_) {
-    auto own = own_checkpoints_.find(min_s);
-    const bool have = own != own_checkpoints_.end() && own->second.digest == latest->body.stable_digest;
-    // The CHECKPOINTs of every VIEW-CHANGE in V that names this checkpoint, one per sender:
-    // the claim may have been established by corroboration, and a faulty claimant's own
-    // proof may be short, but a correct claimant's holds a quorum.
-    std::vector<Bytes> proof;
-    std::vector<bool> have_sender(config_.n, false);
-    for (const auto& vc : v_set) {
-      if (vc.body.stable_seq != min_s || vc.body.stable_digest != latest->body.stable_digest) continue;
-      for (const auto& wire : vc.body.checkpoint_proof) {
-        auto e = parse_envelope(wire);
-        if (!e.ok() || e.value.sender >= config_.n || have_sender[e.value.sender]) continue;
-        have_sender[e.value.sender] = true;
-        proof.push_back(wire);
-      }
-    }
-    // Short only if every claimant is faulty (more than f of them corroborated a claim):
-    // PBFT promises nothing then, but a correct replica must not crash; it keeps its own
-    // checkpoint and stays behind rather than install one it cannot vouch for.
-    if (proof.size() >= config_.quorum()) {
-      make_stable(min_s, latest->body.stable_digest, std::vector<Bytes>(proof));
-      if (!have) start_state_transfer(min_s, latest->body.stable_digest, std::move(proof));
-    }
-  }
+  view_change_acks_.erase(view_change_acks_.begin(), view_change_acks_.upper_bound(view));
+  pending_new_view_.clear();
+  fetched_batches_.clear();
+  batches_wanted_.clear();
+  new_view_named_ = std::move(named);
+  install_checkpoint(decision, holders);
   const bool replay_first = config_.test_defect == TestDefect::ReplayBeforeNewView;
   if (replay_first) replay_early();
-  SequenceNumber max_s = min_s;
+  SequenceNumber max_s = decision.checkpoint_seq;
   for (const auto& wire : o_wires) {
     auto env = parse_envelope(wire);
     auto pp = decode_pre_prepare(env.value.body);
@@ -285,6 +296,36 @@ void Replica::install_new_view(ViewNumber view, const std::vector<ValidViewChang
   next_seq_ = std::max(max_s, stable_seq_) + 1;
   reset_proposals_for_view();
   replay_due_ = true;  // the view's early messages, through the normal checks, after O
+}
+
+void Replica::install_checkpoint(const NewViewDecision& decision, const std::vector<ReplicaId>& holders) {
+  const SequenceNumber h = decision.checkpoint_seq;
+  const MessageDigest& digest = decision.checkpoint_digest;
+  if (h <= stable_seq_) return;
+  // Stable outright if we hold its certificate (a quorum of matching CHECKPOINTs).
+  std::vector<Bytes> proof;
+  auto votes = checkpoint_votes_.find(h);
+  for (ReplicaId r = 0; r < config_.n; ++r) {
+    if (votes != checkpoint_votes_.end() && votes->second.size() == config_.n && votes->second[r].present &&
+        votes->second[r].digest == digest) {
+      proof.push_back(votes->second[r].wire);
+    } else if (latest_checkpoint_[r].present && latest_checkpoint_[r].seq == h && latest_checkpoint_[r].digest == digest) {
+      proof.push_back(latest_checkpoint_[r].wire);
+    }
+  }
+  auto own = own_checkpoints_.find(h);
+  const bool have = own != own_checkpoints_.end() && own->second.digest == digest;
+  if (proof.size() >= config_.quorum()) {
+    make_stable(h, digest, std::vector<Bytes>(proof));
+  } else {
+    adopt_checkpoint(h, digest);
+  }
+  if (have) return;
+  std::vector<ReplicaId> candidates;
+  for (ReplicaId r : holders) {
+    if (r != self_) candidates.push_back(r);
+  }
+  start_state_transfer_from(h, digest, std::move(proof), std::move(candidates));
 }
 
 // The new primary re-proposes every known request not already in O; backups forget which

@@ -250,6 +250,10 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
                            ByteView wire, std::vector<ConsensusRequest>& requests) {
   assert(slot.seq == seq);
   assert(request_wires.size() == requests.size());
+  if (slot.has_pre_prepare && slot.digest != digest) keep_older_pre_prepare(slot);
+  auto& older = slot.older_pre_prepares;
+  older.erase(std::remove_if(older.begin(), older.end(), [&](const Slot::PrePrepared& q) { return q.digest == digest; }),
+              older.end());  // the new PRE-PREPARE stands for this digest now, at a later view
   slot.has_pre_prepare = true;
   slot.pp_view = view;
   slot.digest = digest;
@@ -287,6 +291,30 @@ void Replica::accept_batch(Slot& slot, ViewNumber view, SequenceNumber seq,
   advance_slot(slot);
 }
 
+// Q keeps, per digest, the latest view it was pre-prepared in, and the batch. Only a primary
+// per view can put a PRE-PREPARE here, and a digest other than a committed one only before it
+// committed, so few digests ever meet at one seq; past the bound the oldest view goes, never
+// the one P names (what prepared here stays in Q: the decision's A2 counts on it).
+void Replica::keep_older_pre_prepare(Slot& slot) {
+  auto& older = slot.older_pre_prepares;
+  auto same = std::find_if(older.begin(), older.end(), [&](const Slot::PrePrepared& q) { return q.digest == slot.digest; });
+  if (same != older.end()) {
+    same->view = std::max(same->view, slot.pp_view);
+    same->wire = slot.pre_prepare_wire;
+    return;
+  }
+  if (older.size() >= kOlderPrePreparesMax) {
+    auto oldest = older.end();
+    for (auto it = older.begin(); it != older.end(); ++it) {
+      if (slot.has_p && it->digest == slot.p_digest) continue;
+      if (oldest == older.end() || it->view < oldest->view) oldest = it;
+    }
+    assert(oldest != older.end());
+    older.erase(oldest);
+  }
+  older.push_back(Slot::PrePrepared{slot.pp_view, slot.digest, slot.pre_prepare_wire});
+}
+
 void Replica::send_prepare(Slot& slot) {
   assert(slot.has_pre_prepare && slot.pp_view == view_ && may_vote());
   Bytes buf = new_buffer();
@@ -296,7 +324,7 @@ void Replica::send_prepare(Slot& slot) {
   own.present = true;
   own.view = slot.pp_view;
   own.digest = slot.digest;
-  slot.prepare_wires[self_] = out_->messages.back().wire;
+  slot.own_prepare_wire = out_->messages.back().wire;
   slot.prepare_matches++;
 }
 
@@ -373,38 +401,13 @@ void Replica::on_vote(const Envelope& env) {
   rec.present = true;
   rec.view = vote.view;
   rec.digest = vote.digest;
-  if (is_prepare) slot.prepare_wires[env.sender].assign(env.wire.begin(), env.wire.end());
   if (replaced) {
     recount(slot);
   } else if (slot.has_pre_prepare && vote.view == slot.pp_view && digest_matches(vote.digest, slot.digest)) {
     (is_prepare ? slot.prepare_matches : slot.commit_matches)++;
   }
-  if (is_prepare) add_to_proof(slot, env.sender, vote, env.wire);
   if (is_prepare && slot.has_held && accept_held(slot)) return;  // accept_batch advanced it
   advance_slot(slot);
-}
-
-// A prepared certificate keeps every matching PREPARE that arrives, not just the first
-// quorum: with MAC authenticators a faulty backup can send a PREPARE whose entries verify
-// for us but not for others, and a VIEW-CHANGE whose certificate counted on it would look
-// invalid to them. With every correct backup's PREPARE in it, each receiver still finds
-// quorum - 1 it can verify (validate_prepared_proof counts only those).
-void Replica::add_to_proof(Slot& slot, ReplicaId sender, const Vote& vote, ByteView wire) {
-  if (!slot.has_proof || vote.view != slot.proof_view || vote.digest != slot.proof_digest) return;
-  if (sender == config_.primary(vote.view)) return;
-  if (sender < 64) {
-    // Up to 64 replicas a bit mask says who is in the certificate (this runs for every
-    // PREPARE that arrives after the slot prepared); beyond, look at the senders.
-    if ((slot.proof_senders >> sender) & 1u) return;
-    slot.proof_senders |= std::uint64_t{1} << sender;
-  } else {
-    for (const auto& w : slot.proof.prepares) {
-      auto e = parse_envelope(w);
-      if (e.ok() && e.value.sender == sender) return;
-    }
-  }
-  assert(slot.proof.prepares.size() < config_.n);
-  slot.proof.prepares.emplace_back(wire.begin(), wire.end());
 }
 
 // Moves a slot through prepared -> committed-local as its certificates fill up.
@@ -413,26 +416,11 @@ void Replica::advance_slot(Slot& slot) {
   const std::uint32_t quorum = config_.quorum();
   if (!slot.prepared && slot.prepare_matches + 1 >= quorum) {
     slot.prepared = true;
-    slot.has_proof = true;
-    slot.proof_view = slot.pp_view;
-    slot.proof_digest = slot.digest;
-    slot.proof_senders = 0;
-    // Copy-assignments into the proof the slot kept from earlier sequence numbers: its
-    // buffers are reused, so preparing allocates nothing in the steady state.
-    slot.proof.pre_prepare = slot.pre_prepare_wire;
-    auto& proof_prepares = slot.proof.prepares;
-    std::size_t kept = 0;
-    const ReplicaId primary = config_.primary(slot.pp_view);
-    for (ReplicaId r = 0; r < config_.n; ++r) {
-      const auto& p = slot.prepares[r];
-      if (r != primary && p.present && p.view == slot.pp_view && digest_matches(p.digest, slot.digest)) {
-        if (kept == proof_prepares.size()) proof_prepares.emplace_back();
-        proof_prepares[kept++] = slot.prepare_wires[r];
-        if (r < 64) slot.proof_senders |= std::uint64_t{1} << r;
-      }
-    }
-    proof_prepares.resize(kept);
-    assert(slot.proof.prepares.size() + 1 >= quorum);
+    // P: prepared in a view at least as high as any before (pp_view only grows per slot).
+    assert(!slot.has_p || slot.p_view <= slot.pp_view);
+    slot.has_p = true;
+    slot.p_view = slot.pp_view;
+    slot.p_digest = slot.digest;
     out_->notes.push_back(Note{Note::Kind::CertificateUsed, slot.pp_view, slot.seq, slot.digest,
                                {}, slot.prepare_matches + 1});
     if (may_vote() && slot.pp_view == view_) {

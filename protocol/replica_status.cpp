@@ -185,10 +185,24 @@ void Replica::on_status(const Envelope& env) {
   const bool sender_changing = (st.flags & protocol::Status::kInViewChange) != 0;
   const bool changing = status_ == Status::ViewChange;
   if (st.view < view_ || (st.view == view_ && sender_changing && !changing)) {
-    help_laggard(env.sender, st.view, true);
-  } else if (st.view == view_ && sender_changing && changing && !status_holds_view_change(st, self_)) {
-    auto own = own_view_changes_.find(view_);
-    if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{env.sender, MessageKind::ViewChange, own->second});
+    help_laggard(env.sender, st.view, true, &st);
+  } else if (st.view == view_ && sender_changing && changing) {
+    if (!status_holds_view_change(st, self_)) {
+      auto own = own_view_changes_.find(view_);
+      if (own != own_view_changes_.end()) out_->messages.push_back(OutMessage{env.sender, MessageKind::ViewChange, own->second});
+    }
+    // The new primary is still waiting: our acks may have been lost, and it may lack
+    // VIEW-CHANGEs whose senders are gone (relayed as sealed; see help_laggard).
+    auto held = view_changes_.find(view_);
+    if (env.sender == config_.primary(view_) && held != view_changes_.end()) {
+      for (const auto& [sender, vc] : held->second) {
+        if (status_holds_view_change(st, sender)) {
+          send_view_change_ack(view_, vc);
+        } else if (sender != self_ && config_.auth != AuthMode::None) {
+          out_->messages.push_back(OutMessage{env.sender, MessageKind::ViewChange, vc.wire});
+        }
+      }
+    }
   }
   if (st.last_executed < stable_seq_ && st.stable_seq < stable_seq_) {
     // Below our stable checkpoint: its proof makes the sender fetch the state. Its own
@@ -243,7 +257,7 @@ void Replica::retransmit_slots(ReplicaId to, const protocol::Status& st) {
       sent++;
     }
     const VoteRecord& prepare = slot->prepares[self_];
-    const Bytes& prepare_wire = slot->prepare_wires[self_];
+    const Bytes& prepare_wire = slot->own_prepare_wire;
     if ((theirs & protocol::Status::kSlotPrepared) == 0 && slot->sent_prepare && prepare.present &&
         prepare.view == view_ && !prepare_wire.empty()) {
       out_->messages.push_back(OutMessage{to, MessageKind::Prepare, prepare_wire});

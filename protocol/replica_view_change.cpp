@@ -1,6 +1,15 @@
-// Replica: the VIEW-CHANGE side of the view change (OSDI '99 §4.4, liveness rules §4.5.2):
-// starting one, receiving and keeping others', timers, retransmission, joining a higher view.
-// The NEW-VIEW (decision, check, installation) is replica_new_view.cpp.
+// Replica: the VIEW-CHANGE side of the TOCS '02 view change (liveness rules of OSDI '99
+// §4.5.2): starting one, receiving and keeping others', VIEW-CHANGE-ACKs, timers,
+// retransmission, joining a higher view. The NEW-VIEW (decision, check, installation) is
+// replica_new_view.cpp; the decision procedure itself view_change_decision.cpp.
+//
+// A VIEW-CHANGE carries summaries, not certificates: C (the checkpoints this replica holds),
+// P (per sequence number, the request that prepared here in the highest view) and Q (the
+// requests pre-prepared here, per digest the latest view). With MAC authenticators nobody
+// could check a certificate a third replica assembled anyway; the decision procedure trusts
+// only what enough senders agree on. Every replica that holds j's VIEW-CHANGE tells the new
+// primary so (VIEW-CHANGE-ACK), and the primary decides only on VIEW-CHANGEs that, with the
+// acks, a quorum holds: the others can then get the very message the NEW-VIEW names.
 #include <algorithm>
 #include <cassert>
 
@@ -8,10 +17,9 @@
 
 namespace protocol {
 
-// Stops accepting normal-case messages for the current view and asks for `new_view`,
-// carrying C (the stable checkpoint's proof) and P (a prepared certificate per prepared
-// sequence number above it). The timer is the new-view timer now; it doubles with every
-// consecutive view change, so spurious view changes die out once timeouts back off.
+// Stops accepting normal-case messages for the current view and asks for `new_view`. The
+// timer is the new-view timer now; it doubles with every consecutive view change, so
+// spurious view changes die out once timeouts back off.
 void Replica::start_view_change(ViewNumber new_view) {
   if (passive_ || new_view <= view_) return;
   status_ = Status::ViewChange;
@@ -21,40 +29,58 @@ void Replica::start_view_change(ViewNumber new_view) {
   asked_for_new_view_ = false;
   view_change_retransmits_ = 0;
   new_view_wire_.clear();
+  new_view_named_.clear();
+  fetched_batches_.clear();
+  batches_wanted_.clear();
   laggard_asks_.assign(config_.n, 0);
   view_change_attempts_ = std::min<std::uint32_t>(view_change_attempts_ + 1, kAttemptsMax);
   stats_.view_changes_started++;
   out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
   cancel_timer(TimerKind::Batch);
   ViewChange vc = build_view_change(new_view);
+  assert(view_change_well_formed(config_, vc));
   multicast(encode_view_change(self_, vc), MessageKind::ViewChange);
   const Bytes& wire = out_->messages.back().wire;
   own_view_changes_[new_view] = wire;
   while (own_view_changes_.size() > kOwnViewChangesKept) own_view_changes_.erase(own_view_changes_.begin());
-  view_changes_[new_view][self_] = own_view_change(std::move(vc), wire);
+  auto env = parse_envelope(wire);
+  assert(env.ok());
+  view_changes_[new_view][self_] = ValidViewChange{self_, std::move(vc), wire, view_change_digest(env.value.content), true};
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(new_view));
+  view_change_acks_.erase(view_change_acks_.begin(), view_change_acks_.lower_bound(new_view));
+  // The VIEW-CHANGEs of this view that reached us before we joined it: the primary hears we hold them.
+  for (const auto& [sender, held] : view_changes_[new_view]) send_view_change_ack(new_view, held);
   // Until a quorum of VIEW-CHANGEs arrives this timer only paces retransmissions of ours.
   set_timer(TimerKind::ViewChange, retransmit_interval_ns(0));
   note_view_change_quorum();
+  if (config_.primary(new_view) == self_) update_accepted(new_view);
   maybe_send_new_view();
+  retry_pending_new_view();
 }
 
-// Our own VIEW-CHANGE: its certificates are the ones we assembled ourselves, so it is
-// accepted as it is; its claims count when corroborating others'.
-Replica::ValidViewChange Replica::own_view_change(ViewChange&& vc, const Bytes& wire) const {
-  ValidViewChange out;
-  out.sender = self_;
-  out.wire = wire;
-  out.accepted = true;
-  out.claims.push_back(Claim{true, 0, vc.stable_seq, vc.stable_digest});
-  for (const auto& proof : vc.prepared) {
-    auto env = parse_envelope(proof.pre_prepare);
-    auto pp = env.ok() ? decode_pre_prepare(env.value.body) : Decoded<PrePrepare>{{}, "malformed"};
-    assert(pp.ok());
-    out.claims.push_back(Claim{false, pp.value.view, pp.value.seq, pp.value.digest});
+ViewChange Replica::build_view_change(ViewNumber new_view) const {
+  ViewChange vc;
+  vc.new_view = new_view;
+  vc.stable_seq = stable_seq_;
+  // C: the stable checkpoint and every later one this replica took.
+  vc.checkpoints.push_back(CheckpointClaim{stable_seq_, stable_digest_});
+  for (auto it = own_checkpoints_.upper_bound(stable_seq_); it != own_checkpoints_.end(); ++it) {
+    vc.checkpoints.push_back(CheckpointClaim{it->first, it->second.digest});
   }
-  out.body = std::move(vc);
-  return out;
+  std::vector<SlotClaim> q;
+  for (SequenceNumber seq = stable_seq_ + 1; seq <= high_watermark(); ++seq) {
+    const Slot* slot = find_slot(seq);
+    if (slot == nullptr) continue;
+    if (slot->has_p && slot->p_view < new_view) vc.prepared.push_back(SlotClaim{seq, slot->p_view, slot->p_digest});
+    q.clear();
+    if (slot->has_pre_prepare && slot->pp_view < new_view) q.push_back(SlotClaim{seq, slot->pp_view, slot->digest});
+    for (const auto& older : slot->older_pre_prepares) {
+      if (older.view < new_view) q.push_back(SlotClaim{seq, older.view, older.digest});
+    }
+    std::sort(q.begin(), q.end(), [](const SlotClaim& a, const SlotClaim& b) { return a.digest < b.digest; });
+    vc.pre_prepared.insert(vc.pre_prepared.end(), q.begin(), q.end());
+  }
+  return vc;
 }
 
 // The ViewChange timer. In normal status it is the request timer: a request waited too
@@ -76,6 +102,12 @@ void Replica::on_view_change_timer() {
     return;
   }
   if (view_change_quorum_) asked_for_new_view_ = true;
+  // The new primary still lacks batches it chose: the holders' answers may have been lost.
+  for (const auto& [seq, digest] : batches_wanted_) {
+    if (fetched_batches_.count(std::make_pair(seq, digest)) == 0) {
+      multicast(encode_fetch_batch(self_, FetchBatch{seq, digest}), MessageKind::FetchBatch);
+    }
+  }
   auto own = own_view_changes_.find(view_);
   assert(own != own_view_changes_.end());
   out_->messages.push_back(OutMessage{kAllReplicas, MessageKind::ViewChange, own->second});
@@ -94,12 +126,9 @@ std::int64_t Replica::retransmit_interval_ns(std::uint32_t retransmits) const {
 }
 
 // A quorum of replicas asked for the view this replica is changing to: start the new-view
-// timer T (doubled per consecutive view change) from now, as §4.5.2 says. The quorum counts
-// the VIEW-CHANGEs held back for a claim we cannot establish yet: the timer decides only when
-// to give up on the view, so any authentic, well-formed VIEW-CHANGE is evidence enough.
-// Counting only accepted ones stalled the group for good when a faulty replica's PREPAREs,
-// authentic for some replicas only, left claims unestablished and the view's primary was
-// down: nobody's timer ever started (fuzz seed 41508).
+// timer T (doubled per consecutive view change) from now, as §4.5.2 says. Any authentic,
+// well-formed VIEW-CHANGE counts, acked or not: the timer decides only when to give up on
+// the view.
 void Replica::note_view_change_quorum() {
   if (status_ != Status::ViewChange || view_change_quorum_) return;
   auto held = view_changes_.find(view_);
@@ -115,7 +144,7 @@ void Replica::note_view_change_quorum() {
 // received, so the laggard's own (timer-paced) retransmissions pace the answers and a faulty
 // replica gains nothing it could not get by sending to us directly. No per-sender budget: a
 // budget spent while the network was cut would leave the laggard stranded once it heals.
-void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced) {
+void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced, const protocol::Status* st) {
   assert(sender < config_.n && sender != self_);
   // Only for the sender's newest word: if we hold a VIEW-CHANGE of it for a later view, this
   // one is old news (a copy delayed in the network, or one of our own answers bouncing back
@@ -134,7 +163,23 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced)
   const bool primary_of_ours = status_ == Status::Normal && config_.primary(view_) == self_;
   if (asked < 2 && !primary_of_ours && !paced) return;
   if (status_ == Status::Normal) {
-    if (!new_view_wire_.empty()) out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
+    if (new_view_wire_.empty()) return;
+    out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
+    // The laggard cannot check our NEW-VIEW without every VIEW-CHANGE it names, and their
+    // senders may be gone: the primary and the f backups after it (one of them correct)
+    // relay them as their senders sealed them (each carries an authenticator entry for the
+    // laggard). A laggard changing to our view says in its STATUS which ones it holds.
+    // Without authentication only the transport vouches for a sender: nothing is relayed.
+    const ReplicaId primary = config_.primary(view_);
+    const bool relays = (self_ + config_.n - primary) % config_.n <= config_.f;
+    if (!relays || config_.auth == AuthMode::None) return;
+    for (const auto& wire : new_view_named_) {
+      auto env = parse_envelope(wire);
+      const bool held = st != nullptr && st->view == view_ && status_holds_view_change(*st, env.value.sender);
+      if (env.ok() && env.value.sender != sender && !held) {
+        out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, wire});
+      }
+    }
     return;
   }
   for (ViewNumber v : {wanted_view, view_}) {
@@ -143,32 +188,20 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced)
   }
 }
 
-ViewChange Replica::build_view_change(ViewNumber new_view) const {
-  ViewChange vc;
-  vc.new_view = new_view;
-  vc.stable_seq = stable_seq_;
-  vc.stable_digest = stable_digest_;
-  vc.checkpoint_proof = stable_proof_;
-  for (SequenceNumber seq = stable_seq_ + 1; seq <= high_watermark(); ++seq) {
-    const Slot* slot = find_slot(seq);
-    if (slot != nullptr && slot->has_proof) vc.prepared.push_back(slot->proof);
-  }
-  return vc;
-}
-
 void Replica::on_view_change(const Envelope& env) {
-  // Cheap checks first: retransmissions are common, and validating the certificates inside
-  // costs a MAC or signature check per embedded message.
-  auto header = decode_view_change(env.body);
-  if (!header.ok() || header.value.new_view == 0 || header.value.new_view == kViewMax) {
+  auto decoded = decode_view_change(env.body);
+  if (!decoded.ok() || decoded.value.new_view == 0 || decoded.value.new_view == kViewMax) {
     return reject(RejectReason::Malformed, env.sender, env.kind);  // kViewMax: see replica.h
   }
-  const ViewNumber wanted = header.value.new_view;
+  const ViewNumber wanted = decoded.value.new_view;
   if (wanted < view_ || (wanted == view_ && status_ == Status::Normal)) {
     stats_.duplicates++;  // late: that view change is over here
     if (!passive_) help_laggard(env.sender, wanted);
     return;
   }
+  // Proves its sender faulty: a correct replica's sets always satisfy these rules.
+  if (!view_change_well_formed(config_, decoded.value)) return reject(RejectReason::BadCertificate, env.sender, env.kind);
+  const MessageDigest digest = view_change_digest(env.content);
   // Each sender's VIEW-CHANGEs for its kViewChangesPerSender highest views are kept, not just
   // the highest: a replica that timed out of view v (it held a quorum for v and no NEW-VIEW
   // came) has moved on to v+1, but its VIEW-CHANGE for v may be what the others still need
@@ -176,10 +209,21 @@ void Replica::on_view_change(const Envelope& env) {
   // v+1, and no f+1 to pull anyone along. The bound keeps a faulty replica from growing this.
   std::uint32_t kept = 0;
   ViewNumber lowest_kept = 0;
-  for (const auto& [view, senders] : view_changes_) {
-    if (senders.count(env.sender) == 0) continue;
+  for (auto& [view, senders] : view_changes_) {
+    auto held = senders.find(env.sender);
+    if (held == senders.end()) continue;
     if (view == wanted) {
-      stats_.duplicates++;  // we hold this sender's VIEW-CHANGE for this view
+      if (held->second.digest == digest) {
+        stats_.duplicates++;  // we hold this very VIEW-CHANGE
+        if (status_ == Status::ViewChange && view == view_) send_view_change_ack(view, held->second);
+        return;
+      }
+      // Two different VIEW-CHANGEs for one view: the sender is faulty. We keep the first,
+      // unless a NEW-VIEW we wait on names this one (any of a faulty sender's messages is as
+      // good as another to the decision; the NEW-VIEW must be checked on the one it names).
+      if (!pending_names(wanted, env.sender, digest)) return reject(RejectReason::Conflict, env.sender, env.kind);
+      held->second = ValidViewChange{env.sender, std::move(decoded.value), Bytes(env.wire.begin(), env.wire.end()), digest, false};
+      retry_pending_new_view();
       return;
     }
     if (kept++ == 0) lowest_kept = view;
@@ -188,29 +232,80 @@ void Replica::on_view_change(const Envelope& env) {
     stats_.duplicates++;  // older than everything we keep of it
     return;
   }
-  auto vc = check_view_change(env.sender, env.body, env.wire);
-  if (!vc) return reject(RejectReason::BadCertificate, env.sender, env.kind);
   auto& held = view_changes_[wanted];
-  held[env.sender] = std::move(*vc);
+  ValidViewChange& vc = held[env.sender] =
+      ValidViewChange{env.sender, std::move(decoded.value), Bytes(env.wire.begin(), env.wire.end()), digest, false};
   if (kept >= kViewChangesPerSender) {
     auto lowest = view_changes_.find(lowest_kept);
     lowest->second.erase(env.sender);
     if (lowest->second.empty()) view_changes_.erase(lowest);
   }
-  // A new VIEW-CHANGE may corroborate claims that others held back (replica_certificates.cpp).
-  std::vector<ValidViewChange*> mutable_held;
-  std::vector<const ValidViewChange*> sources;
-  for (auto& [sender, held_vc] : held) {
-    mutable_held.push_back(&held_vc);
-    sources.push_back(&held_vc);
-  }
-  corroborate(mutable_held, sources);
-  // Held back, not dropped: a claim in it is neither verifiable by us nor (yet) made by f+1.
-  // Counted as a certificate that does not hold for us; later VIEW-CHANGEs may corroborate it.
-  if (!held.at(env.sender).accepted) reject(RejectReason::BadCertificate, env.sender, env.kind);
+  if (status_ == Status::ViewChange && wanted == view_) send_view_change_ack(wanted, vc);
+  if (config_.primary(wanted) == self_) update_accepted(wanted);
   maybe_join_higher_view();
   note_view_change_quorum();
   maybe_send_new_view();
+  retry_pending_new_view();
+}
+
+void Replica::send_view_change_ack(ViewNumber view, const ValidViewChange& vc) {
+  const ReplicaId primary = config_.primary(view);
+  if (passive_ || primary == self_ || vc.sender == self_ || vc.sender == primary) return;
+  send_to(primary, encode_view_change_ack(self_, ViewChangeAck{view, vc.sender, vc.digest}), MessageKind::ViewChangeAck);
+}
+
+void Replica::on_view_change_ack(const Envelope& env) {
+  auto decoded = decode_view_change_ack(env.body);
+  if (!decoded.ok() || decoded.value.view == 0 || decoded.value.view == kViewMax ||
+      decoded.value.replica >= config_.n || decoded.value.replica == env.sender) {
+    return reject(RejectReason::Malformed, env.sender, env.kind);
+  }
+  const ViewChangeAck& ack = decoded.value;
+  if (config_.primary(ack.view) != self_) return reject(RejectReason::WrongSender, env.sender, env.kind);
+  if (ack.view < view_ || (ack.view == view_ && status_ == Status::Normal) || ack.replica == self_) {
+    stats_.duplicates++;  // the view change is over here, or the ack is for our own VIEW-CHANGE
+    return;
+  }
+  if (!early_view_in_reach(ack.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+  auto& acks = view_change_acks_[ack.view];
+  acks.resize(std::size_t{config_.n} * config_.n);
+  AckRecord& rec = acks[std::size_t{env.sender} * config_.n + ack.replica];
+  if (rec.present) {
+    if (rec.digest == ack.digest) {
+      stats_.duplicates++;
+    } else {
+      reject(RejectReason::Conflict, env.sender, env.kind);  // a correct replica acks one VIEW-CHANGE per sender
+    }
+    return;
+  }
+  rec = AckRecord{true, ack.digest};
+  // Bounded: only views from ours to kEarlyViewsAhead past it are kept.
+  view_change_acks_.erase(view_change_acks_.begin(), view_change_acks_.lower_bound(view_));
+  update_accepted(ack.view);
+  maybe_send_new_view();
+}
+
+void Replica::update_accepted(ViewNumber view) {
+  assert(config_.primary(view) == self_);
+  auto held = view_changes_.find(view);
+  if (held == view_changes_.end()) return;
+  auto acks = view_change_acks_.find(view);
+  for (auto& [sender, vc] : held->second) {
+    if (vc.accepted) continue;
+    if (sender == self_) {
+      vc.accepted = true;
+      continue;
+    }
+    if (acks == view_change_acks_.end()) continue;
+    std::uint32_t count = 0;
+    for (ReplicaId acker = 0; acker < config_.n; ++acker) {
+      if (acker == sender || acker == self_) continue;
+      const AckRecord& rec = acks->second[std::size_t{acker} * config_.n + sender];
+      count += rec.present && rec.digest == vc.digest ? 1 : 0;
+    }
+    // The sender, the primary and quorum - 2 acking replicas: a quorum holds this message.
+    vc.accepted = count + 2 >= config_.quorum();
+  }
 }
 
 const Replica::ValidViewChange* Replica::held_view_change(ViewNumber view, ReplicaId sender,
@@ -224,10 +319,11 @@ const Replica::ValidViewChange* Replica::held_view_change(ViewNumber view, Repli
   return &vc->second;
 }
 
-bool Replica::held_view_change_wire(const Envelope& env) const {
-  if (env.sender >= config_.n) return false;
-  auto header = decode_view_change(env.body);
-  return header.ok() && held_view_change(header.value.new_view, env.sender, env.wire) != nullptr;
+const Replica::ValidViewChange* Replica::held_view_change_wire(const Envelope& env) const {
+  if (env.sender >= config_.n || env.body.size() < 8) return nullptr;
+  std::uint64_t view = 0;  // the body starts with the view, little-endian
+  for (int i = 7; i >= 0; --i) view = (view << 8) | env.body[static_cast<std::size_t>(i)];
+  return held_view_change(view, env.sender, env.wire);
 }
 
 std::uint32_t Replica::accepted_view_changes(ViewNumber view) const {

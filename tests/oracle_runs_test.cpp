@@ -176,8 +176,7 @@ const char* kPartitionThenColluding =
 namespace {
 
 // Replica 2 changes to view 1, gets the new primary's PRE-PREPARE (1, 1, A) before its
-// NEW-VIEW, whose O re-proposes (1, 1, B): B prepared in view 0 (replicas 1 and 3 hold the
-// certificate). The PREPAREs replica 2 sends for (1, 1), in order, with the oracle fed
+// NEW-VIEW, whose O re-proposes (1, 1, B): B prepared in view 0 at replicas 1 and 3. The PREPAREs replica 2 sends for (1, 1), in order, with the oracle fed
 // every message it sends.
 std::vector<protocol::MessageDigest> prepares_for_view_1(protocol::TestDefect defect, oracles::Checker& checker) {
   using namespace protocol_test;
@@ -188,9 +187,8 @@ std::vector<protocol::MessageDigest> prepares_for_view_1(protocol::TestDefect de
   const Bytes req_b = c.request(0, 1, op_incr("b"));
   const Bytes pp_b = c.pre_prepare(0, 0, 1, {req_b});
   const MessageDigest b = decode_pre_prepare(parse_envelope(pp_b).value.body).value.digest;
-  const PreparedProof proof{pp_b, {c.vote(MessageKind::Prepare, 1, 0, 1, b), c.vote(MessageKind::Prepare, 3, 0, 1, b)}};
-  const Bytes vc1 = view_change(c, 1, 1, {proof});
-  const Bytes vc3 = view_change(c, 3, 1, {proof});
+  const Bytes vc1 = view_change(c, 1, 1, {SlotClaim{1, 0, b}}, {SlotClaim{1, 0, b}});
+  const Bytes vc3 = view_change(c, 3, 1, {SlotClaim{1, 0, b}}, {SlotClaim{1, 0, b}});
   std::vector<Bytes> sent;
   auto deliver = [&](NodeId from, const Bytes& wire) {
     c.deliver(from, 2, wire);
@@ -208,7 +206,7 @@ std::vector<protocol::MessageDigest> prepares_for_view_1(protocol::TestDefect de
   }
   REQUIRE_FALSE(vc2.empty());
   deliver(1, c.pre_prepare(1, 1, 1, {c.request(1, 1, op_incr("a"))}));  // early: buffered
-  NewView nv{1, {vc1, vc2, vc3}, {c.pre_prepare(1, 1, 1, {req_b})}};
+  NewView nv{1, {ref_of(vc1), ref_of(vc2), ref_of(vc3)}, 0, c.replicas[0]->stable_digest(), {c.pre_prepare(1, 1, 1, {req_b})}};
   deliver(1, c.seal_from(1, encode_new_view(1, nv)));
   REQUIRE(c.replicas[2]->view() == 1);
   REQUIRE_FALSE(c.replicas[2]->in_view_change());

@@ -48,7 +48,7 @@ TEST_CASE("a bad NEW-VIEW moves on only a replica waiting for that very view (§
 
 TEST_CASE("a VIEW-CHANGE for the last view number is malformed") {
   Cluster c(4);
-  ViewChange vc{~ViewNumber{0}, 0, c.replicas[0]->stable_digest(), {}, {}};
+  ViewChange vc{~ViewNumber{0}, 0, {CheckpointClaim{0, c.replicas[0]->stable_digest()}}, {}, {}};
   c.deliver(1, 2, c.seal_from(1, encode_view_change(1, vc)));
   CHECK(c.rejected(2, RejectReason::Malformed) == 1);
   CHECK(c.replicas[2]->view() == 0);

@@ -110,7 +110,6 @@ struct Cluster {
 
 inline Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
 
-// A VIEW-CHANGE for view v from the genesis checkpoint, with the given certificates.
 // How many messages of `kind` an outbox holds.
 inline std::size_t count_kind(const Outbox& out, MessageKind kind) {
   std::size_t n = 0;
@@ -118,9 +117,22 @@ inline std::size_t count_kind(const Outbox& out, MessageKind kind) {
   return n;
 }
 
-inline Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<PreparedProof> proofs) {
-  ViewChange vc{v, 0, c.replicas[0]->stable_digest(), {}, std::move(proofs)};
+// A VIEW-CHANGE for view v from the genesis checkpoint, with the given P and Q.
+inline Bytes view_change(Cluster& c, NodeId sender, ViewNumber v, std::vector<SlotClaim> prepared = {},
+                         std::vector<SlotClaim> pre_prepared = {}) {
+  ViewChange vc{v, 0, {CheckpointClaim{0, c.replicas[0]->stable_digest()}}, std::move(prepared), std::move(pre_prepared)};
   return c.seal_from(sender, encode_view_change(sender, vc));
+}
+
+// What NEW-VIEW's V calls a VIEW-CHANGE.
+inline ViewChangeRef ref_of(const Bytes& view_change_wire) {
+  auto env = parse_envelope(view_change_wire);
+  REQUIRE(env.ok());
+  return ViewChangeRef{env.value.sender, view_change_digest(env.value.content)};
+}
+
+inline MessageDigest digest_of_pre_prepare(const Bytes& pre_prepare_wire) {
+  return decode_pre_prepare(parse_envelope(pre_prepare_wire).value.body).value.digest;
 }
 
 // Flips a bit of `receiver`'s MAC entry: the message stays authentic for everyone else, as a
