@@ -1,16 +1,20 @@
-// bad_view_change: a Byzantine replica that lies in the view-change protocol (OSDI '99
-// §4.4) with messages it authenticates itself. Every fabrication is validly sealed by the
-// faulty replica, and everything it embeds is either sealed by itself (its own, made-up
-// PREPAREs and CHECKPOINTs, O entries as the new primary) or a genuine message some other
-// node sent and it received. So no fabrication fails on authentication: only the
-// protocol's checks (distinct senders, binding to (view, seq, digest), quorum sizes, the
-// recomputation of O, batch against digest) can catch it. See BadViewChangeVariant.
+// bad_view_change: a Byzantine replica that lies in the TOCS '02 view change with messages it
+// authenticates itself. A VIEW-CHANGE carries summaries (C, P, Q), not certificates, so its
+// lies are claims: made-up prepared requests, real ones moved to another sequence number
+// or view, a checkpoint nobody else holds, prepared requests left out. The decision
+// procedure trusts a claim only when enough senders back it (f+1 for a checkpoint and for a
+// pre-prepared request, a quorum for the rest), and the lies are well formed so that they
+// reach it; one (unbacked_prepared) is not, to show the well-formedness check. As the new
+// primary it tampers with NEW-VIEW (V, O), which every backup checks against its own run of
+// the decision; and its VIEW-CHANGE-ACKs can vouch for contents nobody sent. Everything is
+// sealed with the faulty replica's own keys, so nothing fails on authentication.
+// See BadViewChangeVariant.
 #include <algorithm>
 #include <cassert>
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
+#include <tuple>
 
 #include "faults/behaviour.h"
 #include "protocol/message.h"
@@ -18,14 +22,21 @@
 namespace faults {
 namespace {
 
+using protocol::CheckpointClaim;
 using protocol::MessageKind;
 using protocol::PrePrepare;
 using protocol::SequenceNumber;
+using protocol::SlotClaim;
 using protocol::ViewNumber;
 
-// Genuine messages remembered, per kind (the oldest go first).
+// Genuine messages remembered, and lies told, per kind (the oldest go first).
 constexpr std::size_t kKeptMax = 256;
 constexpr std::size_t kRequestsKeptMax = 64;
+
+// Tags of made-up digests, so that each kind of lie names digests of its own.
+constexpr std::uint8_t kMadeUpPrepared = 0xab;
+constexpr std::uint8_t kMadeUpCheckpoint = 0xcd;
+constexpr std::uint8_t kMadeUpUnbacked = 0xef;
 
 std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
   std::vector<NodeId> v;
@@ -38,16 +49,30 @@ void keep_bounded(Map& m) {
   while (m.size() > kKeptMax) m.erase(m.begin());
 }
 
-bool is_view_change_variant(BadViewChangeVariant v) {
-  return static_cast<std::size_t>(v) < kViewChangeVariants;
+enum class Target { ViewChange, NewView, Ack };
+
+Target target_of(BadViewChangeVariant v) {
+  switch (v) {
+    case BadViewChangeVariant::PaddedCertificate:
+    case BadViewChangeVariant::RebindCertificate:
+    case BadViewChangeVariant::CheckpointProof:
+    case BadViewChangeVariant::OmitPrepared:
+    case BadViewChangeVariant::UnbackedPrepared: return Target::ViewChange;
+    case BadViewChangeVariant::SwapBatch:
+    case BadViewChangeVariant::WrongDigest:
+    case BadViewChangeVariant::DropEntry:
+    case BadViewChangeVariant::ShortV:
+    case BadViewChangeVariant::DuplicateV: return Target::NewView;
+    case BadViewChangeVariant::FalseAck: return Target::Ack;
+  }
+  return Target::ViewChange;
 }
 
-std::optional<PrePrepare> open_pre_prepare(ByteView wire, NodeId* sender = nullptr) {
+std::optional<PrePrepare> open_pre_prepare(ByteView wire) {
   auto env = protocol::parse_envelope(wire);
   if (!env.ok() || env.value.kind != MessageKind::PrePrepare) return std::nullopt;
   auto pp = protocol::decode_pre_prepare(env.value.body);
   if (!pp.ok()) return std::nullopt;
-  if (sender != nullptr) *sender = env.value.sender;
   return std::move(pp.value);
 }
 
@@ -57,26 +82,78 @@ MessageDigest digest_of_batch(const std::vector<Bytes>& requests) {
   return protocol::batch_digest(ds);
 }
 
-MessageDigest made_up_digest(std::uint8_t fill) {
+// A digest no batch or state has: the tag's fill with (seq, view) in the first bytes, so
+// that lies about different slots name different digests and coalition members telling the
+// same lie name the same one.
+MessageDigest made_up_digest(std::uint8_t tag, SequenceNumber seq, ViewNumber view) {
   MessageDigest d;
-  d.bytes.fill(fill);
+  d.bytes.fill(tag);
+  for (std::size_t i = 0; i < 8; ++i) {
+    d.bytes[i] = static_cast<std::uint8_t>(seq >> (8 * i));
+    d.bytes[8 + i] = static_cast<std::uint8_t>(view >> (8 * i));
+  }
   return d;
+}
+
+// ---- P and Q, kept in the order a well-formed VIEW-CHANGE has them -----------------------
+
+const SlotClaim* p_at(const protocol::ViewChange& vc, SequenceNumber seq) {
+  for (const auto& p : vc.prepared) {
+    if (p.seq == seq) return &p;
+  }
+  return nullptr;
+}
+
+// P holds one entry per seq, ascending: `claim` replaces the one at its seq.
+void put_p(protocol::ViewChange& vc, const SlotClaim& claim) {
+  auto& p = vc.prepared;
+  p.erase(std::remove_if(p.begin(), p.end(), [&](const SlotClaim& x) { return x.seq == claim.seq; }), p.end());
+  p.insert(std::lower_bound(p.begin(), p.end(), claim, [](const SlotClaim& a, const SlotClaim& b) { return a.seq < b.seq; }),
+           claim);
+  assert(std::is_sorted(p.begin(), p.end(), [](const SlotClaim& a, const SlotClaim& b) { return a.seq < b.seq; }));
+}
+
+// Q holds one entry per (seq, digest), ascending, with the latest view: `claim` is added or
+// raises the view of its entry.
+void put_q(protocol::ViewChange& vc, const SlotClaim& claim) {
+  auto& q = vc.pre_prepared;
+  auto by_slot = [](const SlotClaim& a, const SlotClaim& b) { return std::tie(a.seq, a.digest) < std::tie(b.seq, b.digest); };
+  auto at = std::lower_bound(q.begin(), q.end(), claim, by_slot);
+  if (at != q.end() && at->seq == claim.seq && at->digest == claim.digest) {
+    at->view = std::max(at->view, claim.view);
+  } else {
+    q.insert(at, claim);
+  }
+  assert(std::is_sorted(q.begin(), q.end(), by_slot));
+}
+
+bool in_window(const protocol::ViewChange& vc, SequenceNumber seq, const protocol::PbftConfig& config) {
+  return seq > vc.stable_seq && seq <= vc.stable_seq + config.log_window;
 }
 
 class BadViewChange final : public Behaviour {
  public:
   explicit BadViewChange(std::vector<BadViewChangeVariant> variants) {
-    for (auto v : variants) (is_view_change_variant(v) ? vc_variants_ : nv_variants_).push_back(v);
+    for (auto v : variants) {
+      switch (target_of(v)) {
+        case Target::ViewChange: vc_variants_.push_back(v); break;
+        case Target::NewView: nv_variants_.push_back(v); break;
+        case Target::Ack: ack_variants_.push_back(v); break;
+      }
+    }
   }
 
   void on_send(const OutMessage& msg, ByzantineContext& ctx, std::vector<OutMessage>& out) override {
     stats_.seen++;
     auto env = protocol::parse_envelope(msg.wire);
     bool done = false;
-    if (env.ok() && env.value.sender == ctx.self && msg.kind == MessageKind::ViewChange) {
-      done = view_change(msg, env.value, ctx, out);
-    } else if (env.ok() && env.value.sender == ctx.self && msg.kind == MessageKind::NewView) {
-      done = new_view(msg, env.value, ctx, out);
+    if (env.ok() && env.value.sender == ctx.self) {
+      switch (msg.kind) {
+        case MessageKind::ViewChange: done = view_change(msg, env.value, ctx, out); break;
+        case MessageKind::NewView: done = new_view(msg, env.value, ctx, out); break;
+        case MessageKind::ViewChangeAck: done = view_change_ack(msg, env.value, ctx, out); break;
+        default: break;
+      }
     }
     if (done) {
       stats_.rewritten++;
@@ -86,48 +163,28 @@ class BadViewChange final : public Behaviour {
     out.push_back(msg);
   }
 
-  // Remembers genuine messages (valid for this replica) to reuse them where they do not
-  // belong.
+  // Remembers genuine PRE-PREPAREs (valid for this replica) and their requests, to move them
+  // where they do not belong.
   void on_receive(NodeId, ByteView wire, ByzantineContext& ctx) override {
     auto env = protocol::parse_envelope(wire);
-    if (!env.ok() || !ctx.crypto.verify(env.value)) return;
-    const Bytes copy(wire.begin(), wire.end());
-    switch (env.value.kind) {
-      case MessageKind::PrePrepare: remember_pre_prepare(env.value, copy, ctx); break;
-      case MessageKind::Prepare: {
-        auto v = protocol::decode_vote(env.value.body);
-        if (!v.ok()) return;
-        prepares_[{v.value.view, v.value.seq, v.value.digest}][env.value.sender] = copy;
-        keep_bounded(prepares_);
-        break;
-      }
-      case MessageKind::Checkpoint: {
-        auto cp = protocol::decode_checkpoint(env.value.body);
-        if (!cp.ok()) return;
-        checkpoints_[{cp.value.seq, cp.value.state_digest}][env.value.sender] = copy;
-        keep_bounded(checkpoints_);
-        break;
-      }
-      case MessageKind::ViewChange: {
-        auto vc = protocol::decode_view_change(env.value.body);
-        if (!vc.ok()) return;
-        view_changes_[vc.value.new_view][env.value.sender] = copy;
-        keep_bounded(view_changes_);
-        break;
-      }
-      case MessageKind::Request: remember_request(copy); break;
-      default: break;
-    }
+    if (!env.ok() || env.value.kind != MessageKind::PrePrepare || !ctx.crypto.verify(env.value)) return;
+    auto pp = protocol::decode_pre_prepare(env.value.body);
+    if (!pp.ok() || env.value.sender != ctx.config.primary(pp.value.view)) return;
+    pre_prepared_[{pp.value.seq, pp.value.view}] = pp.value.digest;
+    keep_bounded(pre_prepared_);
+    for (const auto& r : pp.value.batch.requests) remember_request(r);
   }
 
  private:
-  void remember_pre_prepare(const protocol::Envelope& env, const Bytes& wire, ByzantineContext& ctx) {
-    auto pp = protocol::decode_pre_prepare(env.body);
-    if (!pp.ok() || env.sender != ctx.config.primary(pp.value.view)) return;
-    pre_prepares_[{pp.value.view, pp.value.seq}] = wire;
-    keep_bounded(pre_prepares_);
-    for (const auto& r : pp.value.batch.requests) remember_request(r);
-  }
+  // The VIEW-CHANGE it sent for a view in place of its replica's: sent again whenever the
+  // replica sends that VIEW-CHANGE again, and named in its own NEW-VIEW, so that the lie is
+  // the one VIEW-CHANGE it has for that view (two would be another fault, equivocation).
+  struct Told {
+    MessageDigest genuine;  // view_change_digest() of what the replica wanted to send
+    MessageDigest lie;      // and of what went out instead (== genuine: the truth went out)
+    Bytes wire;
+  };
+
   void remember_request(const Bytes& wire) {
     if (std::find(requests_.begin(), requests_.end(), wire) != requests_.end()) return;
     requests_.push_back(wire);
@@ -153,163 +210,205 @@ class BadViewChange final : public Behaviour {
     return false;
   }
 
+  Bytes seal(Bytes&& content, ByzantineContext& ctx) { return ctx.crypto.seal(std::move(content), all_replicas(ctx.config)); }
+
   // ---- VIEW-CHANGE ------------------------------------------------------------------------
 
   bool view_change(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
                    std::vector<OutMessage>& out) {
     auto decoded = protocol::decode_view_change(env.body);
     if (!decoded.ok() || decoded.value.new_view == 0) return false;
+    const ViewNumber view = decoded.value.new_view;
+    const MessageDigest genuine = protocol::view_change_digest(env.content);
+    auto told = told_.find(view);
+    if (told == told_.end() || told->second.genuine != genuine) {
+      told = told_.insert_or_assign(view, make_lie(msg, decoded.value, genuine, ctx)).first;
+      const Told kept = told->second;
+      keep_bounded(told_);
+      if (kept.lie == genuine) return false;
+      out.push_back(OutMessage{msg.to, msg.kind, kept.wire});
+      return true;
+    }
+    if (told->second.lie == genuine) return false;  // no lie fitted: the truth, again
+    out.push_back(OutMessage{msg.to, msg.kind, told->second.wire});
+    return true;
+  }
+
+  // The VIEW-CHANGE it sends for view v in place of `vc`, or `vc` itself (lie == genuine)
+  // when no variant fits: then the truth stays what it said for v, even if a lie fits later.
+  Told make_lie(const OutMessage& msg, const protocol::ViewChange& genuine_vc, const MessageDigest& genuine,
+                ByzantineContext& ctx) {
     protocol::ViewChange vc;
+    shared_claim_.reset();
     const bool applied = rotate(vc_variants_, next_vc_, ctx, [&](BadViewChangeVariant v) {
-      vc = decoded.value;
+      vc = genuine_vc;
       switch (v) {
         case BadViewChangeVariant::PaddedCertificate: return padded_certificate(vc, ctx);
         case BadViewChangeVariant::RebindCertificate: return rebind_certificate(vc, ctx);
         case BadViewChangeVariant::CheckpointProof: return checkpoint_proof(vc, ctx);
+        case BadViewChangeVariant::OmitPrepared: return omit_prepared(vc);
+        case BadViewChangeVariant::UnbackedPrepared: return unbacked_prepared(vc, ctx);
         default: return false;
       }
     });
-    if (!applied) return false;
-    out.push_back(OutMessage{msg.to, msg.kind,
-                             ctx.crypto.seal(protocol::encode_view_change(ctx.self, vc), all_replicas(ctx.config))});
+    if (!applied) return Told{genuine, genuine, msg.wire};
+    Bytes content = protocol::encode_view_change(ctx.self, vc);
+    const MessageDigest lie = protocol::view_change_digest(content);
+    Bytes wire = seal(std::move(content), ctx);
+    if (last_used_ == BadViewChangeVariant::PaddedCertificate) share_claim(wire, ctx);
+    return Told{genuine, lie, std::move(wire)};
+  }
+
+  // P and Q: a made-up digest prepared and pre-prepared at a slot in its window, in the
+  // latest view below the new one (outranking every real claim there). A1 may hold for it;
+  // A2 cannot, since only liars have it in Q, and a fault has at most f of them: members of
+  // one coalition tell the same lie (coalition_claim) and still fall one short of f+1.
+  bool padded_certificate(protocol::ViewChange& vc, ByzantineContext& ctx) {
+    std::optional<SlotClaim> claim = coalition_claim(vc, ctx);
+    if (!claim) {
+      const ViewNumber view = vc.new_view - 1;
+      auto seq = padded_seq(vc, view, ctx.config);
+      if (!seq) return false;
+      claim = SlotClaim{*seq, view, made_up_digest(kMadeUpPrepared, *seq, view)};
+    }
+    put_p(vc, *claim);
+    put_q(vc, *claim);
+    shared_claim_ = claim;
     return true;
   }
 
-  static bool in_p(const protocol::ViewChange& vc, SequenceNumber seq) {
-    for (const auto& proof : vc.prepared) {
-      auto pp = open_pre_prepare(proof.pre_prepare);
-      if (pp && pp->seq == seq) return true;
+  // The latest slot it saw pre-prepared where the claim outranks what prepared there (if
+  // anything did), else a fresh slot just above everything it holds.
+  static std::optional<SequenceNumber> padded_seq(const protocol::ViewChange& vc, ViewNumber view,
+                                                  const protocol::PbftConfig& config) {
+    for (auto it = vc.pre_prepared.rbegin(); it != vc.pre_prepared.rend(); ++it) {
+      const SlotClaim* p = p_at(vc, it->seq);
+      if (p == nullptr || p->view < view) return it->seq;
     }
-    return false;
-  }
-  static void replace_in_p(protocol::ViewChange& vc, SequenceNumber seq, protocol::PreparedProof&& proof) {
-    auto& p = vc.prepared;
-    p.erase(std::remove_if(p.begin(), p.end(), [&](const protocol::PreparedProof& x) {
-              auto pp = open_pre_prepare(x.pre_prepare);
-              return pp && pp->seq == seq;
-            }), p.end());
-    p.insert(p.begin(), std::move(proof));
+    SequenceNumber top = vc.stable_seq;
+    if (!vc.prepared.empty()) top = std::max(top, vc.prepared.back().seq);
+    if (!vc.pre_prepared.empty()) top = std::max(top, vc.pre_prepared.back().seq);
+    if (!in_window(vc, top + 1, config)) return std::nullopt;
+    return top + 1;
   }
 
-  // A genuine PRE-PREPARE that could sit in this VIEW-CHANGE's P (a view below the new one,
-  // a seq in the window above its checkpoint), preferring one that did not prepare here.
-  // Failing that, one of its own if it was the primary of an earlier view.
-  std::optional<Bytes> certificate_base(const protocol::ViewChange& vc, ByzantineContext& ctx) {
-    const SequenceNumber low = vc.stable_seq;
-    const SequenceNumber high = low + ctx.config.log_window;
-    std::optional<Bytes> prepared_here;
-    for (auto it = pre_prepares_.rbegin(); it != pre_prepares_.rend(); ++it) {
-      const auto [view, seq] = it->first;
-      if (view >= vc.new_view || seq <= low || seq > high) continue;
-      if (!in_p(vc, seq)) return it->second;
-      if (!prepared_here) prepared_here = it->second;
-    }
-    if (prepared_here) return prepared_here;
-    for (ViewNumber v = vc.new_view; v-- > 0 && vc.new_view - v <= ctx.config.n;) {
-      if (ctx.config.primary(v) != ctx.self) continue;
-      PrePrepare pp{v, low + 1, {}, {}};
-      if (!requests_.empty()) pp.batch.requests.push_back(requests_.back());
-      pp.digest = digest_of_batch(pp.batch.requests);
-      return ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, pp), all_replicas(ctx.config));
+  // Another member's made-up claim for this view change, if it fits this window.
+  std::optional<SlotClaim> coalition_claim(const protocol::ViewChange& vc, ByzantineContext& ctx) const {
+    if (ctx.coalition == nullptr) return std::nullopt;
+    const auto& shared = ctx.coalition->prepares;
+    for (auto it = shared.rbegin(); it != shared.rend(); ++it) {
+      const auto& [view, seq, digest] = it->first;
+      if (view + 1 == vc.new_view && in_window(vc, seq, ctx.config)) return SlotClaim{seq, view, digest};
     }
     return std::nullopt;
   }
 
-  // P: a certificate for a seq that did not prepare: the coalition's own PREPAREs and
-  // genuine ones, never more than quorum - 2 distinct senders (so it is never a real
-  // certificate), padded to quorum - 1 entries with duplicates.
-  bool padded_certificate(protocol::ViewChange& vc, ByzantineContext& ctx) {
-    auto base = certificate_base(vc, ctx);
-    if (!base) return false;
-    auto pp = open_pre_prepare(*base);
-    assert(pp);
-    const ReplicaId primary = ctx.config.primary(pp->view);
-    const std::size_t distinct_max = ctx.config.quorum() >= 2 ? ctx.config.quorum() - 2 : 0;
-    std::map<ReplicaId, Bytes> votes;
-    if (ctx.self != primary) {
-      Bytes own = ctx.crypto.seal(protocol::encode_vote(MessageKind::Prepare, ctx.self,
-                                                        protocol::Vote{pp->view, pp->seq, pp->digest}),
-                                  all_replicas(ctx.config));
-      if (ctx.coalition != nullptr && ctx.coalition->prepares.size() < kCoalitionEntriesMax) {
-        ctx.coalition->prepares[{pp->view, pp->seq, pp->digest}].push_back(own);
-      }
-      votes[ctx.self] = std::move(own);
-    }
-    auto add = [&](ReplicaId sender, const Bytes& wire) {
-      if (sender != primary && votes.size() < distinct_max && votes.count(sender) == 0) votes[sender] = wire;
-    };
-    if (ctx.coalition != nullptr) {
-      auto shared = ctx.coalition->prepares.find({pp->view, pp->seq, pp->digest});
-      if (shared != ctx.coalition->prepares.end()) {
-        for (const auto& w : shared->second) add(protocol::parse_envelope(w).value.sender, w);
-      }
-    }
-    auto genuine = prepares_.find({pp->view, pp->seq, pp->digest});
-    if (genuine != prepares_.end()) {
-      for (const auto& [sender, w] : genuine->second) add(sender, w);
-    }
-    protocol::PreparedProof proof{*base, {}};
-    for (const auto& [sender, w] : votes) proof.prepares.push_back(w);
-    while (!proof.prepares.empty() && proof.prepares.size() + 1 < ctx.config.quorum()) {
-      proof.prepares.push_back(proof.prepares.front());
-    }
-    replace_in_p(vc, pp->seq, std::move(proof));
-    return true;
+  void share_claim(const Bytes& wire, ByzantineContext& ctx) {
+    if (ctx.coalition == nullptr || !shared_claim_) return;
+    auto& shared = ctx.coalition->prepares;
+    const auto key = std::make_tuple(shared_claim_->view, shared_claim_->seq, shared_claim_->digest);
+    if (shared.count(key) == 0 && shared.size() >= kCoalitionEntriesMax) return;
+    shared[key].push_back(wire);
   }
 
-  // P: a genuine PRE-PREPARE with genuine PREPAREs that belong to another (view, seq, digest).
+  // P and Q: a real (seq, digest) it saw pre-prepared, claimed prepared in a later view than
+  // it was proposed in, or at another seq (one where something prepared here, where a wrong
+  // choice would undo a request that may have committed); the two in turn, each falling back
+  // on the other. Only the liar has the rebound pair in Q at that view or seq, so A2 fails.
   bool rebind_certificate(protocol::ViewChange& vc, ByzantineContext& ctx) {
-    auto base = certificate_base(vc, ctx);
-    if (!base) return false;
-    auto pp = open_pre_prepare(*base);
-    assert(pp);
-    const ReplicaId primary = ctx.config.primary(pp->view);
-    const std::map<ReplicaId, Bytes>* best = nullptr;
-    for (const auto& [key, senders] : prepares_) {
-      const auto& [view, seq, digest] = key;
-      if (view == pp->view && seq == pp->seq && digest == pp->digest) continue;
-      if (best == nullptr || senders.size() > best->size()) best = &senders;
+    const bool seq_first = rebinds_++ % 2 == 1;
+    return seq_first ? (rebind_seq_claim(vc, ctx) || rebind_view_claim(vc))
+                     : (rebind_view_claim(vc) || rebind_seq_claim(vc, ctx));
+  }
+
+  static bool rebind_view_claim(protocol::ViewChange& vc) {
+    const ViewNumber latest = vc.new_view - 1;
+    for (auto it = vc.pre_prepared.rbegin(); it != vc.pre_prepared.rend(); ++it) {
+      if (it->view >= latest) continue;
+      const SlotClaim claim{it->seq, latest, it->digest};
+      put_p(vc, claim);
+      put_q(vc, claim);
+      return true;
     }
-    if (best == nullptr) return false;
-    protocol::PreparedProof proof{*base, {}};
-    for (const auto& [sender, w] : *best) {
-      if (sender != primary && proof.prepares.size() + 1 < ctx.config.quorum()) proof.prepares.push_back(w);
+    return false;
+  }
+
+  // From what it pre-prepared (Q), then from PRE-PREPAREs it received (executed ones too:
+  // a request replayed at a new seq). Null batches are everywhere, so moving one tells nothing.
+  bool rebind_seq_claim(protocol::ViewChange& vc, ByzantineContext& ctx) const {
+    std::vector<SlotClaim> real(vc.pre_prepared.rbegin(), vc.pre_prepared.rend());
+    for (auto it = pre_prepared_.rbegin(); it != pre_prepared_.rend(); ++it) {
+      const auto [seq, view] = it->first;
+      if (view < vc.new_view) real.push_back(SlotClaim{seq, view, it->second});
     }
-    while (!proof.prepares.empty() && proof.prepares.size() + 1 < ctx.config.quorum()) {
-      proof.prepares.push_back(proof.prepares.front());
+    for (const auto& from : real) {
+      if (from.digest == protocol::null_batch_digest()) continue;
+      auto seq = rebind_seq(vc, from.seq, ctx.config);
+      if (!seq) continue;
+      const SlotClaim* there = p_at(vc, *seq);
+      if (there != nullptr && there->digest == from.digest) continue;
+      const SlotClaim claim{*seq, from.view, from.digest};
+      put_p(vc, claim);
+      put_q(vc, claim);
+      return true;
     }
-    replace_in_p(vc, pp->seq, std::move(proof));
+    return false;
+  }
+
+  static std::optional<SequenceNumber> rebind_seq(const protocol::ViewChange& vc, SequenceNumber from,
+                                                  const protocol::PbftConfig& config) {
+    for (auto it = vc.prepared.rbegin(); it != vc.prepared.rend(); ++it) {
+      if (it->seq != from) return it->seq;
+    }
+    for (SequenceNumber seq = vc.stable_seq + 1; seq <= vc.stable_seq + 2; ++seq) {
+      if (seq != from && in_window(vc, seq, config)) return seq;
+    }
+    return std::nullopt;
+  }
+
+  // C and h: a checkpoint one interval above every one it holds, with a made-up state
+  // digest, as its low watermark; P and Q lose what lies at or below it (so the VIEW-CHANGE
+  // stays well formed). Choosing a checkpoint takes f+1 senders listing it: it never is, and
+  // the claimed watermark keeps this VIEW-CHANGE out of the quorums for the seqs below it.
+  bool checkpoint_proof(protocol::ViewChange& vc, ByzantineContext& ctx) {
+    SequenceNumber top = vc.stable_seq;
+    for (const auto& c : vc.checkpoints) top = std::max(top, c.seq);
+    const SequenceNumber seq = top + ctx.config.checkpoint_interval;
+    vc.stable_seq = seq;
+    vc.checkpoints = {CheckpointClaim{seq, made_up_digest(kMadeUpCheckpoint, seq, vc.new_view)}};
+    auto at_or_below = [&](const SlotClaim& x) { return x.seq <= seq; };
+    vc.prepared.erase(std::remove_if(vc.prepared.begin(), vc.prepared.end(), at_or_below), vc.prepared.end());
+    vc.pre_prepared.erase(std::remove_if(vc.pre_prepared.begin(), vc.pre_prepared.end(), at_or_below),
+                          vc.pre_prepared.end());
     return true;
   }
 
-  // C: a later checkpoint than the real one, "proved" by its own CHECKPOINT plus genuine
-  // ones capped below a quorum and padded with duplicates, or, when it saw no later
-  // checkpoint, by genuine CHECKPOINTs of another seq and digest.
-  bool checkpoint_proof(protocol::ViewChange& vc, ByzantineContext& ctx) {
-    SequenceNumber seq = vc.stable_seq + ctx.config.checkpoint_interval;
-    MessageDigest digest = made_up_digest(0xcd);
-    std::vector<Bytes> proof;
-    for (auto it = checkpoints_.rbegin(); it != checkpoints_.rend(); ++it) {
-      if (it->first.first <= vc.stable_seq) continue;
-      seq = it->first.first;
-      digest = it->first.second;
-      for (const auto& [sender, w] : it->second) {
-        if (sender != ctx.self && proof.size() + 2 < ctx.config.quorum()) proof.push_back(w);
-      }
-      break;
+  // P: left empty, as if nothing had prepared here (Q unchanged). Its VIEW-CHANGE then counts
+  // toward B (choose null) for every seq; a committed request prepared at a quorum, so any
+  // quorum of VIEW-CHANGEs still holds a correct P entry for it and B never holds there.
+  static bool omit_prepared(protocol::ViewChange& vc) {
+    if (vc.prepared.empty()) return false;
+    vc.prepared.clear();
+    return true;
+  }
+
+  // P: an entry with nothing in Q behind it (prepared here without having been pre-prepared
+  // here): a real prepared entry whose Q entry is dropped, else a real pre-prepared one moved
+  // from Q to P, else a made-up one. Not well formed: refused as a bad certificate.
+  bool unbacked_prepared(protocol::ViewChange& vc, ByzantineContext& ctx) {
+    SlotClaim claim;
+    if (!vc.prepared.empty()) {
+      claim = vc.prepared.back();
+    } else if (!vc.pre_prepared.empty()) {
+      claim = vc.pre_prepared.back();
+    } else {
+      if (!in_window(vc, vc.stable_seq + 1, ctx.config)) return false;
+      claim = SlotClaim{vc.stable_seq + 1, vc.new_view - 1, made_up_digest(kMadeUpUnbacked, vc.stable_seq + 1, vc.new_view)};
     }
-    proof.push_back(ctx.crypto.seal(protocol::encode_checkpoint(ctx.self, protocol::Checkpoint{seq, digest}),
-                                    all_replicas(ctx.config)));
-    for (const auto& w : vc.checkpoint_proof) proof.push_back(w);  // genuine, for another seq
-    while (proof.size() < ctx.config.quorum()) proof.push_back(proof.front());
-    vc.stable_seq = seq;
-    vc.stable_digest = digest;
-    vc.checkpoint_proof = std::move(proof);
-    auto& p = vc.prepared;
-    p.erase(std::remove_if(p.begin(), p.end(), [&](const protocol::PreparedProof& x) {
-              auto pp = open_pre_prepare(x.pre_prepare);
-              return !pp || pp->seq <= seq;
-            }), p.end());
+    put_p(vc, claim);
+    auto& q = vc.pre_prepared;
+    q.erase(std::remove_if(q.begin(), q.end(), [&](const SlotClaim& x) { return x.seq == claim.seq && x.digest == claim.digest; }),
+            q.end());
     return true;
   }
 
@@ -319,9 +418,12 @@ class BadViewChange final : public Behaviour {
                 std::vector<OutMessage>& out) {
     auto decoded = protocol::decode_new_view(env.body);
     if (!decoded.ok()) return false;
+    // What it stands by: its replica's NEW-VIEW, naming the VIEW-CHANGE it really sent.
+    protocol::NewView own = decoded.value;
+    const bool renamed = name_own_lie(own);
     protocol::NewView nv;
     const bool applied = rotate(nv_variants_, next_nv_, ctx, [&](BadViewChangeVariant v) {
-      nv = decoded.value;
+      nv = own;
       switch (v) {
         case BadViewChangeVariant::SwapBatch: return swap_batch(nv, ctx);
         case BadViewChangeVariant::WrongDigest: return wrong_digest(nv, ctx);
@@ -331,37 +433,66 @@ class BadViewChange final : public Behaviour {
         default: return false;
       }
     });
-    if (!applied) return false;
-    const Bytes wire = ctx.crypto.seal(protocol::encode_new_view(ctx.self, nv), all_replicas(ctx.config));
+    if (!applied && !renamed) return false;
+    const Bytes standing = renamed ? seal(protocol::encode_new_view(ctx.self, own), ctx) : msg.wire;
+    if (!applied) {
+      out.push_back(OutMessage{msg.to, msg.kind, standing});
+      return true;
+    }
+    const Bytes wire = seal(protocol::encode_new_view(ctx.self, nv), ctx);
     if (last_used_ != BadViewChangeVariant::SwapBatch) {
       out.push_back(OutMessage{msg.to, msg.kind, wire});
       return true;
     }
     // Equivocation on O: the first half of the other replicas gets the swapped batch, the
-    // rest the genuine NEW-VIEW, so that (unless the backups check batches against digests)
-    // correct replicas execute different requests at one seq.
+    // rest the NEW-VIEW it stands by, so that (unless the backups check batches against
+    // digests) correct replicas execute different requests at one seq.
     std::vector<ReplicaId> others;
     for (ReplicaId r = 0; r < ctx.config.n; ++r) {
       if (r != ctx.self) others.push_back(r);
     }
     const std::size_t victims = std::max<std::size_t>(1, others.size() / 2);
     for (std::size_t i = 0; i < others.size(); ++i) {
-      out.push_back(OutMessage{others[i], msg.kind, i < victims ? wire : msg.wire});
+      out.push_back(OutMessage{others[i], msg.kind, i < victims ? wire : standing});
     }
     return true;
   }
 
-  Bytes seal_entry(const PrePrepare& pp, ByzantineContext& ctx) {
-    return ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, pp), all_replicas(ctx.config));
+  // V: its own entry names the VIEW-CHANGE it sent instead of its replica's (which no other
+  // replica holds).
+  bool name_own_lie(protocol::NewView& nv) const {
+    auto told = told_.find(nv.view);
+    if (told == told_.end() || told->second.lie == told->second.genuine) return false;
+    bool renamed = false;
+    for (auto& ref : nv.view_changes) {
+      if (ref.digest == told->second.genuine) {
+        ref.digest = told->second.lie;
+        renamed = true;
+      }
+    }
+    return renamed;
   }
 
-  // O: the right digest with another batch: a real batch emptied, or a null entry filled
-  // with a genuine request it saw. The latest such entry (the likeliest not executed yet).
+  Bytes seal_entry(const PrePrepare& pp, ByzantineContext& ctx) { return seal(protocol::encode_pre_prepare(ctx.self, pp), ctx); }
+
+  // A genuine request other than those in `batch`, the latest it saw.
+  std::optional<Bytes> other_request(const std::vector<Bytes>& batch) const {
+    for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
+      if (std::find(batch.begin(), batch.end(), *it) == batch.end()) return *it;
+    }
+    return std::nullopt;
+  }
+
+  // O: the right digest with another batch: a real batch traded for another genuine request
+  // it saw (or emptied), or a null entry filled with one. The latest such entry (the
+  // likeliest not executed yet).
   bool swap_batch(protocol::NewView& nv, ByzantineContext& ctx) {
     for (std::size_t i = nv.pre_prepares.size(); i-- > 0;) {
       auto pp = open_pre_prepare(nv.pre_prepares[i]);
       if (!pp || pp->batch.requests.empty()) continue;
+      auto other = other_request(pp->batch.requests);
       pp->batch.requests.clear();
+      if (other) pp->batch.requests.push_back(std::move(*other));
       nv.pre_prepares[i] = seal_entry(*pp, ctx);
       return true;
     }
@@ -373,7 +504,8 @@ class BadViewChange final : public Behaviour {
     return true;
   }
 
-  // O: an entry whose digest is not the one V dictates (with a batch that matches it).
+  // O: an entry whose digest is not the one the decision gives (with a batch that matches
+  // it).
   bool wrong_digest(protocol::NewView& nv, ByzantineContext& ctx) {
     if (nv.pre_prepares.empty()) return false;
     auto pp = open_pre_prepare(nv.pre_prepares.back());
@@ -390,24 +522,18 @@ class BadViewChange final : public Behaviour {
     return true;
   }
 
-  // O: one entry left out, or (O being empty) one made up just above min-s.
+  // O: the last entry left out, or (O being empty) a null one made up just above the
+  // checkpoint.
   bool drop_entry(protocol::NewView& nv, ByzantineContext& ctx) {
     if (!nv.pre_prepares.empty()) {
       nv.pre_prepares.pop_back();
       return true;
     }
-    SequenceNumber min_s = 0;
-    for (const auto& w : nv.view_changes) {
-      auto env = protocol::parse_envelope(w);
-      if (!env.ok()) continue;
-      auto vc = protocol::decode_view_change(env.value.body);
-      if (vc.ok()) min_s = std::max(min_s, vc.value.stable_seq);
-    }
-    nv.pre_prepares.push_back(seal_entry(PrePrepare{nv.view, min_s + 1, protocol::null_batch_digest(), {}}, ctx));
+    nv.pre_prepares.push_back(seal_entry(PrePrepare{nv.view, nv.checkpoint_seq + 1, protocol::null_batch_digest(), {}}, ctx));
     return true;
   }
 
-  // V: one VIEW-CHANGE too few.
+  // V: fewer VIEW-CHANGEs than a quorum.
   bool short_v(protocol::NewView& nv, ByzantineContext& ctx) {
     if (nv.view_changes.empty()) return false;
     const std::size_t keep = ctx.config.quorum() - 1;
@@ -415,32 +541,47 @@ class BadViewChange final : public Behaviour {
     return true;
   }
 
-  // V: one VIEW-CHANGE replaced by a genuine one for another view from a sender not in V,
-  // or else by a copy of another VIEW-CHANGE in V (two from one sender).
-  bool duplicate_v(protocol::NewView& nv) {
-    if (nv.view_changes.size() < 2) return false;
-    std::set<NodeId> in_v;
-    for (const auto& w : nv.view_changes) in_v.insert(protocol::parse_envelope(w).value.sender);
-    for (const auto& [view, senders] : view_changes_) {
-      if (view == nv.view) continue;
-      for (const auto& [sender, w] : senders) {
-        if (in_v.count(sender) != 0) continue;
-        nv.view_changes.back() = w;
-        return true;
-      }
-    }
-    nv.view_changes.back() = nv.view_changes.front();
+  // V: its last entry replaced by a copy of the one before it, one replica named twice, as
+  // a primary one VIEW-CHANGE short of a quorum would pad V.
+  static bool duplicate_v(protocol::NewView& nv) {
+    const std::size_t size = nv.view_changes.size();
+    if (size < 2) return false;
+    nv.view_changes[size - 1] = nv.view_changes[size - 2];
+    return true;
+  }
+
+  // ---- VIEW-CHANGE-ACK --------------------------------------------------------------------
+
+  bool view_change_ack(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
+                       std::vector<OutMessage>& out) {
+    auto decoded = protocol::decode_view_change_ack(env.body);
+    if (!decoded.ok()) return false;
+    protocol::ViewChangeAck ack;
+    const bool applied = rotate(ack_variants_, next_ack_, ctx, [&](BadViewChangeVariant v) {
+      ack = decoded.value;
+      return v == BadViewChangeVariant::FalseAck && false_ack(ack);
+    });
+    if (!applied) return false;
+    out.push_back(OutMessage{msg.to, msg.kind, seal(protocol::encode_view_change_ack(ctx.self, ack), ctx)});
+    return true;
+  }
+
+  // The digest of a VIEW-CHANGE nobody sent (the real one's complement): the new primary
+  // must count acks for the content it holds, not for the sender.
+  static bool false_ack(protocol::ViewChangeAck& ack) {
+    for (auto& b : ack.digest.bytes) b = static_cast<std::uint8_t>(~b);
     return true;
   }
 
   std::vector<BadViewChangeVariant> vc_variants_;
   std::vector<BadViewChangeVariant> nv_variants_;
-  std::optional<std::size_t> next_vc_, next_nv_;
+  std::vector<BadViewChangeVariant> ack_variants_;
+  std::optional<std::size_t> next_vc_, next_nv_, next_ack_;
   BadViewChangeVariant last_used_ = BadViewChangeVariant::PaddedCertificate;
-  std::map<std::pair<ViewNumber, SequenceNumber>, Bytes> pre_prepares_;
-  std::map<std::tuple<ViewNumber, SequenceNumber, MessageDigest>, std::map<ReplicaId, Bytes>> prepares_;
-  std::map<std::pair<SequenceNumber, MessageDigest>, std::map<ReplicaId, Bytes>> checkpoints_;
-  std::map<ViewNumber, std::map<ReplicaId, Bytes>> view_changes_;
+  std::optional<SlotClaim> shared_claim_;  // padded_certificate's claim, for the coalition
+  std::uint64_t rebinds_ = 0;
+  std::map<ViewNumber, Told> told_;
+  std::map<std::pair<SequenceNumber, ViewNumber>, MessageDigest> pre_prepared_;
   std::deque<Bytes> requests_;
 };
 
@@ -456,15 +597,16 @@ const char* bad_view_change_variant_name(BadViewChangeVariant v) {
     case BadViewChangeVariant::DropEntry: return "drop_entry";
     case BadViewChangeVariant::ShortV: return "short_v";
     case BadViewChangeVariant::DuplicateV: return "duplicate_v";
+    case BadViewChangeVariant::OmitPrepared: return "omit_prepared";
+    case BadViewChangeVariant::UnbackedPrepared: return "unbacked_prepared";
+    case BadViewChangeVariant::FalseAck: return "false_ack";
   }
   return "?";
 }
 
 std::unique_ptr<Behaviour> make_bad_view_change(std::vector<BadViewChangeVariant> variants) {
   if (variants.empty()) {
-    for (std::uint8_t v = 0; v <= static_cast<std::uint8_t>(BadViewChangeVariant::DuplicateV); ++v) {
-      variants.push_back(static_cast<BadViewChangeVariant>(v));
-    }
+    for (std::size_t v = 0; v < kBadViewChangeVariants; ++v) variants.push_back(static_cast<BadViewChangeVariant>(v));
   }
   return std::make_unique<BadViewChange>(std::move(variants));
 }

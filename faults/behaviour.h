@@ -42,8 +42,9 @@ struct Coalition {
   // equivocate: (view, seq) -> (digest A, digest B) the primary used. Bounded: the oldest
   // entries go first (kCoalitionEntriesMax).
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<MessageDigest, MessageDigest>> digests;
-  // bad_view_change: PREPAREs the members sealed, each with its own keys, for fabricated
-  // certificates, by (view, seq, digest): what one member shares with the others.
+  // bad_view_change: the made-up prepared claims (view, seq, digest) members put in their
+  // VIEW-CHANGEs, each with the VIEW-CHANGEs (sealed by their senders) that carry it: what one
+  // member shares so that the others tell the same lie.
   std::map<std::tuple<std::uint64_t, std::uint64_t, MessageDigest>, std::vector<Bytes>> prepares;
 };
 constexpr std::size_t kCoalitionEntriesMax = 4096;
@@ -99,24 +100,30 @@ class Behaviour {
 };
 
 // bad_view_change: the fabrications it can make. Each is authenticated by the faulty
-// replica itself (or is a genuine message of another node, reused), so only the protocol's
-// own checks can catch it.
+// replica itself, so only the protocol's own checks can catch it. New variants go at the end
+// (scenario files name them; harness::kBadViewChangeVariantNames lists them in this order).
 enum class BadViewChangeVariant : std::uint8_t {
-  // VIEW-CHANGE
-  PaddedCertificate,   // P: a certificate for a seq that did not prepare here, padded with the
-                       // coalition's own PREPAREs and duplicates of genuine ones
-  RebindCertificate,   // P: a genuine PRE-PREPARE with genuine PREPAREs of another seq/view
-  CheckpointProof,     // C: a later checkpoint "proved" by own CHECKPOINT plus genuine
-                       // CHECKPOINTs of another seq or digest and duplicates
+  // VIEW-CHANGE (well formed unless said otherwise, so the decision procedure sees it)
+  PaddedCertificate,   // P and Q: a made-up digest prepared at a slot in its window, in the
+                       // latest view below the new one; coalition members claim the same
+  RebindCertificate,   // P and Q: a real (seq, digest) it saw pre-prepared, claimed prepared
+                       // in a later view or at another seq
+  CheckpointProof,     // C and h: a checkpoint above its real one with a made-up state
+                       // digest (P and Q trimmed to the new window)
   // NEW-VIEW
   SwapBatch,           // O: an entry with the right digest but another batch, sent to half
-                       // of the backups (the others get the genuine NEW-VIEW)
+                       // of the backups (the others get the NEW-VIEW it stands by)
   WrongDigest,         // O: an entry whose digest (and batch) is another request's or null
-  DropEntry,           // O: one entry left out (or, O being empty, one made up)
-  ShortV,              // V: one VIEW-CHANGE too few
-  DuplicateV,          // V: one VIEW-CHANGE replaced by a copy of another
+  DropEntry,           // O: the last entry left out (or, O being empty, one made up)
+  ShortV,              // V: fewer VIEW-CHANGEs than a quorum
+  DuplicateV,          // V: one replica named twice, in place of another
+  // VIEW-CHANGE
+  OmitPrepared,        // P: left empty (Q kept), as if nothing had prepared here
+  UnbackedPrepared,    // P: an entry with no Q entry behind it (not well formed)
+  // VIEW-CHANGE-ACK
+  FalseAck,            // its acks name digests of VIEW-CHANGEs nobody sent
 };
-constexpr std::size_t kViewChangeVariants = 3;  // the first three act on VIEW-CHANGE
+constexpr std::size_t kBadViewChangeVariants = static_cast<std::size_t>(BadViewChangeVariant::FalseAck) + 1;
 const char* bad_view_change_variant_name(BadViewChangeVariant v);  // "swap_batch", ...
 
 // Builds the shared state of fault `spec` for its resolved replicas `replicas` (the ids
@@ -131,8 +138,9 @@ Coalition make_coalition(const harness::FaultSpec& spec, const protocol::PbftCon
 // are not replica behaviours (crash, delay, drop, partition, timer_skew: the host and
 // faults/network_faults.h handle those).
 std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self);
-// bad_view_change with the given variants, tried in turn (each VIEW-CHANGE, each NEW-VIEW
-// takes the next of its kind that applies). Empty: all, in declaration order.
+// bad_view_change with the given variants, tried in turn (each VIEW-CHANGE, NEW-VIEW and
+// VIEW-CHANGE-ACK takes the next of its kind that applies; a VIEW-CHANGE sent again carries
+// the same lie). Empty: all, in declaration order.
 std::unique_ptr<Behaviour> make_bad_view_change(std::vector<BadViewChangeVariant> variants);
 
 }  // namespace faults

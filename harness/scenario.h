@@ -25,9 +25,10 @@ enum class FaultKind : std::uint8_t {
 const char* fault_kind_name(FaultKind kind);  // the JSON spelling: "bad_view_change", ...
 // The names a bad_view_change fault's "variants" may list, in the order of
 // faults::BadViewChangeVariant (faults/behaviour.h; a test keeps the two in step).
-inline constexpr std::array<const char*, 8> kBadViewChangeVariantNames = {
+inline constexpr std::array<const char*, 11> kBadViewChangeVariantNames = {
     "padded_certificate", "rebind_certificate", "checkpoint_proof", "swap_batch",
-    "wrong_digest", "drop_entry", "short_v", "duplicate_v"};
+    "wrong_digest", "drop_entry", "short_v", "duplicate_v", "omit_prepared",
+    "unbacked_prepared", "false_ack"};
 // True for kinds whose replicas are Byzantine or crashed (the run's faulty set); false for
 // network faults and timer skew, which model asynchrony and leave replicas correct.
 bool fault_kind_is_faulty(FaultKind kind);

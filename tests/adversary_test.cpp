@@ -6,11 +6,16 @@
 // protocol is fooled.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "faults/behaviour.h"
 #include "harness/scenario.h"
@@ -60,6 +65,8 @@ class Cluster {
   faults::Behaviour& behaviour(ReplicaId r) { return *byzantine_.at(r).behaviour; }
   const faults::Coalition& coalition() const { return coalition_; }
   const std::vector<Execution>& executed(ReplicaId r) const { return executed_[r]; }
+  // Everything that left a replica (a faulty one's after its behaviour), in order.
+  const std::vector<Packet>& sent() const { return sent_; }
   std::function<bool(const Packet&)> drop = [](const Packet&) { return false; };
 
   // The client's request t, straight to the primary of view 0.
@@ -158,6 +165,7 @@ class Cluster {
     }
   }
   void enqueue(ReplicaId from, OutMessage&& m) {
+    sent_.push_back({from, m.to, m.wire});
     if (m.to != kAllReplicas) {
       queue_.push_back({from, m.to, std::move(m.wire)});
       return;
@@ -176,6 +184,7 @@ class Cluster {
   std::map<ReplicaId, Byzantine> byzantine_;
   sim::RngEngine rng_ = sim::make_stream(4, "test/adversary");
   std::deque<Packet> queue_;
+  std::vector<Packet> sent_;
   std::vector<std::map<std::pair<NodeId, RejectReason>, std::uint64_t>> rejected_;
   std::vector<std::vector<Execution>> executed_;
 };
@@ -216,47 +225,230 @@ void to_view_change(Cluster& c) {
 
 std::unique_ptr<faults::Behaviour> only(BadViewChangeVariant v) { return faults::make_bad_view_change({v}); }
 
+// The messages of one kind that left replica `from` (a faulty one's as its behaviour sent
+// them), decoded, each distinct content once.
+template <class T>
+std::vector<T> sent_by(const Cluster& c, ReplicaId from, MessageKind kind, Decoded<T> (*decode)(ByteView)) {
+  std::vector<T> out;
+  std::vector<Bytes> seen;
+  for (const auto& p : c.sent()) {
+    if (p.from != from || kind_of(p) != kind) continue;
+    auto env = parse_envelope(p.wire);
+    if (!env.ok()) continue;
+    Bytes content(env.value.content.begin(), env.value.content.end());
+    if (std::find(seen.begin(), seen.end(), content) != seen.end()) continue;
+    seen.push_back(std::move(content));
+    auto m = decode(env.value.body);
+    if (m.ok()) out.push_back(std::move(m.value));
+  }
+  return out;
+}
+
+// view_change_digest() of every VIEW-CHANGE any replica sent.
+std::set<MessageDigest> view_change_digests_sent(const Cluster& c) {
+  std::set<MessageDigest> out;
+  for (const auto& p : c.sent()) {
+    if (kind_of(p) == MessageKind::ViewChange) out.insert(view_change_digest(parse_envelope(p.wire).value.content));
+  }
+  return out;
+}
+
+// (seq, digest) of every PRE-PREPARE the (correct) primary `primary` sent.
+std::set<std::pair<SequenceNumber, MessageDigest>> proposed_by(const Cluster& c, ReplicaId primary) {
+  std::set<std::pair<SequenceNumber, MessageDigest>> out;
+  for (const auto& pp : sent_by(c, primary, MessageKind::PrePrepare, decode_pre_prepare)) out.insert({pp.seq, pp.digest});
+  return out;
+}
+
+// The rules a VIEW-CHANGE must keep to be well formed (protocol/message.h), restated, so
+// that a test can tell a lie the decision procedure must outvote from one the
+// well-formedness check refuses.
+bool well_formed(const ViewChange& vc, const PbftConfig& config) {
+  const SequenceNumber h = vc.stable_seq;
+  bool names_h = false;
+  for (std::size_t i = 0; i < vc.checkpoints.size(); ++i) {
+    const auto& cp = vc.checkpoints[i];
+    if (cp.seq < h || cp.seq % config.checkpoint_interval != 0) return false;
+    if (i > 0 && cp.seq <= vc.checkpoints[i - 1].seq) return false;
+    names_h |= cp.seq == h;
+  }
+  if (!names_h) return false;
+  auto fits = [&](const SlotClaim& x) { return x.seq > h && x.seq <= h + config.log_window && x.view < vc.new_view; };
+  for (std::size_t i = 0; i < vc.pre_prepared.size(); ++i) {
+    const auto& q = vc.pre_prepared[i];
+    if (!fits(q)) return false;
+    if (i > 0 && std::tie(q.seq, q.digest) <= std::tie(vc.pre_prepared[i - 1].seq, vc.pre_prepared[i - 1].digest)) return false;
+  }
+  for (std::size_t i = 0; i < vc.prepared.size(); ++i) {
+    const auto& p = vc.prepared[i];
+    if (!fits(p) || (i > 0 && p.seq <= vc.prepared[i - 1].seq)) return false;
+    const bool backed = std::any_of(vc.pre_prepared.begin(), vc.pre_prepared.end(), [&](const SlotClaim& q) {
+      return q.seq == p.seq && q.digest == p.digest && q.view >= p.view;
+    });
+    if (!backed) return false;
+  }
+  return true;
+}
+
+// A NEW-VIEW the backups refuse moves them on at once; one they leave pending (a lie that
+// stalls their run of the decision, a VIEW-CHANGE they lack) waits for the view-change
+// timer, which this host fires only when told. So: fire the timers of the correct replicas
+// still in a view change, a bounded number of times, until none is.
+void settle(Cluster& c, const std::vector<ReplicaId>& correct, int rounds_max = 6) {
+  for (int round = 0; round < rounds_max; ++round) {
+    bool changing = false;
+    for (auto r : correct) changing |= c.replica(r).in_view_change();
+    if (!changing) return;
+    for (auto r : correct) {
+      if (c.replica(r).in_view_change()) c.fire_view_change_timer(r);
+    }
+    c.run();
+  }
+}
+
+// Every correct replica out of the view change, in one view, with one history at least
+// `executed_min` long, and the oracles silent.
+void check_settled(Cluster& c, const std::vector<ReplicaId>& correct, SequenceNumber executed_min) {
+  const ReplicaId first = correct.front();
+  for (auto r : correct) {
+    CAPTURE(r);
+    CHECK_FALSE(c.replica(r).in_view_change());
+    CHECK(c.replica(r).view() == c.replica(first).view());
+    CHECK(c.replica(r).last_executed() >= executed_min);
+    CHECK(c.replica(r).last_executed() == c.replica(first).last_executed());
+  }
+  CHECK(c.checker().violations().empty());
+}
+
+// The batch digest replica r executed at `seq`, if it did.
+std::optional<MessageDigest> executed_at(const Cluster& c, ReplicaId r, SequenceNumber seq) {
+  for (const auto& e : c.executed(r)) {
+    if (e.seq == seq) return e.batch_digest;
+  }
+  return std::nullopt;
+}
+
+bool executed_anywhere(const Cluster& c, const std::vector<ReplicaId>& correct, const MessageDigest& digest) {
+  for (auto r : correct) {
+    for (const auto& e : c.executed(r)) {
+      if (e.batch_digest == digest) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 // ---- bad_view_change ----------------------------------------------------------------------
 
 TEST_CASE("bad_view_change: the scenario format's variant names are the behaviour's, in order") {
-  REQUIRE(harness::kBadViewChangeVariantNames.size() == static_cast<std::size_t>(BadViewChangeVariant::DuplicateV) + 1);
+  REQUIRE(harness::kBadViewChangeVariantNames.size() == faults::kBadViewChangeVariants);
   for (std::uint8_t v = 0; v < harness::kBadViewChangeVariantNames.size(); ++v) {
     CHECK(std::string(harness::kBadViewChangeVariantNames[v]) ==
           faults::bad_view_change_variant_name(static_cast<BadViewChangeVariant>(v)));
   }
 }
 
-TEST_CASE("bad_view_change VIEW-CHANGE fabrications authenticate and are refused, or weak, by the protocol's checks") {
+TEST_CASE("bad_view_change VIEW-CHANGE lies authenticate, are well formed, and the decision never chooses them") {
   for (auto variant : {BadViewChangeVariant::PaddedCertificate, BadViewChangeVariant::RebindCertificate,
-                       BadViewChangeVariant::CheckpointProof}) {
+                       BadViewChangeVariant::CheckpointProof, BadViewChangeVariant::OmitPrepared}) {
     const std::string variant_name = faults::bad_view_change_variant_name(variant);
     CAPTURE(variant_name);
     Cluster c(4, {1}, [&] { return only(variant); });
     to_view_change(c);
     CHECK(c.behaviour(1).stats().rewritten >= 1);
+    const auto lies = sent_by(c, 1, MessageKind::ViewChange, decode_view_change);
+    REQUIRE(!lies.empty());
+    for (const auto& vc : lies) CHECK(well_formed(vc, c.config()));
+    const ViewChange& lie = lies.front();
+    REQUIRE(lie.new_view == 1);
+    const auto truth = sent_by(c, 0, MessageKind::ViewChange, decode_view_change);
+    REQUIRE(!truth.empty());
+    const auto real = proposed_by(c, 0);
+    REQUIRE(real.size() == 4);  // seqs 1 to 4, one request each
+    MessageDigest proposed_at_3;
+    for (const auto& [seq, digest] : real) {
+      if (seq == 3) proposed_at_3 = digest;
+    }
+    // What the lie says, against what happened: a claim no correct replica can back.
+    std::optional<MessageDigest> never;  // a digest that must never execute
+    switch (variant) {
+      case BadViewChangeVariant::PaddedCertificate: {
+        // Seq 4 was pre-prepared, not prepared: the made-up claim outranks nothing there.
+        const SlotClaim* made_up = nullptr;
+        for (const auto& p : lie.prepared) {
+          if (!real.count({p.seq, p.digest})) made_up = &p;
+        }
+        REQUIRE(made_up != nullptr);
+        CHECK(made_up->seq == 4);
+        CHECK(made_up->view == 0);  // the latest view below the new one
+        CHECK(std::find(lie.pre_prepared.begin(), lie.pre_prepared.end(), *made_up) != lie.pre_prepared.end());
+        never = made_up->digest;
+        break;
+      }
+      case BadViewChangeVariant::RebindCertificate: {
+        // No later view exists below view 1, so request 4's digest moves to seq 3, where
+        // request 3 prepared everywhere.
+        const SlotClaim rebound{3, 0, [&] {
+                                  for (const auto& [seq, digest] : real) {
+                                    if (seq == 4) return digest;
+                                  }
+                                  return MessageDigest{};
+                                }()};
+        CHECK(std::find(lie.prepared.begin(), lie.prepared.end(), rebound) != lie.prepared.end());
+        CHECK(std::find(truth.front().prepared.begin(), truth.front().prepared.end(), rebound) == truth.front().prepared.end());
+        break;
+      }
+      case BadViewChangeVariant::CheckpointProof: {
+        // A checkpoint one interval above the stable one (2), whose digest no replica has.
+        REQUIRE(lie.checkpoints.size() == 1);
+        CHECK(lie.stable_seq == 4);
+        CHECK(lie.checkpoints[0].seq == 4);
+        for (ReplicaId r : {0u, 2u, 3u}) {
+          for (const auto& cp : sent_by(c, r, MessageKind::Checkpoint, decode_checkpoint)) {
+            CHECK(cp.state_digest != lie.checkpoints[0].digest);
+          }
+        }
+        CHECK(lie.prepared.empty());  // seqs 3 and 4 are at or below the claimed watermark
+        CHECK(lie.pre_prepared.empty());
+        break;
+      }
+      case BadViewChangeVariant::OmitPrepared:
+        CHECK(lie.prepared.empty());
+        CHECK_FALSE(lie.pre_prepared.empty());
+        CHECK_FALSE(truth.front().prepared.empty());  // seq 3 prepared at replica 0 too
+        break;
+      default: FAIL("not a VIEW-CHANGE variant");
+    }
     for (ReplicaId r : {0u, 2u, 3u}) {
       CAPTURE(r);
-      // A checker counts the PREPAREs it holds itself too (replica_certificates.cpp): for
-      // replicas 2 and 3, their own PREPARE for seq 4 plus the faulty replica's genuine one
-      // make quorum - 1, so the padded certificate is a real one to them (PBFT's prepared
-      // predicate over messages they hold). The padded and rebound certificates carry a
-      // genuine PRE-PREPARE of the (correct) primary and the faulty replica's own PREPARE:
-      // f + 1 replicas that pre-prepared what the claim names, a weak claim (a correct one
-      // did pre-prepare it), which O may use without harm. Only the made-up checkpoint proof
-      // is refused outright.
-      if (variant == BadViewChangeVariant::CheckpointProof) CHECK(c.rejected(r, 1, RejectReason::BadCertificate) >= 1);
-      CHECK(c.rejected(r, 1, RejectReason::BadAuth) == 0);  // caught by the protocol, not the MAC
+      CHECK(c.rejected(r, 1, RejectReason::BadCertificate) == 0);  // well formed: the decision sees it
+      CHECK(c.rejected(r, 1, RejectReason::BadAuth) == 0);          // and it authenticates
     }
-    // The NEW-VIEW (genuine here) installs view 1 and seqs 3 and 4 execute everywhere,
-    // the same, with every certificate backed by the network's evidence.
-    for (ReplicaId r : {0u, 2u, 3u}) {
-      CHECK(c.replica(r).view() == 1);
-      CHECK(c.replica(r).last_executed() == 4);
-    }
-    CHECK(c.checker().violations().empty());
+    // Whatever view it takes (the liar, primary of view 1, names its lie in V, and the
+    // backups' run of the decision on it may disagree with its O), the correct replicas end
+    // in one view; request 3, prepared at every correct replica, keeps seq 3.
+    settle(c, {0, 2, 3});
+    check_settled(c, {0, 2, 3}, 4);
+    for (ReplicaId r : {0u, 2u, 3u}) CHECK(executed_at(c, r, 3) == proposed_at_3);
+    if (never) CHECK_FALSE(executed_anywhere(c, {0, 2, 3}, *never));
   }
+}
+
+TEST_CASE("bad_view_change unbacked_prepared: a P entry without its Q entry is refused as a bad certificate") {
+  Cluster c(4, {1}, [] { return only(BadViewChangeVariant::UnbackedPrepared); });
+  to_view_change(c);
+  CHECK(c.behaviour(1).stats().rewritten >= 1);
+  const auto lies = sent_by(c, 1, MessageKind::ViewChange, decode_view_change);
+  REQUIRE(!lies.empty());
+  for (const auto& vc : lies) CHECK_FALSE(well_formed(vc, c.config()));
+  for (ReplicaId r : {0u, 2u, 3u}) {
+    CAPTURE(r);
+    CHECK(c.rejected(r, 1, RejectReason::BadCertificate) >= 1);
+    CHECK(c.rejected(r, 1, RejectReason::BadAuth) == 0);
+  }
+  settle(c, {0, 2, 3});
+  check_settled(c, {0, 2, 3}, 4);
 }
 
 TEST_CASE("bad_view_change NEW-VIEW fabrications authenticate and are refused; the next primary takes over") {
@@ -277,9 +469,10 @@ TEST_CASE("bad_view_change NEW-VIEW fabrications authenticate and are refused; t
   }
 }
 
-TEST_CASE("bad_view_change: coalition members pad certificates with each other's own PREPAREs") {
-  // n = 7, f = 2: replicas 1 and 2 collude. Both pad a certificate for the seq that never
-  // prepared; the second one finds the first one's PREPARE in the coalition.
+TEST_CASE("bad_view_change: coalition members make the same made-up claim, still one short of f+1") {
+  // n = 7, f = 2: replicas 1 and 2 collude. Request 2 is pre-prepared, never prepared; both
+  // claim that a made-up digest prepared at seq 2, the second taking the first's claim from
+  // the coalition. A2 wants f + 1 = 3 VIEW-CHANGEs with it in Q: two liars are not enough.
   Cluster c(7, {1, 2}, [] { return only(BadViewChangeVariant::PaddedCertificate); });
   c.submit(1);
   c.run();
@@ -289,32 +482,55 @@ TEST_CASE("bad_view_change: coalition members pad certificates with each other's
   c.drop = [](const Packet&) { return false; };
   for (ReplicaId r = 0; r < 7; ++r) c.fire_view_change_timer(r);
   c.run();
-  REQUIRE(c.coalition().prepares.size() == 1);
-  CHECK(c.coalition().prepares.begin()->second.size() == 2);  // one from each member
-  // The padded certificates hold the correct primary's genuine PRE-PREPARE for seq 2 and the
-  // two members' PREPAREs: f + 1 = 3 replicas that pre-prepared it, one of them correct (the
-  // primary), so it is a weak claim to the others (replica_certificates.cpp), not a verified
-  // one, and O may carry the request the primary really proposed there. Nothing else can
-  // execute at seq 2, and every correct replica executes the same.
-  for (ReplicaId r : {0u, 3u, 4u, 5u, 6u}) {
-    CHECK(c.rejected(r, 1, RejectReason::BadAuth) == 0);
-    CHECK(c.rejected(r, 2, RejectReason::BadAuth) == 0);
-    CHECK(c.replica(r).last_executed() == 2);
+  REQUIRE_FALSE(c.coalition().prepares.empty());
+  // The claim of the first view change (view 1): view 0, seq 2, carried by both members.
+  const auto& [claim, carriers] = *c.coalition().prepares.begin();
+  const auto& [view, seq, digest] = claim;
+  CHECK(view == 0);
+  CHECK(seq == 2);
+  CHECK_FALSE(proposed_by(c, 0).count({seq, digest}));
+  std::set<NodeId> members;
+  for (const auto& wire : carriers) {
+    auto env = parse_envelope(wire);
+    REQUIRE(env.ok());
+    members.insert(env.value.sender);
+    auto vc = decode_view_change(env.value.body);
+    REQUIRE(vc.ok());
+    CHECK(well_formed(vc.value, c.config()));
+    const SlotClaim told{seq, view, digest};
+    CHECK(std::find(vc.value.prepared.begin(), vc.value.prepared.end(), told) != vc.value.prepared.end());
+    CHECK(std::find(vc.value.pre_prepared.begin(), vc.value.pre_prepared.end(), told) != vc.value.pre_prepared.end());
   }
-  CHECK(c.checker().violations().empty());
+  CHECK(members == std::set<NodeId>{1, 2});  // one from each member
+  const std::vector<ReplicaId> correct{0, 3, 4, 5, 6};
+  for (ReplicaId r : correct) {
+    for (ReplicaId liar : {1u, 2u}) {
+      CHECK(c.rejected(r, liar, RejectReason::BadAuth) == 0);
+      CHECK(c.rejected(r, liar, RejectReason::BadCertificate) == 0);
+    }
+  }
+  // Views 1 and 2 have colluding primaries; the correct replicas get past them.
+  settle(c, correct, 8);
+  check_settled(c, correct, 2);
+  CHECK_FALSE(executed_anywhere(c, correct, digest));
 }
 
 TEST_CASE("bad_view_change swap_batch: whenever correct replicas execute different requests, the oracle says so") {
-  // The NEW-VIEW's O entry for seq 3 keeps its digest but carries no request, sent to
-  // replica 0; replicas 2 and 3 get the genuine NEW-VIEW. A backup that does not check the
-  // batch against the digest executes the null request at seq 3.
+  // The NEW-VIEW's O entry for seq 3 keeps its digest but carries request 4 instead of 3,
+  // sent to replica 0; replicas 2 and 3 get the genuine NEW-VIEW. A backup that does not
+  // check the batch against the digest executes request 4 at seq 3.
   Cluster c(4, {1}, [] { return only(BadViewChangeVariant::SwapBatch); });
   to_view_change(c);
   CHECK(c.behaviour(1).stats().rewritten >= 1);
+  auto requests_of = [](const Execution& e) {
+    std::vector<MessageDigest> ds;
+    for (const auto& r : e.requests) ds.push_back(r.request_digest);
+    return ds;
+  };
   bool diverged = false;
   for (const auto& a : c.executed(0)) {
     for (const auto& b : c.executed(2)) {
-      diverged |= a.seq == b.seq && a.requests.size() != b.requests.size();
+      diverged |= a.seq == b.seq && requests_of(a) != requests_of(b);
     }
   }
   CHECK(diverged == (c.violations("agreement") > 0));
@@ -349,6 +565,37 @@ TEST_CASE("bad_view_change with every variant: each VIEW-CHANGE and NEW-VIEW tak
   CHECK(c.behaviour(1).stats().rewritten >= 2);  // its VIEW-CHANGE and its NEW-VIEW
   CHECK(c.behaviour(1).stats().forwarded >= 1);
   for (ReplicaId r : {0u, 2u, 3u}) CHECK(c.rejected(r, 1, RejectReason::BadAuth) == 0);
+}
+
+TEST_CASE("bad_view_change false_ack: the new primary counts acks for the content it holds, not for the sender") {
+  // Replica 3 acks every VIEW-CHANGE under a digest nobody's VIEW-CHANGE has, and replica
+  // 2's acks are lost. Replica 0's VIEW-CHANGE then has no true ack from a third replica
+  // (the new primary, 1, wants quorum - 2 = 1), so V must leave it out; replicas 2 and 3
+  // are acked by replica 0, and with the primary's own they make the quorum.
+  Cluster c(4, {3}, [] { return only(BadViewChangeVariant::FalseAck); });
+  c.submit(1);
+  c.run();
+  REQUIRE(c.replica(0).last_executed() == 1);
+  c.drop = [](const Packet& p) { return kind_of(p) == MessageKind::ViewChangeAck && p.from == 2; };
+  for (ReplicaId r = 0; r < 4; ++r) c.fire_view_change_timer(r);
+  c.run();
+  CHECK(c.behaviour(3).stats().rewritten >= 1);
+  const auto acks = sent_by(c, 3, MessageKind::ViewChangeAck, decode_view_change_ack);
+  REQUIRE(!acks.empty());
+  const auto genuine = view_change_digests_sent(c);
+  for (const auto& ack : acks) CHECK_FALSE(genuine.count(ack.digest));
+  const auto new_views = sent_by(c, 1, MessageKind::NewView, decode_new_view);
+  REQUIRE(!new_views.empty());
+  for (const auto& nv : new_views) {
+    std::vector<ReplicaId> named;
+    for (const auto& ref : nv.view_changes) named.push_back(ref.replica);
+    CHECK(named == std::vector<ReplicaId>{1, 2, 3});
+  }
+  for (ReplicaId r : {0u, 1u, 2u}) {
+    CHECK(c.rejected(r, 3, RejectReason::BadAuth) == 0);
+    CHECK(c.replica(r).view() == 1);
+  }
+  check_settled(c, {0, 1, 2}, 1);
 }
 
 // ---- equivocate ---------------------------------------------------------------------------
