@@ -103,6 +103,7 @@ struct Note {
     Completed,          // client: a = timestamp, result in `bytes`
     Prepared,           // a = view, b = seq, digest
     CertificateUsed,    // a = view, b = seq, digest: acted on a quorum (for the oracle)
+    CheckpointAdopted,  // a = seq, digest = state digest: chosen by a NEW-VIEW from f+1 VIEW-CHANGEs
   };
   Kind kind = Kind::ViewEntered;
   std::uint64_t a = 0;
