@@ -316,6 +316,7 @@ TEST_CASE("batch digests bind the requests and their order; the null request has
   CHECK(summarize(with_trailer(encode_batch(2, Batch{pp}))) == "BATCH from=2 (" + summarize(pp) + ")");
   CHECK(summarize(with_trailer(encode_view_change(3, sample_view_change()))) ==
         "VIEW-CHANGE from=3 v=5 h=64 |C|=2 |P|=1 |Q|=3");
+  CHECK(summarize(with_trailer(encode_new_view(1, sample_new_view(pp)))) == "NEW-VIEW from=1 v=5 |V|=3 h=64 |O|=2");
 }
 
 TEST_CASE("STATUS carries its slot bytes and VIEW-CHANGE bitmap; unknown slot bits and oversized ones are refused") {
