@@ -132,7 +132,7 @@ TEST_CASE("every message kind round-trips") {
   REQUIRE(fs.ok());
   CHECK(fs.value.state_digest == d(2));
 
-  auto st = decode_status(env_of(with_trailer(encode_status(2, Status{6, Status::kInViewChange, 64, 70}))).body);
+  auto st = decode_status(env_of(with_trailer(encode_status(2, Status{6, Status::kInViewChange, 64, 70, {}, {}}))).body);
   REQUIRE(st.ok());
   CHECK(st.value.view == 6);
   CHECK(st.value.flags == Status::kInViewChange);
@@ -155,7 +155,7 @@ TEST_CASE("a MAC trailer's entry count is little-endian: low byte first") {
 }
 
 TEST_CASE("STATUS with a flag bit nobody defined is refused") {
-  const Bytes wire = with_trailer(encode_status(2, Status{6, Status::kReply, 64, 70}));
+  const Bytes wire = with_trailer(encode_status(2, Status{6, Status::kReply, 64, 70, {}, {}}));
   Bytes body(env_of(wire).body.begin(), env_of(wire).body.end());
   body[8] = 0x04;  // flags follow the u64 view
   CHECK(decode_status(body).error == "unknown status flags");
