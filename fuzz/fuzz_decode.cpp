@@ -127,6 +127,20 @@ void check_checkpoint(ByteView body, NodeId sender) {
   require(into == encode_checkpoint(sender, full.value), "encode_checkpoint_into");
 }
 
+// BATCH carries a whole PRE-PREPARE wire message, which the new primary parses in turn: the
+// copy must survive the trip byte for byte, and whatever it holds goes through the envelope
+// parser and the PRE-PREPARE decoder as any wire would (no recursion into further BATCHes:
+// the outer input already reaches every decoder).
+void check_batch(ByteView body, NodeId sender) {
+  round_trip<Batch>(body, sender, MessageKind::Batch, decode_batch, encode_batch, "BATCH round trip");
+  const auto full = decode_batch(body);
+  if (!full.ok()) return;
+  const ByteView inner(full.value.pre_prepare);
+  require(body.size() == 4 + inner.size() && same(body.subspan(4), inner), "BATCH copy is the bytes carried");
+  const auto env = parse_envelope(inner);
+  if (env.ok() && env.value.kind == MessageKind::PrePrepare) check_pre_prepare(env.value.body, env.value.sender);
+}
+
 // Every body decoder on the same bytes, whatever kind the header claims: a replica only
 // calls the decoder of the claimed kind, but each must stand any input.
 void check_bodies(ByteView body, NodeId sender) {
@@ -137,7 +151,12 @@ void check_bodies(ByteView body, NodeId sender) {
   check_checkpoint(body, sender);
   round_trip<ViewChange>(body, sender, MessageKind::ViewChange, decode_view_change, encode_view_change,
                          "VIEW-CHANGE round trip");
+  round_trip<ViewChangeAck>(body, sender, MessageKind::ViewChangeAck, decode_view_change_ack,
+                            encode_view_change_ack, "VIEW-CHANGE-ACK round trip");
   round_trip<NewView>(body, sender, MessageKind::NewView, decode_new_view, encode_new_view, "NEW-VIEW round trip");
+  round_trip<FetchBatch>(body, sender, MessageKind::FetchBatch, decode_fetch_batch, encode_fetch_batch,
+                         "FETCH-BATCH round trip");
+  check_batch(body, sender);
   round_trip<FetchState>(body, sender, MessageKind::FetchState, decode_fetch_state, encode_fetch_state,
                          "FETCH-STATE round trip");
   round_trip<StateReply>(body, sender, MessageKind::StateReply, decode_state_reply, encode_state_reply,

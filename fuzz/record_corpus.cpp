@@ -1,7 +1,9 @@
 // Records real wire messages into the seed corpus of fuzz_decode: a short run of four
 // replicas through step() (tests/replica_cluster.h) under each authentication scheme, with
-// checkpoints, a state transfer, STATUS and a view change, so that every message kind starts
-// from bytes the protocol actually sends. Deterministic: the same build writes the same files.
+// checkpoints, a state transfer, STATUS and a view change (VIEW-CHANGE, VIEW-CHANGE-ACK,
+// NEW-VIEW) in which the new primary lacks a batch it chooses (FETCH-BATCH, BATCH), so that
+// every message kind starts from bytes the protocol actually sends. Deterministic: the same
+// build writes the same files.
 //
 //   PBFTSIM_CORPUS_OUT=fuzz/corpus/fuzz_decode build-libfuzzer/fuzz/fuzz_record_corpus
 //
@@ -56,14 +58,25 @@ std::vector<Bytes> recorded_run(AuthMode auth) {
   c.isolated[3] = false;
   for (Timestamp t = 21; t <= 24; ++t) submit(0, t, 0);
   drain();
-  // The primary falls silent: VIEW-CHANGE and NEW-VIEW for view 1.
-  c.isolated[0] = true;
-  for (ReplicaId r = 1; r < 4; ++r) submit(1, 1, r);
+  // Replica 1, the primary of view 1, hears nothing while 0, 2 and 3 commit seq 25: the
+  // view change will choose that request, whose batch replica 1 then lacks.
+  c.isolated[1] = true;
+  submit(0, 25, 0);
   drain();
-  // Work pending and no progress over two status ticks: STATUS, and answers to it.
+  // The primary falls silent with a request pending at 2 and 3.
+  c.isolated[0] = true;
+  for (ReplicaId r = 2; r < 4; ++r) submit(1, 1, r);
+  drain();
+  // Work pending and no progress over two status ticks: STATUS, and answers to it (not to
+  // replica 1 yet, which would learn seq 25 from them).
   for (int tick = 0; tick < 2; ++tick) {
     for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::Status));
   }
+  drain();
+  // Replica 1 is back, with the request pending too. The view change to view 1: VIEW-CHANGEs,
+  // VIEW-CHANGE-ACKs to replica 1, FETCH-BATCH for seq 25 and the BATCH answering it, NEW-VIEW.
+  c.isolated[1] = false;
+  submit(1, 1, 1);
   drain();
   for (ReplicaId r = 1; r < 4; ++r) c.step(r, Input::timer_fired(TimerKind::ViewChange));
   drain();

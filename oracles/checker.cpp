@@ -301,6 +301,19 @@ void Checker::on_state_transfer(std::int64_t time_ns, ReplicaId replica, Sequenc
   trim();
 }
 
+// X of a NEW-VIEW: the checkpoint its decision chose, which the replica makes its stable
+// checkpoint although it may hold no CHECKPOINT for it. Its digest is compared like a
+// transferred one; stable_ moves, since the replica now discards everything at or below
+// `seq` and never needs that evidence again. last_seq_ and checkpoint_passed_ do not: the
+// replica still has to reach `seq` by executing or by state transfer, which is checked then.
+void Checker::on_checkpoint_adopted(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                                    const MessageDigest& digest) {
+  if (is_faulty(replica)) return;
+  compare_checkpoint(time_ns, replica, seq, digest, "adopted it from a NEW-VIEW");
+  stable_[replica] = std::max(stable_[replica], seq);
+  trim();
+}
+
 // ---- certificates ------------------------------------------------------------------------
 
 std::string Checker::holdings_text(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
@@ -386,7 +399,8 @@ void Checker::on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, Sequ
 }
 
 // A NEW-VIEW is installed only with VIEW-CHANGEs for its view from a quorum of distinct
-// replicas (V), which the replica must have received (directly or inside the NEW-VIEW).
+// replicas (V), which the replica must have received: V names them by digest, so each one
+// reached it as a wire of its own, from its sender or relayed unchanged by another replica.
 void Checker::on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view) {
   if (is_faulty(replica)) return;
   const auto senders = evidence_.view_change_support(replica, view);

@@ -10,7 +10,7 @@
 //                       request digest, operation, result) must match; the first execution
 //                       of each seq is checked against its own digest (requests re-hashed);
 //                       state digests agree at every checkpoint any two correct replicas
-//                       took or installed by state transfer
+//                       took, installed by state transfer, or adopted from a NEW-VIEW
 //   validity            every executed request was issued by its client, as issued
 //   integrity           each replica executes seqs gaplessly (state transfer may jump) and
 //                       each request at most once
@@ -18,14 +18,17 @@
 //                       agreed log, in order, on a reference copy of the service; at the end
 //                       of the run, a result no correct replica produced is reported too
 //   certificate         every certificate a correct replica acts on (prepared, committed,
-//                       stable checkpoint, the V of a NEW-VIEW it installs) is backed by a quorum of matching messages from
-//                       distinct replicas that really sent them and that reached it: judged
-//                       from the evidence trail of the network (oracles/evidence.h), not from
-//                       the count the replica reports
+//                       stable checkpoint, the VIEW-CHANGEs behind a NEW-VIEW it installs) is
+//                       backed by a quorum of matching messages from distinct replicas that
+//                       really sent them and that reached it: judged from the evidence trail
+//                       of the network (oracles/evidence.h), not from the count the replica
+//                       reports. A checkpoint adopted from a NEW-VIEW needs no certificate
+//                       (f+1 VIEW-CHANGEs vouch for it); its digest is judged by agreement
 //   double_vote         a correct replica never sends two different digests for one (kind,
 //                       view, seq) of PRE-PREPARE, PREPARE or COMMIT, nor two CHECKPOINT digests
 //                       for one seq; judged from what it really put on the network, O entries
-//                       of its NEW-VIEWs and its own messages inside its VIEW-CHANGEs included
+//                       of its NEW-VIEWs included; what it relays (a BATCH's PRE-PREPARE,
+//                       another replica's message re-sent) is not its vote
 //   amnesia             a replica faulty only by crash-restart never sends two digests for
 //                       one (kind, view, seq): the same rule for a replica that lost its memory
 // Liveness is judged separately (oracles/liveness.h).
@@ -94,8 +97,15 @@ class Checker {
   // CheckpointStable: the replica holds a checkpoint certificate for (seq, digest).
   void on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
                             const MessageDigest& digest);
-  // ViewEntered: the replica installed a NEW-VIEW for `view`, whose V must hold a quorum
-  // of VIEW-CHANGEs for it.
+  // CheckpointAdopted: the replica took (seq, digest) as its stable checkpoint because the
+  // NEW-VIEW it installs chose it (X), which f+1 VIEW-CHANGEs vouch for, not a quorum of
+  // CHECKPOINTs: no certificate is checked, but the digest must be the one every correct
+  // replica has there. REQUIRES: the replica's stable checkpoint only moves up, so it
+  // reports no CheckpointStable at or below `seq` afterwards (that evidence may be gone).
+  void on_checkpoint_adopted(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                             const MessageDigest& digest);
+  // ViewEntered: the replica installed a NEW-VIEW for `view`. V names a quorum of
+  // VIEW-CHANGEs for it, and the replica must hold each one itself (V carries only digests).
   void on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view);
   // CertificateUsed (a = view, b = seq, digest): a prepared certificate, or (a = 0) a
   // checkpoint certificate; `count` is ignored.

@@ -168,6 +168,7 @@ void Evidence::on_sent(ReplicaId sender, ByteView wire, bool check_batches) {
   } else if (h.kind == MessageKind::NewView) {
     record_new_view(0, sender, h.body, true, check_batches);
   }
+  // A BATCH sent records nothing: its PRE-PREPARE is a relay (record_batch), not a vote.
 }
 
 void Evidence::mark_view_change(ViewNumber view, std::uint64_t content_hash, ReplicaId sender,
@@ -218,6 +219,8 @@ void Evidence::on_delivered(ReplicaId receiver, ByteView wire) {
     record_view_change(receiver, h.sender, wire, h.body, false);
   } else if (h.kind == MessageKind::NewView) {
     record_new_view(receiver, h.sender, h.body, false, false);
+  } else if (h.kind == MessageKind::Batch) {
+    record_batch(receiver, h.body);
   }
 }
 
@@ -241,42 +244,24 @@ void Evidence::sent_pre_prepare_batch(ReplicaId sender, ByteView body) {
   batches.push_back(BatchClaim{sender, pp.value.view, pp.value.digest, carried});
 }
 
-// A message inside another one, claimed by `sender`: recorded as sent by it only if it
-// names `sender` (its own messages, possibly fabricated for the occasion).
-void Evidence::record_embedded_sent(ReplicaId sender, ByteView wire) {
-  Header h;
-  Claim claim;
-  Fields f;
-  if (!read_header(wire, h) || h.sender != sender || !claim_of(h.kind, claim)) return;
-  if (read_fields(h.kind, h.body, f)) mark(f.seq, claim, f.view, f.digest, sender, -1);
-}
-
-// VIEW-CHANGE: the message itself. Sent: also the sender's own messages inside it.
-// Delivered: also the checkpoint proof (a replica can make a checkpoint stable from it when
-// it installs a NEW-VIEW).
+// VIEW-CHANGE. It carries summaries, not messages: C, P and Q say what its sender holds,
+// and no entry of them is a CHECKPOINT, PRE-PREPARE or PREPARE anybody sent. So only the
+// VIEW-CHANGE itself is recorded, by its content: sent by `sender`, or delivered to
+// `receiver`. A copy relayed by another replica is the original wire, whose header names
+// the original sender, so the delivery counts for that sender exactly when that sender
+// sent those bytes.
 void Evidence::record_view_change(ReplicaId receiver, ReplicaId sender, ByteView wire, ByteView body, bool sent) {
   auto vc = protocol::decode_view_change(body);
   if (!vc.ok()) return;
   mark_view_change(vc.value.new_view, content_hash(wire, body), sender, sent ? -1 : static_cast<std::int64_t>(receiver));
-  for (const auto& w : vc.value.checkpoint_proof) {
-    if (sent) {
-      record_embedded_sent(sender, w);
-      continue;
-    }
-    Header h;
-    Fields f;
-    if (read_header(w, h) && h.kind == MessageKind::Checkpoint && read_fields(h.kind, h.body, f)) {
-      mark(f.seq, Claim::Checkpoint, 0, f.digest, h.sender, receiver);
-    }
-  }
-  if (!sent) return;
-  for (const auto& proof : vc.value.prepared) {
-    record_embedded_sent(sender, proof.pre_prepare);
-    for (const auto& w : proof.prepares) record_embedded_sent(sender, w);
-  }
 }
 
-// NEW-VIEW. O's PRE-PREPAREs are the new primary's; V's VIEW-CHANGEs are recorded as above.
+// NEW-VIEW. O's PRE-PREPAREs are the new primary's votes for the new view: sent, they count
+// only if they name the NEW-VIEW's sender; delivered, they reach the receiver as their named
+// sender's. V names VIEW-CHANGEs by digest and embeds none, so nothing is recorded from it:
+// a replica that installs the view must hold every VIEW-CHANGE named there, each delivered
+// to it as a wire of its own. X's checkpoint is vouched for by f+1 VIEW-CHANGEs, not by
+// CHECKPOINTs, and is judged when a replica adopts it (Checker::on_checkpoint_adopted).
 void Evidence::record_new_view(ReplicaId receiver, ReplicaId sender, ByteView body, bool sent,
                                bool check_batches) {
   auto nv = protocol::decode_new_view(body);
@@ -293,12 +278,22 @@ void Evidence::record_new_view(ReplicaId receiver, ReplicaId sender, ByteView bo
       mark(f.seq, Claim::PrePrepare, f.view, f.digest, h.sender, receiver);
     }
   }
-  for (const auto& w : nv.value.view_changes) {
-    Header h;
-    if (!read_header(w, h) || h.kind != MessageKind::ViewChange) continue;
-    if (sent && h.sender != sender) continue;  // others' VIEW-CHANGEs: forwarded, not its own
-    record_view_change(receiver, h.sender, w, h.body, sent);
+}
+
+// BATCH: a copy of a PRE-PREPARE of any view (often an earlier primary's), sent to a new
+// primary that lacks its batch. It is a relay, never a vote of the BATCH's sender, even
+// when the copy names that sender: a replica answers with what it holds, and an old
+// PRE-PREPARE re-sent is not a new one. Delivered, the copy reaches the receiver as its
+// named sender's message, which counts only if that sender really sent it.
+void Evidence::record_batch(ReplicaId receiver, ByteView body) {
+  auto b = protocol::decode_batch(body);
+  if (!b.ok()) return;
+  Header h;
+  Fields f;
+  if (!read_header(b.value.pre_prepare, h) || h.kind != MessageKind::PrePrepare || !read_fields(h.kind, h.body, f)) {
+    return;
   }
+  mark(f.seq, Claim::PrePrepare, f.view, f.digest, h.sender, receiver);
 }
 
 std::uint64_t Evidence::held_word(const Value& v, ReplicaId at, std::size_t w) const {

@@ -5,16 +5,17 @@
 // certificates (a test defect, a bug) cannot also vouch for them.
 //
 // A message counts as really sent by S only if S itself put it on the network with S as the
-// claimed sender, or embedded it, so claimed, inside its own VIEW-CHANGE or NEW-VIEW. A forged
+// claimed sender, or embedded it, so claimed, as an O entry of its own NEW-VIEW. A forged
 // copy claiming S, sent by someone else, is not S's. A replay of S's genuine message by
-// someone else still is S's.
+// someone else still is S's: a delivery is attributed to the sender its header names.
 //
 // Recorded claims: PRE-PREPARE (also the O entries of NEW-VIEW), PREPARE and COMMIT by
 // (view, seq, digest), CHECKPOINT by (seq, state digest), VIEW-CHANGE by the view it asks
-// for. A delivery also records what it carries inside: the checkpoint proofs of
-// VIEW-CHANGEs (also those inside NEW-VIEW's V), NEW-VIEW's O entries and V's
-// VIEW-CHANGEs, the ways a replica can learn a stable checkpoint, a PRE-PREPARE or the
-// view changes of others second-hand.
+// for and its content. A delivery also records the PRE-PREPAREs it carries inside: NEW-VIEW's
+// O entries, and the copy in a BATCH (a relay of its named sender's message, never a vote
+// of the BATCH's sender). VIEW-CHANGE's C, P and Q and NEW-VIEW's V and checkpoint are
+// summaries and references, not messages, and count for nothing here: a replica learns
+// others' VIEW-CHANGEs only as wires of their own (sent to it, or relayed unchanged).
 //
 // Memory: one entry per sequence number between the trim point (forget_through) and the
 // horizon (set_horizon); anything outside is ignored. Each entry holds, per distinct claimed
@@ -63,8 +64,8 @@ class Evidence {
   // PRE-PREPAREs, the digest of the batch really carried (costs a SHA-256 per request; the
   // checker asks for it for faulty senders only, to name those that signed two batches
   // under one digest or a batch that does not match its digest).
-  // Afterwards double_votes() lists the claims of `wire` (its O entries, for a NEW-VIEW; its
-  // own embedded messages, for a VIEW-CHANGE) that contradict what `sender` sent before.
+  // Afterwards double_votes() lists the claims of `wire` (its O entries, for a NEW-VIEW)
+  // that contradict what `sender` sent before.
   void on_sent(ReplicaId sender, ByteView wire, bool check_batches);
   const std::vector<DoubleVote>& double_votes() const { return double_votes_; }
   // `wire` reached replica `receiver`.
@@ -92,8 +93,8 @@ class Evidence {
   // digest, or a batch that does not hash to its PRE-PREPARE's digest.
   std::vector<ReplicaId> equivocators(SequenceNumber seq, const std::vector<bool>& suspects) const;
 
-  // The senders whose VIEW-CHANGE for `view` `at` holds (reached it directly or inside a
-  // NEW-VIEW, or its own), really sent by them.
+  // The senders whose VIEW-CHANGE for `view` `at` holds (reached it, from its sender or
+  // relayed unchanged by another replica, or its own), really sent by them.
   std::vector<ReplicaId> view_change_support(ReplicaId at, ViewNumber view) const;
   // Forgets VIEW-CHANGEs for views below `view` (every correct replica is in it or later).
   void forget_views_below(ViewNumber view);
@@ -144,11 +145,11 @@ class Evidence {
   void mark(SequenceNumber seq, Claim kind, ViewNumber view, const MessageDigest& digest,
             ReplicaId sender, std::int64_t receiver);
   void sent_pre_prepare_batch(ReplicaId sender, ByteView body);
-  void record_embedded_sent(ReplicaId sender, ByteView wire);
   void record_view_change(ReplicaId receiver, ReplicaId sender, ByteView wire, ByteView body, bool sent);
   void mark_view_change(ViewNumber view, std::uint64_t content_hash, ReplicaId sender, std::int64_t receiver);
   void record_new_view(ReplicaId receiver, ReplicaId sender, ByteView body, bool sent,
                        bool check_batches);
+  void record_batch(ReplicaId receiver, ByteView body);
   bool bit(const Value& v, std::size_t row, ReplicaId r) const;
   // Word w of the senders `at` holds: (reached it, or its own) and really sent.
   std::uint64_t held_word(const Value& v, ReplicaId at, std::size_t w) const;
@@ -165,7 +166,8 @@ class Evidence {
       std::vector<std::pair<SequenceNumber, PerSeq*>>(kSeqCache, {0, nullptr});
   ViewNumber views_low_ = 0;
   // VIEW-CHANGEs by (view, hash of the content): a copy claiming S counts only if S sent
-  // those very bytes (its P and C decide O). Same bit layout as Value::bits.
+  // those very bytes (its C, P and Q decide X and O, and NEW-VIEW names it by the digest of
+  // its content). Same bit layout as Value::bits.
   std::map<std::pair<ViewNumber, std::uint64_t>, std::vector<std::uint64_t>> views_;
 };
 

@@ -102,6 +102,24 @@ struct Traffic {
   Bytes checkpoint(NodeId by, SequenceNumber n, const MessageDigest& d) {
     return seal(by, encode_checkpoint(by, Checkpoint{n, d}));
   }
+  // A VIEW-CHANGE for view v claiming `claimed`, sealed by `by` (a forgery if they differ).
+  Bytes view_change(NodeId by, NodeId claimed, ViewNumber v, ViewChange vc = {}) {
+    vc.new_view = v;
+    return seal(by, encode_view_change(claimed, vc));
+  }
+  // A NEW-VIEW for view v from its primary, naming `vcs` in V by the digest of their content.
+  Bytes new_view(ViewNumber v, const std::vector<Bytes>& vcs, std::vector<Bytes> o = {}) {
+    NewView nv;
+    nv.view = v;
+    nv.pre_prepares = std::move(o);
+    for (const Bytes& w : vcs) {
+      const auto env = parse_envelope(w);
+      REQUIRE(env.ok());
+      nv.view_changes.push_back(ViewChangeRef{env.value.sender, view_change_digest(env.value.content)});
+    }
+    const NodeId primary = config.primary(v);
+    return seal(primary, encode_new_view(primary, nv));
+  }
   // `by` sends it, and it reaches every replica in `to`.
   void send(NodeId by, const Bytes& wire, std::vector<ReplicaId> to) {
     checker.on_sent(0, by, wire);
@@ -228,7 +246,9 @@ TEST_CASE("agreement: a faulty primary that signed two batches under one digest 
   // As new primary of view 1: the genuine O entry to replica 0, the same digest with an
   // empty batch to replica 2, each inside a NEW-VIEW.
   auto new_view = [&](std::vector<Bytes> batch) {
-    NewView nv{1, {}, {net.seal(1, encode_pre_prepare(1, PrePrepare{1, 1, d, ConsensusBatch{std::move(batch)}}))}};
+    NewView nv;
+    nv.view = 1;
+    nv.pre_prepares = {net.seal(1, encode_pre_prepare(1, PrePrepare{1, 1, d, ConsensusBatch{std::move(batch)}}))};
     return net.seal(1, encode_new_view(1, nv));
   };
   net.send(1, new_view({req}), {0});
@@ -292,6 +312,31 @@ TEST_CASE("agreement: a state transfer installs a digest the others do not have"
   c.on_state_transfer(3, 2, 64, digest_of("forged"));
   REQUIRE(count(c, "agreement") == 1);
   CHECK(first(c, "agreement")->detail.find("state transfer") != std::string::npos);
+}
+
+TEST_CASE("agreement: a checkpoint adopted from a NEW-VIEW needs no CHECKPOINTs but must match the others'") {
+  oracles::Checker c(config4(), issued);
+  c.on_checkpoint(1, 0, 64, digest_of("s"));
+  c.on_checkpoint_adopted(2, 1, 64, digest_of("s"));  // no CHECKPOINT anywhere: no certificate asked
+  CHECK(c.violations().empty());
+  c.on_checkpoint_adopted(3, 2, 64, digest_of("chosen by faulty replicas"));
+  REQUIRE(count(c, "agreement") == 1);
+  const auto* v = first(c, "agreement");
+  CHECK(v->detail.find("adopted it from a NEW-VIEW") != std::string::npos);
+  CHECK(v->replicas == std::vector<std::uint32_t>{0, 2});
+  CHECK(v->value_b == digest_of("chosen by faulty replicas").short_hex());
+  // The first to reach a checkpoint may be the one adopting it: the others are compared
+  // with what it adopted.
+  oracles::Checker first_adopted(config4(), issued);
+  first_adopted.on_checkpoint_adopted(1, 3, 128, digest_of("s"));
+  first_adopted.on_checkpoint(2, 0, 128, digest_of("t"));
+  CHECK(count(first_adopted, "agreement") == 1);
+  // A faulty replica's adoption is not judged.
+  oracles::Checker faulty(config4(), issued);
+  faulty.mark_faulty(2);
+  faulty.on_checkpoint(1, 0, 64, digest_of("s"));
+  faulty.on_checkpoint_adopted(2, 2, 64, digest_of("t"));
+  CHECK(faulty.violations().empty());
 }
 
 // ---- validity, integrity -----------------------------------------------------------------
@@ -475,7 +520,7 @@ TEST_CASE("certificate: executing on fewer than a quorum of matching COMMITs fir
   CHECK(count(c, "certificate") == 1);  // replica 2 holds 0, 1, 2
 }
 
-TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs, direct or inside a VIEW-CHANGE") {
+TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs; a VIEW-CHANGE's C entries are none") {
   const MessageDigest s = digest_of("state");
   oracles::Checker c(config4(), issued);
   Traffic net(c);
@@ -488,31 +533,36 @@ TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs, direct 
   c.on_certificate(2, 3, Note{Note::Kind::CertificateUsed, 0, 64, s, {}, 3});
   CHECK(count(c, "certificate") == 1);
 
-  // Replica 3 never got replica 0's CHECKPOINT directly, only inside replica 1's VIEW-CHANGE.
-  oracles::Checker vc_path(config4(), issued);
-  Traffic net2(vc_path);
+  // Replica 3 never got replica 0's CHECKPOINT. VIEW-CHANGEs from 0 and 1 that list
+  // (64, s) in C reach it: a summary of what they hold, not a CHECKPOINT, so it still holds
+  // two. Replica 1 then relays replica 0's CHECKPOINT unchanged: that is 0's message.
+  oracles::Checker relayed(config4(), issued);
+  Traffic net2(relayed);
   const Bytes c0 = net2.checkpoint(0, 64, s);
-  const Bytes c1 = net2.checkpoint(1, 64, s);
-  const Bytes c2 = net2.checkpoint(2, 64, s);
   net2.send(0, c0, {1, 2});
-  net2.send(1, c1, {0, 2, 3});
-  net2.send(2, c2, {0, 1, 3});
-  vc_path.on_stable_checkpoint(1, 3, 64, s);
-  CHECK(count(vc_path, "certificate") == 1);
-  ViewChange vc{1, 64, s, {c0, c1, c2}, {}};
-  net2.send(1, net2.seal(1, encode_view_change(1, vc)), {3});
-  vc_path.on_stable_checkpoint(2, 3, 64, s);
-  CHECK(count(vc_path, "certificate") == 1);  // no second report: it now holds a quorum
-  CHECK(vc_path.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, s).size() == 3);
+  net2.send(1, net2.checkpoint(1, 64, s), {0, 2, 3});
+  net2.send(2, net2.checkpoint(2, 64, s), {0, 1, 3});
+  const ViewChange claims{1, 64, {CheckpointClaim{64, s}}, {}, {}};
+  net2.send(0, net2.view_change(0, 0, 1, claims), {3});
+  net2.send(1, net2.view_change(1, 1, 1, claims), {3});
+  CHECK(relayed.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, s) == std::vector<ReplicaId>{1, 2});
+  relayed.on_stable_checkpoint(1, 3, 64, s);
+  REQUIRE(count(relayed, "certificate") == 1);
+  CHECK(first(relayed, "certificate")->value_a.find("from [1,2]") != std::string::npos);
+  net2.send(1, c0, {3});  // a relay: its header names replica 0, which sent those bytes
+  CHECK(relayed.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, s) == std::vector<ReplicaId>{0, 1, 2});
+  // A CHECKPOINT claiming replica 0 that replica 1 made up is not 0's.
+  oracles::Checker forged(config4(), issued);
+  Traffic net3(forged);
+  net3.send(0, net3.checkpoint(0, 64, s), {1});
+  net3.send(1, net3.seal(1, encode_checkpoint(0, Checkpoint{64, digest_of("other")})), {3});
+  CHECK(forged.evidence().support(3, oracles::Claim::Checkpoint, 0, 64, digest_of("other")).empty());
 }
 
-TEST_CASE("certificate: entering a view needs VIEW-CHANGEs from a quorum, direct or inside the NEW-VIEW") {
+TEST_CASE("certificate: entering a view needs a quorum of VIEW-CHANGEs delivered; V's digests are not them") {
   oracles::Checker c(config4(), issued);
   Traffic net(c);
-  auto view_change = [&](NodeId by, NodeId claimed, SequenceNumber stable = 0) {
-    return net.seal(by, encode_view_change(claimed, ViewChange{1, stable, {}, {}, {}}));
-  };
-  const Bytes vc0 = view_change(0, 0), vc2 = view_change(2, 2), vc3 = view_change(3, 3);
+  const Bytes vc0 = net.view_change(0, 0, 1), vc2 = net.view_change(2, 2, 1), vc3 = net.view_change(3, 3, 1);
   net.send(0, vc0, {1});
   net.send(2, vc2, {1, 3});
   net.send(3, vc3, {1});
@@ -521,14 +571,21 @@ TEST_CASE("certificate: entering a view needs VIEW-CHANGEs from a quorum, direct
   c.on_view_entered(2, 3, 1);  // replica 3: its own and replica 2's only
   REQUIRE(count(c, "certificate") == 1);
   CHECK(first(c, "certificate")->replicas == std::vector<std::uint32_t>{3});
-  // Replica 0 gets the NEW-VIEW whose V holds three, but the one claiming 3 was made up by
-  // replica 1 (3 never sent those bytes): 0 holds its own and 2's.
-  const Bytes forged3 = view_change(1, 3, 64);
-  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, forged3}, {}})), {0});
+  // Replica 0 gets the NEW-VIEW, whose V names 0, 2 and 3: names are not VIEW-CHANGEs, it
+  // holds its own only. The new primary relays 2's VIEW-CHANGE unchanged, and one claiming
+  // 3 that it made up (3 never sent those bytes): 0 holds its own and 2's.
+  net.send(1, net.new_view(1, {vc0, vc2, vc3}), {0});
+  CHECK(c.evidence().view_change_support(0, 1) == std::vector<ReplicaId>{0});
+  net.send(1, vc2, {0});
+  net.send(1, net.view_change(1, 3, 1, ViewChange{1, 64, {}, {}, {}}), {0});
+  CHECK(c.evidence().view_change_support(0, 1) == std::vector<ReplicaId>{0, 2});
   c.on_view_entered(3, 0, 1);
   CHECK(count(c, "certificate") == 2);
-  CHECK(c.evidence().view_change_support(0, 1) == std::vector<ReplicaId>{0, 2});
-  net.send(1, net.seal(1, encode_new_view(1, NewView{1, {vc0, vc2, vc3}, {}})), {2});
+  // Replica 2 gets the NEW-VIEW and the genuine VIEW-CHANGEs of 0 and 3, relayed: a quorum.
+  net.send(1, net.new_view(1, {vc0, vc2, vc3}), {2});
+  net.send(1, vc0, {2});
+  net.send(1, vc3, {2});
+  CHECK(c.evidence().view_change_support(2, 1) == std::vector<ReplicaId>{0, 2, 3});
   c.on_view_entered(4, 2, 1);
   CHECK(count(c, "certificate") == 2);
 }
@@ -571,6 +628,27 @@ TEST_CASE("the checker forgets what every correct replica has passed") {
   for (ReplicaId r = 0; r < 4; ++r) c.on_stable_checkpoint(4, r, 3, digest_of("state"));
   CHECK(c.violations().empty());
   CHECK(c.held() == 0);
+}
+
+TEST_CASE("a checkpoint adopted from a NEW-VIEW lets the checker forget what lies below it") {
+  // Replicas 0..2 make checkpoint 3 stable on CHECKPOINTs; replica 3 adopts it from a
+  // NEW-VIEW. Until then the evidence of seqs 1..3 stays for replica 3.
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  for (SequenceNumber s = 1; s <= 3; ++s) {
+    const Execution ex = counting(s, s);
+    net.normal_case(0, s, ex.batch_digest);
+    for (ReplicaId r = 0; r < 4; ++r) c.on_execution(s, r, ex);
+  }
+  for (ReplicaId r = 0; r < 3; ++r) {
+    c.on_checkpoint(4, r, 3, digest_of("state"));
+    net.multicast(r, net.checkpoint(r, 3, digest_of("state")));
+  }
+  for (ReplicaId r = 0; r < 3; ++r) c.on_stable_checkpoint(5, r, 3, digest_of("state"));
+  CHECK(c.evidence().held() == 3);
+  c.on_checkpoint_adopted(6, 3, 3, digest_of("state"));
+  CHECK(c.evidence().held() == 0);
+  CHECK(c.violations().empty());
 }
 
 TEST_CASE("the evidence ignores sequence numbers far beyond any stable checkpoint") {
@@ -660,8 +738,40 @@ TEST_CASE("double_vote: a NEW-VIEW's O entry that contradicts a PRE-PREPARE its 
   Traffic t(c);
   const Bytes pp = t.pre_prepare(1, 1, 3, digest_of("a"));
   t.multicast(1, pp);
-  NewView nv{1, {}, {t.pre_prepare(1, 1, 3, digest_of("b"))}};
-  t.multicast(1, t.seal(1, encode_new_view(1, nv)));
+  t.multicast(1, t.new_view(1, {}, {t.pre_prepare(1, 1, 3, digest_of("b"))}));
   REQUIRE(count(c, "double_vote") == 1);
   CHECK(first(c, "double_vote")->detail.find("PRE-PREPARE v=1 n=3") != std::string::npos);
+}
+
+TEST_CASE("double_vote: a BATCH relaying another replica's PRE-PREPARE is no vote of the relayer") {
+  // The faulty primary of view 0 equivocates at seq 3; correct replica 2, holding both copies,
+  // relays each in a BATCH to the new primary, and so does replica 1 with its own old
+  // PRE-PREPARE of view 1. Were the copies the relayer's votes, replica 2 would have sent two
+  // digests for PRE-PREPARE v=0 n=3.
+  oracles::Checker c(config4(), issued);
+  Traffic t(c);
+  c.mark_faulty(0);
+  const MessageDigest a = digest_of("a"), b = digest_of("b");
+  const Bytes pa = t.pre_prepare(0, 0, 3, a), pb = t.pre_prepare(0, 0, 3, b);
+  t.send(0, pa, {2});
+  t.send(0, pb, {3});
+  c.on_delivered(2, pb);  // a replay by replica 3, say
+  t.send(2, t.seal(2, encode_batch(2, Batch{pa})), {1});
+  t.send(2, t.seal(2, encode_batch(2, Batch{pb})), {1});
+  CHECK(count(c, "double_vote") == 0);
+  CHECK(c.evidence().support(2, oracles::Claim::PrePrepare, 0, 3, a) == std::vector<ReplicaId>{0});
+  CHECK(c.evidence().support(2, oracles::Claim::PrePrepare, 0, 3, b) == std::vector<ReplicaId>{0});
+  // The copies reach the new primary as the old primary's messages.
+  CHECK(c.evidence().holds_from(1, 0, oracles::Claim::PrePrepare, 0, 3, a));
+  CHECK(c.evidence().holds_from(1, 0, oracles::Claim::PrePrepare, 0, 3, b));
+
+  // Replica 1, primary of view 1, sent PRE-PREPARE v=1 n=4 with digest a. A BATCH of its own
+  // carrying a PRE-PREPARE v=1 n=4 in its name with digest b (bytes never sent on their own)
+  // is no second vote either: a BATCH re-sends, it does not vote, so the copy counts for
+  // nobody.
+  t.multicast(1, t.pre_prepare(1, 1, 4, a));
+  t.send(1, t.seal(1, encode_batch(1, Batch{t.pre_prepare(1, 1, 4, b)})), {2});
+  CHECK(count(c, "double_vote") == 0);
+  CHECK_FALSE(c.evidence().anyone_sent(oracles::Claim::PrePrepare, 1, 4, b));
+  CHECK_FALSE(c.evidence().holds_from(2, 1, oracles::Claim::PrePrepare, 1, 4, b));
 }
