@@ -590,6 +590,10 @@ std::string summarize(ByteView wire) {
     case MessageKind::Batch: {
       auto m = decode_batch(e.body);
       if (!m.ok()) return malformed(m.error);
+      // What it carries is summarized only if it is a PRE-PREPARE: a BATCH inside a BATCH
+      // inside ... would cost a copy and a stack frame per level.
+      auto inner = parse_envelope(m.value.pre_prepare);
+      if (!inner.ok() || inner.value.kind != MessageKind::PrePrepare) return malformed("not a PRE-PREPARE");
       std::snprintf(buf, sizeof buf, "%s from=%u (%s)", name, e.sender, summarize(m.value.pre_prepare).c_str());
       return buf;
     }

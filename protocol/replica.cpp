@@ -142,7 +142,7 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     case MessageKind::Prepare:
     case MessageKind::Commit: on_vote(e); return;
     case MessageKind::Checkpoint: on_checkpoint(e); return;
-    case MessageKind::ViewChange: on_view_change(e); return;
+    case MessageKind::ViewChange: on_view_change(from, e); return;
     case MessageKind::NewView: on_new_view(e); return;
     case MessageKind::FetchState: on_fetch_state(e); return;
     case MessageKind::StateReply: on_state_reply(e); return;

@@ -296,7 +296,8 @@ class Replica {
   // ---- replica_view_change.cpp: VIEW-CHANGE, VIEW-CHANGE-ACK, timers, retransmission ----
   void start_view_change(ViewNumber new_view);
   ViewChange build_view_change(ViewNumber new_view) const;
-  void on_view_change(const Envelope& env);
+  // `from`: who handed it to us; a relayed copy (from another replica) is no ask for help.
+  void on_view_change(NodeId from, const Envelope& env);
   void on_view_change_ack(const Envelope& env);
   // Tells the primary of `view` we hold `vc` (unless one of us is its sender or the primary).
   void send_view_change_ack(ViewNumber view, const ValidViewChange& vc);

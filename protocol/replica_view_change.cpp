@@ -172,7 +172,8 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced,
     // Without authentication only the transport vouches for a sender: nothing is relayed.
     const ReplicaId primary = config_.primary(view_);
     const bool relays = (self_ + config_.n - primary) % config_.n <= config_.f;
-    if (!relays || config_.auth == AuthMode::None) return;
+    // Relays answer a STATUS only: it is paced, a VIEW-CHANGE may come back at once.
+    if (st == nullptr || !relays || config_.auth == AuthMode::None) return;
     for (const auto& wire : new_view_named_) {
       auto env = parse_envelope(wire);
       const bool held = st != nullptr && st->view == view_ && status_holds_view_change(*st, env.value.sender);
@@ -188,7 +189,7 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced,
   }
 }
 
-void Replica::on_view_change(const Envelope& env) {
+void Replica::on_view_change(NodeId from, const Envelope& env) {
   auto decoded = decode_view_change(env.body);
   if (!decoded.ok() || decoded.value.new_view == 0 || decoded.value.new_view == kViewMax) {
     return reject(RejectReason::Malformed, env.sender, env.kind);  // kViewMax: see replica.h
@@ -196,7 +197,10 @@ void Replica::on_view_change(const Envelope& env) {
   const ViewNumber wanted = decoded.value.new_view;
   if (wanted < view_ || (wanted == view_ && status_ == Status::Normal)) {
     stats_.duplicates++;  // late: that view change is over here
-    if (!passive_) help_laggard(env.sender, wanted);
+    // Only its author asks for help with it: a copy relayed by a third replica (answering
+    // someone's STATUS) says nothing about its author, and answering it would bounce
+    // relays between replicas that are all past the view.
+    if (!passive_ && from == env.sender) help_laggard(env.sender, wanted);
     return;
   }
   // Proves its sender faulty: a correct replica's sets always satisfy these rules.
@@ -296,9 +300,8 @@ void Replica::update_accepted(ViewNumber view) {
       vc.accepted = true;
       continue;
     }
-    if (acks == view_change_acks_.end()) continue;
     std::uint32_t count = 0;
-    for (ReplicaId acker = 0; acker < config_.n; ++acker) {
+    for (ReplicaId acker = 0; acker < config_.n && acks != view_change_acks_.end(); ++acker) {
       if (acker == sender || acker == self_) continue;
       const AckRecord& rec = acks->second[std::size_t{acker} * config_.n + sender];
       count += rec.present && rec.digest == vc.digest ? 1 : 0;

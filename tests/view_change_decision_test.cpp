@@ -116,10 +116,13 @@ TEST_CASE("decision: the checkpoint is the highest f+1 list that a quorum has re
   const auto high = decide(config4(), {vc({}, {}, 12, {c12}), vc({}, {}, 12, {c12}), vc({}, {}, 0, {c0, c4, c8})});
   CHECK(high.decided);
   CHECK(high.checkpoint_seq == 12);
-  // Only one lists 8 and one 12 while the others sit at 0: 12 lacks f + 1, 4 is the highest.
-  const auto lone = decide(config4(), {vc({}, {}, 12, {c12}), vc({}, {}, 0, {c0, c4, c8}), vc({}, {}, 0, {c0, c4})});
+  // One lists 12, one 8: neither has f + 1; 4 has, and a quorum is at or below it.
+  const auto lone = decide(config4(), {vc({}, {}, 12, {c12}), vc({}, {}, 0, {c0, c4, c8}), vc({}, {}, 0, {c0, c4}),
+                                       vc({}, {}, 4, {c4})});
   REQUIRE(lone.decided);
   CHECK(lone.checkpoint_seq == 4);
+  // Without the fourth, 4 is listed by two but only two members are at or below it: wait.
+  CHECK_FALSE(decide(config4(), {vc({}, {}, 12, {c12}), vc({}, {}, 0, {c0, c4, c8}), vc({}, {}, 0, {c0, c4})}).decided);
   // Entries at or below the checkpoint are not decided again.
   const SlotClaim old{2, 1, dg(2)};
   const auto above = decide(config4(), {vc({old}, {old}, 0, {c0, c4}), vc({}, {}, 4, {c4}), vc({}, {}, 4, {c4})});
