@@ -18,6 +18,7 @@
 
 #include "faults/behaviour.h"
 #include "protocol/message.h"
+#include "protocol/view_change_decision.h"
 
 namespace faults {
 namespace {
@@ -217,7 +218,11 @@ class BadViewChange final : public Behaviour {
   bool view_change(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
                    std::vector<OutMessage>& out) {
     auto decoded = protocol::decode_view_change(env.body);
-    if (!decoded.ok() || decoded.value.new_view == 0) return false;
+    // Another fault of this replica (corrupt) may have mangled it already: the lies below
+    // keep a VIEW-CHANGE well formed, so they start only from one that is.
+    if (!decoded.ok() || decoded.value.new_view == 0 || !protocol::view_change_well_formed(ctx.config, decoded.value)) {
+      return false;
+    }
     const ViewNumber view = decoded.value.new_view;
     const MessageDigest genuine = protocol::view_change_digest(env.content);
     auto told = told_.find(view);

@@ -1008,3 +1008,26 @@ TEST_CASE("the check can fail: with authentication off, forged messages are acce
   }
   CHECK(cluster.accepted_forgeries() > 0);
 }
+
+TEST_CASE("bad_view_change: a VIEW-CHANGE another fault already mangled goes out as it is, not lied about") {
+  // corrupt and bad_view_change on one replica: the lies assume a well-formed VIEW-CHANGE to
+  // start from (the fuzzer found the assumption failing, seeds 201332 and 201503).
+  using faults::BadViewChangeVariant;
+  Bench b;
+  const auto vcs = view_changes_to_view_1(b);
+  ViewChange mangled = decoded_view_change(vcs[2]);
+  mangled.pre_prepared.insert(mangled.pre_prepared.begin(), SlotClaim{257, 0, MessageDigest{}});  // beyond h + L, first
+  NodeCrypto own(*b.ring, 2);
+  std::vector<NodeId> everyone;
+  for (NodeId r = 0; r < b.config.n; ++r) everyone.push_back(r);
+  OutMessage msg{vcs[2].to, MessageKind::ViewChange, own.seal(encode_view_change(2, mangled), everyone)};
+  for (auto variant : {BadViewChangeVariant::PaddedCertificate, BadViewChangeVariant::RebindCertificate,
+                       BadViewChangeVariant::CheckpointProof, BadViewChangeVariant::UnbackedPrepared}) {
+    auto bad = faults::make_bad_view_change({variant});
+    ByzantineContext ctx{b.config, 2, own, b.rng, 0, 1};
+    std::vector<OutMessage> out;
+    bad->on_send(msg, ctx, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].wire == msg.wire);
+  }
+}
