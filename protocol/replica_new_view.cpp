@@ -147,15 +147,18 @@ void Replica::on_new_view(const Envelope& env) {
   std::vector<ReplicaId> holders;
   switch (check_new_view(nv, decision, named, holders)) {
     case NewViewCheck::Pending: {
-      // Kept (one, the highest view) until the VIEW-CHANGEs it names arrive: their senders
-      // re-send them when our STATUS shows them missing, the primary relays them.
-      ViewNumber pending_view = 0;
+      // Kept until the VIEW-CHANGEs it names arrive: their senders re-send them when our
+      // STATUS shows them missing, the primary relays them. One is kept, the lowest view in
+      // reach: the primary of a view further ahead (faulty, perhaps) cannot push out the
+      // NEW-VIEW of the view we are changing to.
+      if (!early_view_in_reach(nv.view)) return reject(RejectReason::WrongView, env.sender, env.kind);
+      ViewNumber pending_view = kViewMax;
       if (!pending_new_view_.empty()) {
         auto old = parse_envelope(pending_new_view_);
         auto old_nv = old.ok() ? decode_new_view(old.value.body) : Decoded<NewView>{{}, "malformed"};
-        pending_view = old_nv.ok() ? old_nv.value.view : 0;
+        if (old_nv.ok() && old_nv.value.view >= view_) pending_view = old_nv.value.view;
       }
-      if (nv.view >= pending_view) pending_new_view_.assign(env.wire.begin(), env.wire.end());
+      if (nv.view <= pending_view) pending_new_view_.assign(env.wire.begin(), env.wire.end());
       stats_.duplicates++;
       return;
     }

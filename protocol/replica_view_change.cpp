@@ -164,23 +164,30 @@ void Replica::help_laggard(ReplicaId sender, ViewNumber wanted_view, bool paced,
   if (asked < 2 && !primary_of_ours && !paced) return;
   if (status_ == Status::Normal) {
     if (new_view_wire_.empty()) return;
-    out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     // The laggard cannot check our NEW-VIEW without every VIEW-CHANGE it names, and their
     // senders may be gone: the primary and the f backups after it (one of them correct)
     // relay them as their senders sealed them (each carries an authenticator entry for the
     // laggard). A laggard changing to our view says in its STATUS which ones it holds.
     // Without authentication only the transport vouches for a sender: nothing is relayed.
+    // Every author re-sends its own (the only way without authentication, and cheap).
     const ReplicaId primary = config_.primary(view_);
     const bool relays = (self_ + config_.n - primary) % config_.n <= config_.f;
-    // Relays answer a STATUS only: it is paced, a VIEW-CHANGE may come back at once.
-    if (st == nullptr || !relays || config_.auth == AuthMode::None) return;
-    for (const auto& wire : new_view_named_) {
-      auto env = parse_envelope(wire);
-      const bool held = st != nullptr && st->view == view_ && status_holds_view_change(*st, env.value.sender);
-      if (env.ok() && env.value.sender != sender && !held) {
-        out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, wire});
+    auto own = own_view_changes_.find(view_);
+    if (st != nullptr && own != own_view_changes_.end() && !(st->view == view_ && status_holds_view_change(*st, self_))) {
+      out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, own->second});
+    }
+    // Relays answer a STATUS only: it is paced, a VIEW-CHANGE may come back at once. They go
+    // out before the NEW-VIEW, which is then checked at once rather than kept pending.
+    if (st != nullptr && relays && config_.auth != AuthMode::None) {
+      for (const auto& wire : new_view_named_) {
+        auto env = parse_envelope(wire);
+        const bool held = st->view == view_ && status_holds_view_change(*st, env.value.sender);
+        if (env.ok() && env.value.sender != sender && env.value.sender != self_ && !held) {
+          out_->messages.push_back(OutMessage{sender, MessageKind::ViewChange, wire});
+        }
       }
     }
+    out_->messages.push_back(OutMessage{sender, MessageKind::NewView, new_view_wire_});
     return;
   }
   for (ViewNumber v : {wanted_view, view_}) {

@@ -666,3 +666,34 @@ TEST_CASE("STATUS: a replica changing view asks with STATUS; a peer that install
   CHECK_FALSE(c.replicas[3]->in_view_change());
   CHECK(c.replicas[3]->last_executed() == 1);
 }
+
+TEST_CASE("TOCS view change: a replica that missed a whole view change catches up from its STATUS, with or without authentication") {
+  for (AuthMode auth : {AuthMode::Mac, AuthMode::None}) {
+    const std::string mode = auth_mode_name(auth);
+    CAPTURE(mode);
+    Cluster c(4, 1, 2, 16, 4, auth);
+    c.isolated[3] = true;
+    c.step(1, Input::timer_fired(TimerKind::ViewChange));
+    c.step(2, Input::timer_fired(TimerKind::ViewChange));
+    c.run();
+    for (ReplicaId r = 0; r < 3; ++r) {
+      CAPTURE(r);
+      REQUIRE(c.replicas[r]->view() == 1);
+      REQUIRE_FALSE(c.replicas[r]->in_view_change());
+    }
+    c.isolated[3] = false;
+    // Replica 3, still in view 0, has a request waiting: it is stuck and asks (the first
+    // tick only marks where it stands).
+    c.deliver(c.client(0), 3, c.request(0, 1, op_incr("x")));
+    c.queue.clear();  // the relay to view 0's primary goes nowhere useful
+    c.step(3, Input::timer_fired(TimerKind::Status));
+    c.step(3, Input::timer_fired(TimerKind::Status));
+    REQUIRE(count_kind(c.last[3], MessageKind::Status) == 1);
+    c.run();
+    // The others answered with their own VIEW-CHANGEs (and, with MACs, relays of the named
+    // ones) before the NEW-VIEW: it joins view 1 and installs it.
+    CHECK(c.replicas[3]->view() == 1);
+    CHECK_FALSE(c.replicas[3]->in_view_change());
+    CHECK(c.rejected(3, RejectReason::BadNewView) == 0);
+  }
+}

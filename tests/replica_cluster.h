@@ -40,6 +40,7 @@ struct Cluster {
     config.f = f;
     config.checkpoint_interval = k;
     config.log_window = window;
+    config.auth = auth;
     REQUIRE(config.validate() == "");
     ring = std::make_unique<KeyRing>(7, auth, n + clients);
     for (ReplicaId r = 0; r < n; ++r) replicas.push_back(std::make_unique<Replica>(config, r, *ring, false));
