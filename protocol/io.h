@@ -61,7 +61,7 @@ enum class RejectReason : std::uint8_t {
   BadDigest,        // digest does not match the batch
   Stale,            // request older than the client's last executed one, old checkpoint...
   BufferFull,       // an early message that did not fit the bounded buffer
-  BadCertificate,   // a checkpoint, prepared or view-change proof that does not hold
+  BadCertificate,   // a VIEW-CHANGE whose C, P, Q break the rules (view_change_well_formed)
   BadNewView,       // NEW-VIEW whose V or O does not check out
   BadState,         // state-transfer reply that does not match the certified digest
   Count,

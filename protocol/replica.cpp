@@ -157,7 +157,7 @@ void Replica::on_wire(NodeId from, ByteView wire) {
 std::optional<Envelope> Replica::open_embedded(ByteView wire, MessageKind kind) {
   auto env = parse_envelope(wire);
   if (!env.ok() || env.value.kind != kind || env.value.sender >= config_.n) return std::nullopt;
-  // A certificate may hold this replica's own message: it sealed an entry for itself.
+  // A NEW-VIEW's O is sealed for every replica, its sender included.
   if (!crypto_->verify(env.value)) return std::nullopt;
   return env.value;
 }

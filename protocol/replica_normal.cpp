@@ -137,10 +137,9 @@ bool Replica::decode_batch(const PrePrepare& pp, std::vector<ConsensusRequest>& 
   return decode_batch_as(pp, out, true);
 }
 
-// `authenticate` = false only for a batch whose digest is certified (a prepared
-// certificate with at least f+1 PREPAREs, or a NEW-VIEW's O set checked against one): a
-// correct backup authenticated these requests before it prepared, and the digest binds
-// their content. Their MAC entries for *this* replica may have been broken on the way (a
+// `authenticate` = false only for a batch whose digest the view change's decision chose (f+1
+// VIEW-CHANGEs list it pre-prepared, A2, so a correct replica authenticated these requests
+// before it pre-prepared) and the digest binds their content. Their MAC entries for *this* replica may have been broken on the way (a
 // faulty primary can do that per recipient) and must not block the view change.
 bool Replica::decode_batch_as(const PrePrepare& pp, std::vector<ConsensusRequest>& out, bool authenticate) {
   std::vector<ByteView> wires(pp.batch.requests.begin(), pp.batch.requests.end());
