@@ -91,14 +91,17 @@ const Bytes* Replica::find_batch(SequenceNumber seq, const MessageDigest& digest
   return nullptr;
 }
 
-// Only the primary of the view being changed to asks, and only while it decides: anyone
-// else's FETCH-BATCH gets nothing (a faulty replica could otherwise draw batch after batch).
+// Only the primary of a view being changed to asks, while it decides: that is our view if we
+// are changing to it, or one just ahead that we have not joined yet. Anyone else's FETCH-BATCH
+// gets nothing (a faulty replica could otherwise draw batch after batch).
 void Replica::on_fetch_batch(const Envelope& env) {
   auto decoded = decode_fetch_batch(env.body);
   if (!decoded.ok()) return reject(RejectReason::Malformed, env.sender, env.kind);
-  if (env.sender != config_.primary(view_) || status_ != Status::ViewChange) {
-    return reject(RejectReason::WrongSender, env.sender, env.kind);
+  bool asker_may = status_ == Status::ViewChange && env.sender == config_.primary(view_);
+  for (ViewNumber ahead = 1; ahead <= kEarlyViewsAhead && view_ <= kViewMax - ahead; ++ahead) {
+    asker_may = asker_may || env.sender == config_.primary(view_ + ahead);
   }
+  if (!asker_may) return reject(RejectReason::WrongSender, env.sender, env.kind);
   const Bytes* wire = find_batch(decoded.value.seq, decoded.value.digest);
   if (wire == nullptr) {
     stats_.duplicates++;  // we do not hold it: another holder will answer

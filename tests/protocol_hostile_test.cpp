@@ -11,7 +11,7 @@ using namespace protocol_test;
 namespace {
 
 Bytes junk_new_view(Cluster& c, NodeId sender, ViewNumber v) {
-  return c.seal_from(sender, encode_new_view(sender, NewView{v, {}, {}}));
+  return c.seal_from(sender, encode_new_view(sender, NewView{v, {}, 0, {}, {}}));
 }
 
 }  // namespace
