@@ -293,14 +293,26 @@ void Replica::on_state_reply(const Envelope& env) {
     if (env.sender == fetch_asked_last_) send_fetch();  // ask the next replica at once
     return;
   }
+  const bool took_own = own_checkpoints_.count(fetch_seq_) != 0;
+  const bool certified = fetch_proof_.size() >= config_.quorum();
   last_executed_ = fetch_seq_;
   own_checkpoints_[fetch_seq_] = OwnCheckpoint{fetch_digest_, reply.snapshot};
   if (fetch_seq_ > stable_seq_) {
-    if (fetch_proof_.size() >= config_.quorum()) {
+    if (certified) {
       make_stable(fetch_seq_, fetch_digest_, std::move(fetch_proof_));
     } else {
       adopt_checkpoint(fetch_seq_, fetch_digest_);  // the state a NEW-VIEW chose: it hashes to that
     }
+  }
+  if (!certified && !took_own && !passive_) {
+    // A checkpoint a NEW-VIEW chose on the word of f+1 VIEW-CHANGEs, not a quorum: we hold
+    // that state now, so say so, and the replicas that computed it themselves (and kept
+    // their certified checkpoint below it) see a quorum of CHECKPOINTs for it. Never a second
+    // digest for the seq: we had taken no checkpoint there.
+    Bytes buf = new_buffer();
+    encode_checkpoint_into(buf, self_, Checkpoint{fetch_seq_, fetch_digest_});
+    multicast(std::move(buf), MessageKind::Checkpoint);
+    if (fetch_seq_ == stable_seq_) add_to_stable_proof(self_, out_->messages.back().wire);
   }
   out_->notes.push_back(Note{Note::Kind::StateTransferred, fetch_seq_, 0, fetch_digest_, {}, 0});
   fetch_seq_ = 0;

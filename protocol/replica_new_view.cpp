@@ -286,7 +286,13 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
     auto pp = decode_pre_prepare(env.value.body);
     assert(env.ok() && pp.ok());
     max_s = std::max(max_s, pp.value.seq);
-    if (!in_window(pp.value.seq)) continue;
+    if (pp.value.seq <= stable_seq_) continue;
+    if (!in_window(pp.value.seq)) {
+      // Beyond our window (we kept our certified checkpoint below the chosen one): kept
+      // until the window moves, then taken through the ordinary checks.
+      buffer_ahead(env.value, pp.value.seq);
+      continue;
+    }
     Slot& slot = slot_for(pp.value.seq);
     // Nothing of this view has been looked at yet (its early messages are replayed after O),
     // so only a passive replica, which follows PRE-PREPAREs of views ahead without voting,
@@ -323,6 +329,15 @@ void Replica::install_checkpoint(const NewViewDecision& decision, const std::vec
   const bool have = own != own_checkpoints_.end() && own->second.digest == digest;
   if (proof.size() >= config_.quorum()) {
     make_stable(h, digest, std::vector<Bytes>(proof));
+  } else if (have) {
+    // We computed that state ourselves: the low watermark stays where a quorum certified it
+    // and moves when CHECKPOINTs for h make a quorum (ours went out when we executed h; the
+    // replicas that fetch it send theirs). Moving it on the word of f+1 VIEW-CHANGEs, of
+    // which f may be faulty, left a correct replica alone above a checkpoint no other
+    // correct one held, and later decisions (f+1 must list the checkpoint, a quorum must be
+    // at or below it) could never choose again (fuzz seed 502040). O's entries beyond our
+    // window wait in the early buffer.
+    return;
   } else {
     adopt_checkpoint(h, digest);
   }

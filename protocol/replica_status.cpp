@@ -204,8 +204,10 @@ void Replica::on_status(const Envelope& env) {
       }
     }
   }
-  if (st.last_executed < stable_seq_ && st.stable_seq < stable_seq_) {
-    // Below our stable checkpoint: its proof makes the sender fetch the state. Its own
+  if (st.stable_seq < stable_seq_) {
+    // Below our stable checkpoint: its proof makes the sender fetch the state, or, if it
+    // executed that far itself (a replica that kept its certified checkpoint when a NEW-VIEW
+    // chose a higher one), lets it certify the checkpoint and move its window. Its own
     // CHECKPOINT in the proof stays out: a replica refuses its own messages echoed back.
     for (const auto& wire : stable_proof_) {
       auto cp = parse_envelope(wire);
