@@ -350,6 +350,11 @@ class Replica {
   // it is looked at.
   void replay_early();
   bool replay_due_ = false;
+  // O's PRE-PREPAREs beyond our window when the NEW-VIEW was installed (we kept a certified
+  // checkpoint below the one it chose): laid, before the early messages, once the window
+  // reaches them. At most one NEW-VIEW's O (log_window entries).
+  void lay_deferred_o();
+  std::vector<Bytes> deferred_o_;
   static constexpr std::uint32_t kReplayPassesMax = 4;  // per step; the rest waits for the next
 
   // ---- state ----

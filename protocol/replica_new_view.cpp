@@ -277,6 +277,7 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
   fetched_batches_.clear();
   batches_wanted_.clear();
   new_view_named_ = std::move(named);
+  deferred_o_.clear();
   install_checkpoint(decision, holders);
   const bool replay_first = config_.test_defect == TestDefect::ReplayBeforeNewView;
   if (replay_first) replay_early();
@@ -288,9 +289,10 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
     max_s = std::max(max_s, pp.value.seq);
     if (pp.value.seq <= stable_seq_) continue;
     if (!in_window(pp.value.seq)) {
-      // Beyond our window (we kept our certified checkpoint below the chosen one): kept
-      // until the window moves, then taken through the ordinary checks.
-      buffer_ahead(env.value, pp.value.seq);
+      // Beyond our window (we kept our certified checkpoint below the chosen one): laid when
+      // the window moves (lay_deferred_o). Not through the early buffer: the primary would
+      // refuse its own PRE-PREPARE coming back, and O is checked already.
+      deferred_o_.push_back(wire);
       continue;
     }
     Slot& slot = slot_for(pp.value.seq);
@@ -368,7 +370,34 @@ void Replica::reset_proposals_for_view() {
   }
 }
 
+void Replica::lay_deferred_o() {
+  if (deferred_o_.empty()) return;
+  if (status_ != Status::Normal) {
+    deferred_o_.clear();  // that view is over
+    return;
+  }
+  auto pending = std::move(deferred_o_);
+  deferred_o_.clear();
+  for (auto& wire : pending) {
+    auto env = parse_envelope(wire);
+    auto pp = decode_pre_prepare(env.value.body);
+    assert(env.ok() && pp.ok());  // checked with the NEW-VIEW
+    if (pp.value.view != view_ || pp.value.seq <= stable_seq_) continue;
+    if (!in_window(pp.value.seq)) {
+      deferred_o_.push_back(std::move(wire));
+      continue;
+    }
+    Slot& slot = slot_for(pp.value.seq);
+    if (slot.has_pre_prepare && slot.pp_view >= view_) continue;
+    if (slot.committed) continue;
+    std::vector<ConsensusRequest> requests;
+    if (!decode_batch_as(pp.value, requests, false)) continue;
+    accept_pre_prepare(slot, pp.value, wire, std::move(requests));
+  }
+}
+
 void Replica::replay_early() {
+  lay_deferred_o();
   auto pending = std::move(early_);
   early_.clear();
   std::fill(early_entries_by_sender_.begin(), early_entries_by_sender_.end(), 0);
