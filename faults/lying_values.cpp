@@ -364,9 +364,9 @@ std::vector<ReplicaId> split_votes_favoured(const protocol::PbftConfig& config, 
     if (!contains(members, r)) correct.push_back(r);
   }
   if (correct.empty()) return {};
-  const std::size_t outside = std::count_if(members.begin(), members.end(), [&](ReplicaId r) { return r < config.n; });
+  const std::size_t colluders = config.n - correct.size();
   const std::size_t quorum = config.quorum();
-  const std::size_t size = std::clamp<std::size_t>(quorum > outside ? quorum - outside : 1, 1, correct.size());
+  const std::size_t size = std::clamp<std::size_t>(quorum > colluders ? quorum - colluders : 1, 1, correct.size());
   const std::size_t start = (view + seq) % correct.size();
   std::vector<ReplicaId> favoured;
   for (std::size_t i = 0; i < size; ++i) favoured.push_back(correct[(start + i) % correct.size()]);
