@@ -46,6 +46,13 @@ struct Coalition {
   // VIEW-CHANGEs, each with the VIEW-CHANGEs (sealed by their senders) that carry it: what one
   // member shares so that the others tell the same lie.
   std::map<std::tuple<std::uint64_t, std::uint64_t, MessageDigest>, std::vector<Bytes>> prepares;
+  // bad_checkpoint: seq -> the wrong state digest every member's CHECKPOINT for seq carries
+  // (the first member to send one picks it), so that the lie gathers as many votes as the
+  // coalition has. Bounded like `digests`.
+  std::map<std::uint64_t, MessageDigest> checkpoint_digests;
+  // bad_reply: (client, timestamp) -> the wrong result every member's REPLY carries, so that
+  // f+1 members make a client accept it. Bounded like `digests`.
+  std::map<std::pair<protocol::ClientId, protocol::Timestamp>, Bytes> results;
 };
 constexpr std::size_t kCoalitionEntriesMax = 4096;
 
@@ -126,6 +133,33 @@ enum class BadViewChangeVariant : std::uint8_t {
 constexpr std::size_t kBadViewChangeVariants = static_cast<std::size_t>(BadViewChangeVariant::FalseAck) + 1;
 const char* bad_view_change_variant_name(BadViewChangeVariant v);  // "swap_batch", ...
 
+// bad_state: what a STATE-REPLY carries in place of the snapshot asked for, always under the
+// certified digest the asker named, sealed by the faulty replica. New variants go at the end
+// (harness::kBadStateVariantNames lists them in this order).
+enum class BadStateVariant : std::uint8_t {
+  Garbage,  // random bytes, as many as the real snapshot
+  Stale,    // a real snapshot of another checkpoint: the latest other one it sent or
+            // received, else the initial state (checkpoint 0, which every replica holds)
+};
+constexpr std::size_t kBadStateVariants = static_cast<std::size_t>(BadStateVariant::Stale) + 1;
+const char* bad_state_variant_name(BadStateVariant v);  // "garbage", "stale"
+// The snapshot of the initial state (checkpoint 0): an empty store and an empty reply table,
+// encoded as protocol::Replica encodes its snapshots.
+Bytes genesis_snapshot();
+
+// split_votes: the correct replicas that get the coalition's PREPAREs and COMMITs for
+// (view, seq). With every correct replica voting, the correct replicas alone make a quorum
+// (n - f >= quorum), so the coalition's votes decide only where a correct vote is missing
+// (lost, late, a replica cut off): then those that get them complete the certificate and the
+// others stay short. The set has quorum - |members| correct replicas (at least one): the
+// fewest that, with the coalition, still make a quorum, so that they and the coalition can
+// certify checkpoints and answer clients (quorum - f >= f + 1) while every other correct
+// replica is left behind. It moves by one replica per sequence number and per view, so that
+// over a few sequence numbers each correct replica is left short somewhere and they reach a
+// view change in different states. Ascending.
+std::vector<ReplicaId> split_votes_favoured(const protocol::PbftConfig& config, std::span<const ReplicaId> members,
+                                            std::uint64_t view, std::uint64_t seq);
+
 // Builds the shared state of fault `spec` for its resolved replicas `replicas` (the ids
 // "primary" resolved to, colluders included). Equivocate: the members see version A; the
 // others are split by spec.split, or in halves.
@@ -142,5 +176,15 @@ std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, Replic
 // VIEW-CHANGE-ACK takes the next of its kind that applies; a VIEW-CHANGE sent again carries
 // the same lie). Empty: all, in declaration order.
 std::unique_ptr<Behaviour> make_bad_view_change(std::vector<BadViewChangeVariant> variants);
+// bad_state with the given variants, taken in turn per STATE-REPLY (the first drawn from the
+// fault's stream). Empty: all.
+std::unique_ptr<Behaviour> make_bad_state(std::vector<BadStateVariant> variants);
+// The liars with authentic values (faults/lying_values.cpp); see docs/scenario-format.md.
+std::unique_ptr<Behaviour> make_bad_checkpoint();
+std::unique_ptr<Behaviour> make_bad_reply();
+// `victims`: the backups sent two PRE-PREPAREs per (view, seq); empty: one backup per
+// sequence number, each in turn.
+std::unique_ptr<Behaviour> make_double_preprepare(std::vector<ReplicaId> victims);
+std::unique_ptr<Behaviour> make_split_votes();
 
 }  // namespace faults

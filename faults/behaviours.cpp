@@ -277,6 +277,19 @@ std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, Replic
       }
       return make_bad_view_change(std::move(variants));
     }
+    case harness::FaultKind::BadState: {
+      std::vector<BadStateVariant> variants;
+      for (const auto& name : spec.variants) {
+        for (std::uint8_t v = 0; v < harness::kBadStateVariantNames.size(); ++v) {
+          if (name == harness::kBadStateVariantNames[v]) variants.push_back(static_cast<BadStateVariant>(v));
+        }
+      }
+      return make_bad_state(std::move(variants));
+    }
+    case harness::FaultKind::BadCheckpoint: return make_bad_checkpoint();
+    case harness::FaultKind::BadReply: return make_bad_reply();
+    case harness::FaultKind::DoublePrePrepare: return make_double_preprepare(spec.to);
+    case harness::FaultKind::SplitVotes: return make_split_votes();
     default: return nullptr;
   }
 }

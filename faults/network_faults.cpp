@@ -39,13 +39,15 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
     if (now_ns < a.spec.from_ns || now_ns >= a.until_ns) continue;
     const auto& spec = a.spec;
     const bool from_listed = std::find(spec.replicas.begin(), spec.replicas.end(), from) != spec.replicas.end();
+    // "to" makes the fault one-way: only these receivers lose (or wait for) what reaches them.
+    const bool to_listed = spec.to.empty() || std::find(spec.to.begin(), spec.to.end(), to) != spec.to.end();
     switch (spec.kind) {
       case harness::FaultKind::Partition: {
         const auto group = [&](std::uint32_t node) -> std::int32_t {
           return node < a.group_of.size() ? a.group_of[node] : -1;
         };
         // Clients reach everyone: a partition separates replicas.
-        if (is_replica(from) && is_replica(to) && group(from) != group(to)) {
+        if (is_replica(from) && is_replica(to) && group(from) != group(to) && to_listed) {
           v.drop = true;
           v.fault_index = a.index;
           dropped_++;
@@ -54,7 +56,7 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
         break;
       }
       case harness::FaultKind::Drop:
-        if (from_listed && sim::bernoulli(a.rng, spec.probability)) {
+        if (from_listed && to_listed && sim::bernoulli(a.rng, spec.probability)) {
           v.drop = true;
           v.fault_index = a.index;
           dropped_++;
@@ -62,7 +64,7 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
         }
         break;
       case harness::FaultKind::Delay:
-        if (from_listed) {
+        if (from_listed && to_listed) {
           v.extra_delay_ns += spec.extra_latency ? spec.extra_latency->sample(a.rng) : sim::from_ms(spec.extra_ms);
           delayed_++;
         }

@@ -29,7 +29,9 @@ class NetworkFaults {
 
   // The fate of one message from `from` to `to` sent at `now_ns`. Node ids >= n (clients)
   // are never partitioned away from anyone, but delay/drop faults on replicas apply to all
-  // their outgoing messages.
+  // their outgoing messages. A fault with a "to" list (FaultSpec::to) is one-way: it acts
+  // only on messages whose receiver is listed (a partition: only on messages into a listed
+  // replica from another group), so a link can fail in one direction alone.
   NetworkVerdict judge(std::uint32_t from, std::uint32_t to, sim::TimeNs now_ns);
 
   // For faults whose "replicas" is "primary": the host resolves the ids when the fault

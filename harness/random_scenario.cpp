@@ -166,7 +166,9 @@ FaultSpec draw_byzantine(Draw& d, const protocol::PbftConfig& c, std::vector<Rep
   FaultSpec f;
   f.kind = d.pick({FaultKind::Silence, FaultKind::Crash, FaultKind::Crash, FaultKind::Equivocate,
                    FaultKind::Equivocate, FaultKind::Withhold, FaultKind::Corrupt, FaultKind::Forge,
-                   FaultKind::Replay, FaultKind::BadViewChange, FaultKind::BadViewChange});
+                   FaultKind::Replay, FaultKind::BadViewChange, FaultKind::BadViewChange,
+                   FaultKind::BadCheckpoint, FaultKind::BadState, FaultKind::BadReply,
+                   FaultKind::DoublePrePrepare, FaultKind::SplitVotes});
   f.replicas = std::move(replicas);
   if (f.kind == FaultKind::Crash) {
     f.from_ns = d.chance(0.2) ? 0 : sim::ms(static_cast<std::int64_t>(d.between(1, kFaultStartMsMax)));
@@ -196,6 +198,19 @@ FaultSpec draw_byzantine(Draw& d, const protocol::PbftConfig& c, std::vector<Rep
       break;
     }
     case FaultKind::Withhold: f.to = d.subset(everyone, d.pick({0.0, 0.3, 0.6})); break;
+    case FaultKind::BadCheckpoint:
+    case FaultKind::BadReply:
+    case FaultKind::SplitVotes:
+      // Colluders share one lie only within one fault: sometimes the whole faulty set is
+      // one fault (no replica more is faulty for it).
+      if (!f.replicas.empty() && d.chance(0.4)) f.replicas = faulty;
+      break;
+    case FaultKind::BadState:
+      if (d.chance(0.3)) f.variants = {d.pick(std::vector<std::string>(kBadStateVariantNames.begin(), kBadStateVariantNames.end()))};
+      break;
+    case FaultKind::DoublePrePrepare:
+      if (d.chance(0.3)) f.to = {static_cast<ReplicaId>(d.between(0, c.n - 1))};
+      break;
     case FaultKind::Corrupt: f.probability = d.pick({0.01, 0.1, 0.3, 0.5, 1.0}); break;
     case FaultKind::Replay: f.rate_per_s = d.pick({1.0, 10.0, 50.0, 200.0}); break;
     default: break;
@@ -219,6 +234,7 @@ FaultSpec draw_network_fault(Draw& d, const protocol::PbftConfig& c) {
     f.groups.erase(std::remove_if(f.groups.begin(), f.groups.end(), [](const auto& g) { return g.empty(); }),
                    f.groups.end());
     if (f.groups.empty()) f.groups.push_back({0});
+    if (d.chance(0.25)) f.to = d.subset(all_replicas(c.n), 0.5);  // one-way: only into these
     return f;
   }
   if (d.chance(0.15)) {
@@ -238,6 +254,10 @@ FaultSpec draw_network_fault(Draw& d, const protocol::PbftConfig& c) {
     case FaultKind::Drop: f.probability = d.pick({0.1, 0.5, 0.9, 1.0}); break;
     case FaultKind::TimerSkew: f.factor = d.pick({0.1, 0.5, 2.0, 10.0, 50.0}); break;
     default: break;
+  }
+  // One-way: only some receivers lose or wait for what these replicas send.
+  if ((f.kind == FaultKind::Delay || f.kind == FaultKind::Drop) && d.chance(0.25)) {
+    f.to = d.subset(all_replicas(c.n), 0.5);
   }
   return f;
 }

@@ -38,6 +38,11 @@ const char* fault_kind_name(FaultKind kind) {
     case FaultKind::Partition: return "partition";
     case FaultKind::TimerSkew: return "timer_skew";
     case FaultKind::Censor: return "censor";
+    case FaultKind::BadCheckpoint: return "bad_checkpoint";
+    case FaultKind::BadState: return "bad_state";
+    case FaultKind::BadReply: return "bad_reply";
+    case FaultKind::DoublePrePrepare: return "double_preprepare";
+    case FaultKind::SplitVotes: return "split_votes";
   }
   return "unknown";
 }
@@ -292,27 +297,29 @@ WorkloadSpec parse_workload(const json& root) {
 }
 
 std::optional<FaultKind> kind_named(const std::string& name) {
-  for (int k = 0; k <= static_cast<int>(FaultKind::Censor); ++k) {
+  for (int k = 0; k <= static_cast<int>(kFaultKindLast); ++k) {
     if (name == fault_kind_name(static_cast<FaultKind>(k))) return static_cast<FaultKind>(k);
   }
   return std::nullopt;
 }
 
-// bad_view_change "variants": a non-empty array of distinct names (absent: every variant).
-std::vector<std::string> variant_list(const json& o, const std::string& p) {
+// "variants" of bad_view_change and bad_state: a non-empty array of distinct names out of
+// `names` (absent: every variant).
+template <std::size_t N>
+std::vector<std::string> variant_list(const json& o, const std::string& p, const std::array<const char*, N>& names) {
   if (!o.contains("variants")) return {};
   const json& a = o["variants"];
   const std::string path = p + "/variants";
   std::string known;
-  for (const char* name : kBadViewChangeVariantNames) known += (known.empty() ? "" : ", ") + std::string(name);
+  for (const char* name : names) known += (known.empty() ? "" : ", ") + std::string(name);
   if (!a.is_array() || a.empty()) fail(path, "expected a non-empty array of variant names (" + known + "), got " + show(a));
   std::vector<std::string> out;
   for (std::size_t i = 0; i < a.size(); ++i) {
     const std::string at = path + "/" + std::to_string(i);
     if (!a[i].is_string()) fail(at, "expected a variant name (" + known + "), got " + show(a[i]));
     const std::string name = a[i].get<std::string>();
-    if (std::find(kBadViewChangeVariantNames.begin(), kBadViewChangeVariantNames.end(), name) ==
-        kBadViewChangeVariantNames.end()) {
+    if (std::find_if(names.begin(), names.end(), [&](const char* known_name) { return name == known_name; }) ==
+        names.end()) {
       fail(at, "unknown variant " + show(a[i]) + "; expected one of: " + known);
     }
     if (std::find(out.begin(), out.end(), name) != out.end()) fail(at, "variant " + show(a[i]) + " listed twice");
@@ -342,6 +349,16 @@ std::vector<std::uint32_t> client_list(const json& o, const std::string& p, std:
   return out;
 }
 
+// "to" of delay, drop, partition and double_preprepare: optional, and when given a
+// non-empty array of distinct replica ids (absent means every receiver, so an empty array
+// would be a fault that touches nothing: refused as the likely mistake it is).
+std::vector<ReplicaId> receivers(const json& o, const std::string& p, std::uint32_t n) {
+  if (!o.contains("to")) return {};
+  auto out = replica_list(o["to"], p + "/to", n);
+  if (out.empty()) fail(p + "/to", "expected at least one replica id (leave \"to\" out for every receiver)");
+  return out;
+}
+
 void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, std::uint32_t clients, FaultSpec& f) {
   switch (f.kind) {
     case FaultKind::Crash:
@@ -362,6 +379,7 @@ void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, st
     case FaultKind::Drop:
       if (!o.contains("probability")) fail(p + "/probability", "missing required field (a number in [0, 1])");
       f.probability = number(o, "probability", p, 0, 1, 1);
+      f.to = receivers(o, p, n);
       return;
     case FaultKind::Replay: f.rate_per_s = number(o, "rate", p, 1e-3, 1e6, 10); return;
     case FaultKind::Delay:
@@ -370,17 +388,21 @@ void parse_fault_extras(const json& o, const std::string& p, std::uint32_t n, st
       }
       f.extra_ms = number(o, "extra_ms", p, 0, kMsMax, 0);
       if (o.contains("latency_ms")) f.extra_latency = latency(o["latency_ms"], p + "/latency_ms");
+      f.to = receivers(o, p, n);
       return;
     case FaultKind::Partition:
       if (!o.contains("groups")) fail(p + "/groups", "missing required field (arrays of replica ids)");
       f.groups = groups_of(o["groups"], p + "/groups", n);
+      f.to = receivers(o, p, n);
       return;
     case FaultKind::TimerSkew:
       if (!o.contains("factor")) fail(p + "/factor", "missing required field (a number > 0)");
       f.factor = number(o, "factor", p, 1e-3, 1e6, 1);
       return;
-    case FaultKind::BadViewChange: f.variants = variant_list(o, p); return;
+    case FaultKind::BadViewChange: f.variants = variant_list(o, p, kBadViewChangeVariantNames); return;
+    case FaultKind::BadState: f.variants = variant_list(o, p, kBadStateVariantNames); return;
     case FaultKind::Censor: f.clients = client_list(o, p, clients); return;
+    case FaultKind::DoublePrePrepare: f.to = receivers(o, p, n); return;
     default: return;
   }
 }
@@ -392,23 +414,28 @@ FaultSpec parse_fault(const json& o, const std::string& p, std::uint32_t n, std:
   const std::string name = text(o, "kind", p, true);
   const auto kind = kind_named(name);
   if (!kind) {
-    fail(p + "/kind", "unknown fault kind " + show(o["kind"]) + "; expected one of: silence, crash, equivocate, "
-                      "withhold, corrupt, forge, replay, bad_view_change, censor, delay, drop, partition, timer_skew");
+    std::string known;
+    for (int k = 0; k <= static_cast<int>(kFaultKindLast); ++k) {
+      known += (known.empty() ? "" : ", ") + std::string(fault_kind_name(static_cast<FaultKind>(k)));
+    }
+    fail(p + "/kind", "unknown fault kind " + show(o["kind"]) + "; expected one of: " + known);
   }
   f.kind = *kind;
   std::vector<const char*> allowed{"kind", "replicas", "from_ms", "until_ms"};
   switch (f.kind) {
     // A partition names its sides in "groups"; "replicas" would mean nothing there.
-    case FaultKind::Partition: allowed = {"kind", "groups", "from_ms", "until_ms"}; break;
+    case FaultKind::Partition: allowed = {"kind", "groups", "from_ms", "until_ms", "to"}; break;
     case FaultKind::Crash: allowed = {"kind", "replicas", "from_ms", "restart_ms"}; break;
     case FaultKind::Equivocate: allowed.insert(allowed.end(), {"split", "colluders"}); break;
     case FaultKind::Withhold: allowed.push_back("to"); break;
-    case FaultKind::Corrupt: case FaultKind::Drop: allowed.push_back("probability"); break;
+    case FaultKind::Corrupt: allowed.push_back("probability"); break;
+    case FaultKind::Drop: allowed.insert(allowed.end(), {"probability", "to"}); break;
     case FaultKind::Replay: allowed.push_back("rate"); break;
-    case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms"}); break;
+    case FaultKind::Delay: allowed.insert(allowed.end(), {"extra_ms", "latency_ms", "to"}); break;
     case FaultKind::TimerSkew: allowed.push_back("factor"); break;
-    case FaultKind::BadViewChange: allowed.push_back("variants"); break;
+    case FaultKind::BadViewChange: case FaultKind::BadState: allowed.push_back("variants"); break;
     case FaultKind::Censor: allowed.push_back("clients"); break;
+    case FaultKind::DoublePrePrepare: allowed.push_back("to"); break;
     default: break;
   }
   for (auto it = o.begin(); it != o.end(); ++it) {

@@ -74,8 +74,11 @@ json fault(const FaultSpec& f) {
       if (!f.colluders.empty()) o["colluders"] = f.colluders;
       break;
     case FaultKind::Withhold: o["to"] = f.to; break;
-    case FaultKind::Corrupt:
-    case FaultKind::Drop: o["probability"] = f.probability; break;
+    case FaultKind::Corrupt: o["probability"] = f.probability; break;
+    case FaultKind::Drop:
+      o["probability"] = f.probability;
+      if (!f.to.empty()) o["to"] = f.to;
+      break;
     case FaultKind::Replay: o["rate"] = f.rate_per_s; break;
     case FaultKind::Delay:
       if (f.extra_latency) {
@@ -83,12 +86,20 @@ json fault(const FaultSpec& f) {
       } else {
         o["extra_ms"] = f.extra_ms;
       }
+      if (!f.to.empty()) o["to"] = f.to;
       break;
-    case FaultKind::Partition: o["groups"] = f.groups; break;
+    case FaultKind::Partition:
+      o["groups"] = f.groups;
+      if (!f.to.empty()) o["to"] = f.to;
+      break;
     case FaultKind::TimerSkew: o["factor"] = f.factor; break;
     case FaultKind::Censor: o["clients"] = f.clients; break;
     case FaultKind::BadViewChange:
+    case FaultKind::BadState:
       if (!f.variants.empty()) o["variants"] = f.variants;
+      break;
+    case FaultKind::DoublePrePrepare:
+      if (!f.to.empty()) o["to"] = f.to;
       break;
     default: break;
   }

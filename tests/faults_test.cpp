@@ -112,6 +112,7 @@ class Cluster {
   Replica& replica(ReplicaId r) { return *replicas_[r]; }
 
   void set_coalition(faults::Coalition coalition) { coalition_ = std::move(coalition); }
+  const faults::Coalition& coalition() const { return *coalition_; }
   void add_behaviour(ReplicaId r, std::unique_ptr<Behaviour> b) {
     faulty_.insert(r);
     behaviours_[r] = std::move(b);
@@ -878,7 +879,9 @@ TEST_CASE("make_behaviour builds replica behaviours only for the kinds that have
     CHECK(faults::make_behaviour(spec_of(kind, {1}), 1) == nullptr);
   }
   for (auto kind : {harness::FaultKind::Silence, harness::FaultKind::Withhold, harness::FaultKind::Corrupt,
-                    harness::FaultKind::Forge, harness::FaultKind::Replay, harness::FaultKind::BadViewChange}) {
+                    harness::FaultKind::Forge, harness::FaultKind::Replay, harness::FaultKind::BadViewChange,
+                    harness::FaultKind::BadCheckpoint, harness::FaultKind::BadState, harness::FaultKind::BadReply,
+                    harness::FaultKind::DoublePrePrepare, harness::FaultKind::SplitVotes}) {
     CHECK(behaviour_for(kind, {1}, 1) != nullptr);
   }
 }
@@ -902,6 +905,11 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
       {"bad_view_change (backup)", harness::FaultKind::BadViewChange, {2}, 0},
       {"silent primary only", harness::FaultKind::Silence, {3}, 0},
       {"forge during view changes", harness::FaultKind::Forge, {2}, 0},
+      {"bad_checkpoint (colluding)", harness::FaultKind::BadCheckpoint, {5, 6}, 7},
+      {"bad_state", harness::FaultKind::BadState, {3}, 7},
+      {"bad_reply (colluding)", harness::FaultKind::BadReply, {5, 6}, 7},
+      {"double_preprepare (primary)", harness::FaultKind::DoublePrePrepare, {0}, 7},
+      {"split_votes (colluding)", harness::FaultKind::SplitVotes, {5, 6}, 7},
   };
   for (auto auth : {AuthMode::Mac, AuthMode::Signature}) {
     for (const auto& c : cases) {
@@ -912,7 +920,9 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
         CAPTURE(auth_name);
         CAPTURE(seed);
         Cluster cluster(7, 2, auth, 2, seed);
-        auto spec = spec_of(c.kind, {c.faulty.front()});
+        // Equivocate names the primary and its colluders; the other kinds' colluders are the
+        // fault's replicas.
+        auto spec = spec_of(c.kind, c.kind == harness::FaultKind::Equivocate ? std::vector<ReplicaId>{c.faulty.front()} : c.faulty);
         if (c.kind == harness::FaultKind::Equivocate) spec.colluders = {c.faulty.begin() + 1, c.faulty.end()};
         spec.probability = 0.5;
         spec.rate_per_s = 1000;
@@ -1030,4 +1040,379 @@ TEST_CASE("bad_view_change: a VIEW-CHANGE another fault already mangled goes out
     REQUIRE(out.size() == 1);
     CHECK(out[0].wire == msg.wire);
   }
+}
+
+// ---- liars with authentic values ------------------------------------------------------------
+
+namespace {
+
+// The envelope of `m`, which must parse.
+Envelope envelope_of(const OutMessage& m) {
+  auto env = parse_envelope(m.wire);
+  REQUIRE(env.ok());
+  return env.value;
+}
+
+// True if `wire` authenticates as its claimed sender's for `receiver`.
+bool authentic_for(Bench& b, NodeId receiver, const Bytes& wire) {
+  NodeCrypto at(*b.ring, receiver);
+  auto env = parse_envelope(wire);
+  return env.ok() && at.verify(env.value);
+}
+
+}  // namespace
+
+TEST_CASE("bad_checkpoint: the right seq, a wrong state digest, sealed as its own; colluders share the lie") {
+  Bench b(AuthMode::Mac, 7);
+  auto spec = spec_of(harness::FaultKind::BadCheckpoint, {5, 6});
+  auto coalition = faults::make_coalition(spec, b.config);
+  auto liar5 = faults::make_behaviour(spec, 5);
+  auto liar6 = faults::make_behaviour(spec, 6);
+  NodeCrypto own5(*b.ring, 5), own6(*b.ring, 6), own2(*b.ring, 2);
+  ByzantineContext ctx5{b.config, 5, own5, b.rng, 0, 1, &coalition}, ctx6{b.config, 6, own6, b.rng, 0, 1, &coalition};
+  MessageDigest real;
+  real.bytes.fill(0x11);
+  const OutMessage cp5{kAllReplicas, MessageKind::Checkpoint, own5.seal(encode_checkpoint(5, Checkpoint{64, real}), b.all())};
+  std::vector<OutMessage> out;
+  liar5->on_send(cp5, ctx5, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].to == kAllReplicas);
+  const Envelope env = envelope_of(out[0]);
+  CHECK(env.sender == 5);
+  auto lie = decode_checkpoint(env.body);
+  REQUIRE(lie.ok());
+  CHECK(lie.value.seq == 64);
+  CHECK(lie.value.state_digest != real);
+  for (NodeId r = 0; r < 5; ++r) CHECK(authentic_for(b, r, out[0].wire));
+  CHECK(coalition.checkpoint_digests.at(64) == lie.value.state_digest);
+  // A colluder, whatever its own state, names the same wrong digest.
+  MessageDigest other;
+  other.bytes.fill(0x22);
+  std::vector<OutMessage> out6;
+  liar6->on_send(OutMessage{kAllReplicas, MessageKind::Checkpoint, own6.seal(encode_checkpoint(6, Checkpoint{64, other}), b.all())},
+                 ctx6, out6);
+  REQUIRE(out6.size() == 1);
+  CHECK(decode_checkpoint(envelope_of(out6[0]).body).value.state_digest == lie.value.state_digest);
+  // Another replica's CHECKPOINT it relays (a stable proof) is that replica's word: unchanged.
+  const OutMessage relayed{3, MessageKind::Checkpoint, own2.seal(encode_checkpoint(2, Checkpoint{64, real}), b.all())};
+  std::vector<OutMessage> out_relay;
+  liar5->on_send(relayed, ctx5, out_relay);
+  REQUIRE(out_relay.size() == 1);
+  CHECK(out_relay[0].wire == relayed.wire);
+  CHECK(liar5->stats().rewritten == 1);
+  CHECK(liar5->stats().forwarded == 1);
+}
+
+TEST_CASE("bad_checkpoint within f: checkpoints become stable on the correct digest, never on the lie") {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    CAPTURE(seed);
+    Cluster cluster(7, 2, AuthMode::Mac, 2, seed);
+    auto spec = spec_of(harness::FaultKind::BadCheckpoint, {5, 6});
+    cluster.set_coalition(faults::make_coalition(spec, cluster.config()));
+    for (ReplicaId r : {5u, 6u}) cluster.add_behaviour(r, faults::make_behaviour(spec, r));
+    for (Timestamp t = 0; t < 10; ++t) {
+      cluster.submit(0, op_incr("a"));
+      cluster.submit(1, op_incr("b"));
+      cluster.run(4000);
+    }
+    CHECK(cluster.completed() == 20);
+    CHECK(cluster.behaviour(5).stats().rewritten > 0);
+    // Every correct replica moved its window (K = 4) on a quorum of correct CHECKPOINTs:
+    // never on the coalition's digest, and the same digest wherever two stand at one seq.
+    const auto& lies = cluster.coalition().checkpoint_digests;
+    std::map<SequenceNumber, MessageDigest> stable;
+    for (ReplicaId r = 0; r < 5; ++r) {
+      CAPTURE(r);
+      const Replica& replica = cluster.replica(r);
+      CHECK(replica.low_watermark() >= 16);
+      REQUIRE(lies.count(replica.low_watermark()) == 1);
+      CHECK(replica.stable_digest() != lies.at(replica.low_watermark()));
+      auto [it, fresh] = stable.try_emplace(replica.low_watermark(), replica.stable_digest());
+      if (!fresh) CHECK(it->second == replica.stable_digest());
+    }
+    CHECK(cluster.accepted_forgeries() == 0);
+  }
+}
+
+TEST_CASE("bad_state names match the variants, and the initial snapshot is the replicas' checkpoint 0") {
+  REQUIRE(harness::kBadStateVariantNames.size() == faults::kBadStateVariants);
+  for (std::uint8_t v = 0; v < faults::kBadStateVariants; ++v) {
+    CHECK(std::string(harness::kBadStateVariantNames[v]) ==
+          faults::bad_state_variant_name(static_cast<faults::BadStateVariant>(v)));
+  }
+  // The stale lie falls back on it: it must be a real snapshot, the one a fresh replica holds.
+  Bench b;
+  NodeCrypto any(*b.ring, 0);
+  CHECK(any.digest(faults::genesis_snapshot()) == b.replicas[1]->current_state_digest());
+}
+
+TEST_CASE("bad_state: its STATE-REPLY claims the certified digest, carries another snapshot, is its own") {
+  using faults::BadStateVariant;
+  Bench b;
+  NodeCrypto own1(*b.ring, 1), asker(*b.ring, 2);
+  // Replica 2 asks replica 1 for checkpoint 0 (every replica holds it); the real answer.
+  const MessageDigest certified = b.replicas[1]->stable_digest();
+  const Outbox answered = b.deliver(1, 2, asker.seal(encode_fetch_state(2, FetchState{0, certified}), b.all()));
+  REQUIRE(count_kind(answered.messages, MessageKind::StateReply) == 1);
+  const OutMessage real = answered.messages[0];
+  const Bytes real_snapshot = decode_state_reply(envelope_of(real).body).value.snapshot;
+  REQUIRE(asker.digest(real_snapshot) == certified);
+  // A real snapshot of another checkpoint it received, for the stale lie.
+  const Bytes other_snapshot = {1, 2, 3, 4, 5};
+  NodeCrypto own3(*b.ring, 3);
+  const Bytes other_reply = own3.seal(encode_state_reply(3, StateReply{8, own3.digest(other_snapshot), other_snapshot}), b.all());
+  for (auto variant : {BadStateVariant::Garbage, BadStateVariant::Stale}) {
+    const std::string variant_name = faults::bad_state_variant_name(variant);
+    CAPTURE(variant_name);
+    auto bad = faults::make_bad_state({variant});
+    ByzantineContext ctx{b.config, 1, own1, b.rng, 0, 1};
+    bad->on_receive(3, other_reply, ctx);
+    std::vector<OutMessage> out;
+    bad->on_send(real, ctx, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].to == 2);
+    const Envelope env = envelope_of(out[0]);
+    auto lie = decode_state_reply(env.body);
+    REQUIRE(lie.ok());
+    CHECK(env.sender == 1);
+    CHECK(lie.value.seq == 0);
+    CHECK(lie.value.state_digest == certified);
+    CHECK(asker.digest(lie.value.snapshot) != certified);
+    CHECK(authentic_for(b, 2, out[0].wire));
+    if (variant == BadStateVariant::Stale) CHECK(lie.value.snapshot == other_snapshot);
+    if (variant == BadStateVariant::Garbage) CHECK(lie.value.snapshot.size() >= real_snapshot.size());
+    CHECK(bad->stats().rewritten == 1);
+  }
+  // Without another snapshot held, the stale lie is the initial state (altered when that is
+  // the very snapshot asked for).
+  auto bad = faults::make_bad_state({BadStateVariant::Stale});
+  ByzantineContext ctx{b.config, 1, own1, b.rng, 0, 1};
+  std::vector<OutMessage> out;
+  bad->on_send(real, ctx, out);
+  REQUIRE(out.size() == 1);
+  CHECK(asker.digest(decode_state_reply(envelope_of(out[0]).body).value.snapshot) != certified);
+}
+
+TEST_CASE("bad_reply: same view, timestamp and client, a wrong result sealed for the client; colluders agree") {
+  Bench b;
+  const NodeId client = b.config.n;
+  auto spec = spec_of(harness::FaultKind::BadReply, {2, 3});
+  auto coalition = faults::make_coalition(spec, b.config);
+  auto liar2 = faults::make_behaviour(spec, 2);
+  auto liar3 = faults::make_behaviour(spec, 3);
+  NodeCrypto own2(*b.ring, 2), own3(*b.ring, 3);
+  ByzantineContext ctx2{b.config, 2, own2, b.rng, 0, 1, &coalition}, ctx3{b.config, 3, own3, b.rng, 0, 1, &coalition};
+  auto reply_from = [&](NodeCrypto& c, ReplicaId r, const char* result) {
+    const std::string text = result;
+    const NodeId to[] = {client};
+    return OutMessage{client, MessageKind::Reply,
+                      c.seal(encode_reply(r, Reply{0, 1, client, Bytes(text.begin(), text.end())}), to)};
+  };
+  std::vector<OutMessage> out2, out3;
+  liar2->on_send(reply_from(own2, 2, "5"), ctx2, out2);
+  liar3->on_send(reply_from(own3, 3, "5"), ctx3, out3);
+  REQUIRE(out2.size() == 1);
+  REQUIRE(out3.size() == 1);
+  auto lie2 = decode_reply(envelope_of(out2[0]).body);
+  auto lie3 = decode_reply(envelope_of(out3[0]).body);
+  REQUIRE(lie2.ok());
+  REQUIRE(lie3.ok());
+  CHECK(lie2.value.result == Bytes{'6'});  // a counter one higher: looks like an answer
+  CHECK(lie3.value.result == lie2.value.result);
+  CHECK(lie2.value.timestamp == 1);
+  CHECK(lie2.value.client == client);
+  CHECK(lie2.value.view == 0);
+  CHECK(out2[0].to == client);
+  CHECK(authentic_for(b, client, out2[0].wire));
+  // A non-decimal result is replaced by a made-up one, the same for both.
+  std::vector<OutMessage> ok2, ok3;
+  liar2->on_send(OutMessage{client, MessageKind::Reply, [&] {
+                   const NodeId to[] = {client};
+                   return own2.seal(encode_reply(2, Reply{0, 2, client, Bytes{'O', 'K'}}), to);
+                 }()}, ctx2, ok2);
+  REQUIRE(ok2.size() == 1);
+  CHECK(decode_reply(envelope_of(ok2[0]).body).value.result != (Bytes{'O', 'K'}));
+  CHECK(coalition.results.size() == 2);
+  // Other kinds pass unchanged.
+  const auto pp = b.pre_prepare(1);
+  std::vector<OutMessage> passed;
+  liar2->on_send(pp, ctx2, passed);
+  REQUIRE(passed.size() == 1);
+  CHECK(passed[0].wire == pp.wire);
+}
+
+TEST_CASE("bad_reply at the client: one liar is outvoted, f+1 colluders make it accept the lie") {
+  for (const bool beyond_f : {false, true}) {
+    CAPTURE(beyond_f);
+    Bench b;
+    const NodeId client_id = b.config.n;
+    Client client(b.config, client_id, *b.ring);
+    Outbox submitted;
+    client.submit(op_incr("k"), submitted);
+    const Timestamp t = client.last_timestamp();
+    auto spec = spec_of(harness::FaultKind::BadReply, beyond_f ? std::vector<ReplicaId>{2, 3} : std::vector<ReplicaId>{3});
+    auto coalition = faults::make_coalition(spec, b.config);
+    Bytes accepted;
+    // The liars answer first, then the correct replicas.
+    for (ReplicaId r : {3u, 2u, 1u, 0u}) {
+      NodeCrypto own(*b.ring, r);
+      const NodeId to[] = {client_id};
+      OutMessage reply{client_id, MessageKind::Reply, own.seal(encode_reply(r, Reply{0, t, client_id, Bytes{'1'}}), to)};
+      std::vector<OutMessage> out{reply};
+      if (std::find(spec.replicas.begin(), spec.replicas.end(), r) != spec.replicas.end()) {
+        auto liar = faults::make_behaviour(spec, r);
+        ByzantineContext ctx{b.config, r, own, b.rng, 0, 1, &coalition};
+        out.clear();
+        liar->on_send(reply, ctx, out);
+      }
+      REQUIRE(out.size() == 1);
+      Outbox got;
+      client.step(Input::message(r, out[0].wire), got);
+      for (const auto& note : got.notes) {
+        if (note.kind == Note::Kind::Completed) accepted = note.bytes;
+      }
+      if (!accepted.empty()) break;
+    }
+    CHECK(accepted == (beyond_f ? Bytes{'2'} : Bytes{'1'}));
+  }
+}
+
+TEST_CASE("double_preprepare: a victim gets two PRE-PREPAREs for one (view, seq), accepts one, refuses the other") {
+  Bench b;
+  NodeCrypto own0(*b.ring, 0);
+  ByzantineContext ctx{b.config, 0, own0, b.rng, 0, 1};
+  const auto pp = b.pre_prepare(1);
+  const MessageDigest real = decode_pre_prepare(envelope_of(pp).body).value.digest;
+  for (const auto& victims : {std::vector<ReplicaId>{}, std::vector<ReplicaId>{3}}) {
+    CAPTURE(victims.size());
+    auto bad = faults::make_double_preprepare(victims);
+    std::vector<OutMessage> out;
+    bad->on_send(pp, ctx, out);
+    // Default: one backup per sequence number in turn; seq 1 falls on backup 2.
+    const ReplicaId victim = victims.empty() ? 2 : 3;
+    std::map<NodeId, std::vector<MessageDigest>> got;
+    for (const auto& m : out) {
+      const Envelope env = envelope_of(m);
+      CHECK(env.sender == 0);
+      auto d = decode_pre_prepare(env.body);
+      REQUIRE(d.ok());
+      CHECK(d.value.view == 0);
+      CHECK(d.value.seq == 1);
+      got[m.to].push_back(d.value.digest);
+      CHECK(authentic_for(b, m.to, m.wire));
+    }
+    REQUIRE(got.size() == 3);
+    for (NodeId r = 1; r < 4; ++r) {
+      CAPTURE(r);
+      if (r == victim) {
+        REQUIRE(got[r].size() == 2);
+        CHECK(got[r][0] != got[r][1]);
+        CHECK((got[r][0] == real || got[r][1] == real));
+      } else {
+        CHECK(got[r] == std::vector<MessageDigest>{real});
+      }
+    }
+    CHECK(bad->stats().rewritten == 1);
+  }
+  // The victim takes the first and refuses the second: one PREPARE only.
+  auto bad = faults::make_double_preprepare({3});
+  std::vector<OutMessage> out;
+  bad->on_send(pp, ctx, out);
+  std::size_t prepares = 0, conflicts = 0;
+  for (const auto& m : out) {
+    if (m.to != 3) continue;
+    const Outbox got = b.deliver(3, 0, m.wire);
+    prepares += count_kind(got.messages, MessageKind::Prepare);
+    conflicts += has_rejection(got, RejectReason::Conflict);
+  }
+  CHECK(prepares == 1);
+  CHECK(conflicts == 1);
+}
+
+TEST_CASE("double_preprepare leaves alone what it cannot double: a null batch, another primary's message") {
+  Bench b;
+  NodeCrypto own0(*b.ring, 0), own1(*b.ring, 1);
+  auto bad = faults::make_double_preprepare({});
+  ByzantineContext ctx{b.config, 1, own1, b.rng, 0, 1};
+  // Replica 1 is not the primary of view 0: its PRE-PREPARE for view 0 is not doubled.
+  const Bytes req = b.request(1);
+  PrePrepare pp{0, 1, batch_digest(std::vector<MessageDigest>{request_digest(parse_envelope(req).value.content)}), ConsensusBatch{{req}}};
+  const OutMessage not_primary{kAllReplicas, MessageKind::PrePrepare, own1.seal(encode_pre_prepare(1, pp), b.all())};
+  std::vector<OutMessage> out;
+  bad->on_send(not_primary, ctx, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].wire == not_primary.wire);
+  ByzantineContext ctx0{b.config, 0, own0, b.rng, 0, 1};
+  const OutMessage null_pp{kAllReplicas, MessageKind::PrePrepare,
+                           own0.seal(encode_pre_prepare(0, PrePrepare{0, 2, null_batch_digest(), {}}), b.all())};
+  out.clear();
+  bad->on_send(null_pp, ctx0, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].wire == null_pp.wire);
+  CHECK(bad->stats().forwarded == 2);
+}
+
+TEST_CASE("split_votes: the favoured set is quorum - |members| correct replicas and moves with seq and view") {
+  Bench b4(AuthMode::Mac, 4), b7(AuthMode::Mac, 7);
+  const std::vector<ReplicaId> one{3}, two{5, 6};
+  std::set<ReplicaId> left_short4, left_short7;
+  for (std::uint64_t seq = 1; seq <= 12; ++seq) {
+    const auto f4 = faults::split_votes_favoured(b4.config, one, 0, seq);
+    const auto f7 = faults::split_votes_favoured(b7.config, two, 0, seq);
+    CHECK(f4.size() == b4.config.quorum() - 1);  // 2 = f + 1
+    CHECK(f7.size() == b7.config.quorum() - 2);  // 3 = f + 1
+    for (auto r : f4) CHECK(r != 3);
+    for (auto r : f7) CHECK(r < 5);
+    CHECK(std::is_sorted(f7.begin(), f7.end()));
+    for (ReplicaId r = 0; r < 3; ++r) if (std::find(f4.begin(), f4.end(), r) == f4.end()) left_short4.insert(r);
+    for (ReplicaId r = 0; r < 5; ++r) if (std::find(f7.begin(), f7.end(), r) == f7.end()) left_short7.insert(r);
+    // Members of one fault compute the same set; the next seq or view gives another.
+    CHECK(faults::split_votes_favoured(b7.config, two, 0, seq) == f7);
+    CHECK(faults::split_votes_favoured(b7.config, two, 0, seq + 1) != f7);
+    CHECK(faults::split_votes_favoured(b7.config, two, 1, seq) != f7);
+  }
+  // Over a few sequence numbers every correct replica is left one vote short somewhere.
+  CHECK(left_short4.size() == 3);
+  CHECK(left_short7.size() == 5);
+}
+
+TEST_CASE("split_votes: PREPAREs and COMMITs reach only the favoured replicas and the coalition, unchanged") {
+  Bench b(AuthMode::Mac, 7);
+  auto spec = spec_of(harness::FaultKind::SplitVotes, {5, 6});
+  auto coalition = faults::make_coalition(spec, b.config);
+  auto split = faults::make_behaviour(spec, 5);
+  NodeCrypto own5(*b.ring, 5);
+  ByzantineContext ctx{b.config, 5, own5, b.rng, 0, 1, &coalition};
+  const std::vector<ReplicaId> members{5, 6};
+  for (auto kind : {MessageKind::Prepare, MessageKind::Commit}) {
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+      const OutMessage vote{kAllReplicas, kind, own5.seal(encode_vote(kind, 5, Vote{0, seq, MessageDigest{}}), b.all())};
+      std::vector<OutMessage> out;
+      split->on_send(vote, ctx, out);
+      std::set<NodeId> to;
+      for (const auto& m : out) {
+        CHECK(m.wire == vote.wire);
+        to.insert(m.to);
+      }
+      const auto favoured = faults::split_votes_favoured(b.config, members, 0, seq);
+      std::set<NodeId> expected(favoured.begin(), favoured.end());
+      expected.insert(6);
+      CHECK(to == expected);
+      // Sent again to one replica (a STATUS answer): only if it is favoured.
+      ReplicaId outside = 0;
+      while (std::find(favoured.begin(), favoured.end(), outside) != favoured.end()) outside++;
+      std::vector<OutMessage> again;
+      split->on_send(OutMessage{outside, kind, vote.wire}, ctx, again);
+      CHECK(again.empty());
+      split->on_send(OutMessage{favoured.front(), kind, vote.wire}, ctx, again);
+      CHECK(again.size() == 1);
+    }
+  }
+  // Other kinds pass.
+  const OutMessage cp{kAllReplicas, MessageKind::Checkpoint, own5.seal(encode_checkpoint(5, Checkpoint{64, MessageDigest{}}), b.all())};
+  std::vector<OutMessage> out;
+  split->on_send(cp, ctx, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].to == kAllReplicas);
+  CHECK(split->stats().suppressed == 6);
 }

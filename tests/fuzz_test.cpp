@@ -132,7 +132,7 @@ TEST_CASE("the generator keeps its contract: at most f faulty, network faults he
     }
   }
   // The generator reaches the whole space users write.
-  CHECK(kinds.size() == 12);
+  CHECK(kinds.size() == 17);  // every kind but censor
   CHECK(sizes.count(4) == 1);
   CHECK(sizes.count(5) == 1);
   CHECK(sizes.count(6) == 1);
@@ -202,4 +202,35 @@ TEST_CASE("a degenerate uniform latency (min == max) is a constant, not a Boost 
   sim::LatencyModel m{sim::LatencyModel::Dist::Uniform, 0, 5, 5, 0, 0, 0};
   sim::RngEngine rng = sim::make_stream(1, "latency");
   for (int i = 0; i < 10; ++i) CHECK(m.sample(rng) == sim::ms(5));
+}
+
+TEST_CASE("the generator draws the liars with authentic values, colluding faults and one-way links, within the memory limit") {
+  std::set<FaultKind> liars;
+  bool colluding = false, one_way = false, victims = false, bad_state_variant = false;
+  for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+    const Scenario s = random_scenario(seed, {});
+    CAPTURE(seed);
+    CHECK(memory_problem(s).second.empty());
+    for (const auto& f : s.faults) {
+      switch (f.kind) {
+        case FaultKind::BadCheckpoint:
+        case FaultKind::BadReply:
+        case FaultKind::SplitVotes:
+          liars.insert(f.kind);
+          colluding |= f.replicas.size() >= 2;
+          break;
+        case FaultKind::BadState: liars.insert(f.kind); bad_state_variant |= !f.variants.empty(); break;
+        case FaultKind::DoublePrePrepare: liars.insert(f.kind); victims |= !f.to.empty(); break;
+        case FaultKind::Delay:
+        case FaultKind::Drop:
+        case FaultKind::Partition: one_way |= !f.to.empty(); break;
+        default: break;
+      }
+    }
+  }
+  CHECK(liars.size() == 5);
+  CHECK(colluding);
+  CHECK(one_way);
+  CHECK(victims);
+  CHECK(bad_state_variant);
 }

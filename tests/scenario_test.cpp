@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "harness/scenario.h"
+#include "harness/scenario_writer.h"
 
 using namespace harness;
 
@@ -77,6 +78,12 @@ TEST_CASE("each bad scenario is rejected with its JSON path and what was expecte
       {"n_negative.json", "/cluster/n", "expected an integer >= 1"},
       {"delay_without_amount.json", "/faults/0", "exactly one of \"extra_ms\""},
       {"replicas_empty.json", "/faults/0/replicas", "at least one replica id"},
+      {"one_way_to_empty.json", "/faults/0/to", "leave \"to\" out for every receiver"},
+      {"one_way_to_out_of_range.json", "/faults/0/to/0", "replica id 9 does not exist"},
+      {"unknown_bad_state_variant.json", "/faults/0/variants/1", "unknown variant \"zeros\"; expected one of: garbage, stale"},
+      {"split_votes_with_to.json", "/faults/0/to", "unknown field for a split_votes fault"},
+      {"double_preprepare_victim_twice.json", "/faults/0/to/1", "listed twice"},
+      {"bad_reply_with_variants.json", "/faults/0/variants", "unknown field for a bad_reply fault"},
   };
   std::set<std::string> covered{"syntax_error.json", "syntax_error_late.json", "empty_file.json"};
   for (const auto& c : cases) {
@@ -222,4 +229,85 @@ TEST_CASE("bad_view_change variants: parsed, checked, written back") {
   auto r = parse_scenario(R"({"name": "v", "cluster": {"n": 4}, "faults": [{"kind": "silence", "replicas": [1], "variants": ["short_v"]}]})",
                           "t.json");
   CHECK(std::holds_alternative<ScenarioError>(r));  // only bad_view_change takes variants
+}
+
+TEST_CASE("the liars with authentic values: kinds, fields, faulty, written back") {
+  const Scenario s = parse_ok(R"({"name": "liars", "cluster": {"n": 7}, "faults": [
+      {"kind": "bad_checkpoint", "replicas": [5, 6]},
+      {"kind": "bad_state", "replicas": [4], "variants": ["stale"]},
+      {"kind": "bad_state", "replicas": [4], "from_ms": 10, "until_ms": 20},
+      {"kind": "bad_reply", "replicas": "primary"},
+      {"kind": "double_preprepare", "replicas": [0], "to": [2, 3]},
+      {"kind": "double_preprepare", "replicas": [0]},
+      {"kind": "split_votes", "replicas": [5, 6]}]})");
+  REQUIRE(s.faults.size() == 7);
+  const FaultKind kinds[] = {FaultKind::BadCheckpoint, FaultKind::BadState, FaultKind::BadState, FaultKind::BadReply,
+                             FaultKind::DoublePrePrepare, FaultKind::DoublePrePrepare, FaultKind::SplitVotes};
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    CAPTURE(i);
+    CHECK(s.faults[i].kind == kinds[i]);
+    CHECK(fault_kind_is_faulty(kinds[i]));  // Byzantine: their replicas join the faulty set
+  }
+  CHECK(s.faults[0].replicas == std::vector<ReplicaId>{5, 6});
+  CHECK(s.faults[1].variants == std::vector<std::string>{"stale"});
+  CHECK(s.faults[2].variants.empty());  // every variant
+  CHECK(s.faults[3].replicas_is_primary);
+  CHECK(s.faults[4].to == std::vector<ReplicaId>{2, 3});
+  CHECK(s.faults[5].to.empty());  // each backup in turn
+  // Written back as read: the JSON the writer makes parses to the same faults.
+  const std::string json = scenario_to_json(s);
+  const Scenario back = parse_ok(json);
+  CHECK(scenario_to_json(back) == json);
+  REQUIRE(back.faults.size() == s.faults.size());
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    CAPTURE(i);
+    CHECK(back.faults[i].kind == s.faults[i].kind);
+    CHECK(back.faults[i].replicas == s.faults[i].replicas);
+    CHECK(back.faults[i].variants == s.faults[i].variants);
+    CHECK(back.faults[i].to == s.faults[i].to);
+    CHECK(back.faults[i].until_ns == s.faults[i].until_ns);
+  }
+  CHECK(json.find("\"kind\": \"split_votes\"") != std::string::npos);
+  // An unknown kind is refused with the list of every kind, the new ones included.
+  auto r = parse_scenario(R"({"name": "x", "cluster": {"n": 4}, "faults": [{"kind": "bad_vote", "replicas": [1]}]})", "t.json");
+  REQUIRE(std::holds_alternative<ScenarioError>(r));
+  const ScenarioError& e = std::get<ScenarioError>(r);
+  CHECK(e.json_path == "/faults/0/kind");
+  for (const char* name : {"bad_checkpoint", "bad_state", "bad_reply", "double_preprepare", "split_votes", "censor"}) {
+    CAPTURE(name);
+    CHECK(e.message.find(name) != std::string::npos);
+  }
+}
+
+TEST_CASE("one-way link faults: \"to\" on delay, drop and partition, optional, written back only when given") {
+  const Scenario s = parse_ok(R"({"name": "one-way", "cluster": {"n": 4}, "faults": [
+      {"kind": "delay", "replicas": [1], "to": [2], "extra_ms": 5, "until_ms": 100},
+      {"kind": "drop", "replicas": [3], "to": [0, 1], "probability": 0.5, "until_ms": 100},
+      {"kind": "partition", "groups": [[0]], "to": [0], "until_ms": 100},
+      {"kind": "drop", "replicas": [3], "probability": 0.5, "until_ms": 100}]})");
+  REQUIRE(s.faults.size() == 4);
+  CHECK(s.faults[0].to == std::vector<ReplicaId>{2});
+  CHECK(s.faults[1].to == std::vector<ReplicaId>{0, 1});
+  CHECK(s.faults[2].to == std::vector<ReplicaId>{0});
+  CHECK(s.faults[3].to.empty());
+  CHECK_FALSE(fault_kind_is_faulty(s.faults[2].kind));  // a one-way link leaves replicas correct
+  const std::string json = scenario_to_json(s);
+  const Scenario back = parse_ok(json);
+  for (std::size_t i = 0; i < s.faults.size(); ++i) CHECK(back.faults[i].to == s.faults[i].to);
+  CHECK(scenario_to_json(back) == json);
+  // Absent "to" stays absent: three faults have it, the fourth does not.
+  std::size_t written = 0;
+  for (auto at = json.find("\"to\""); at != std::string::npos; at = json.find("\"to\"", at + 1)) written++;
+  CHECK(written == 3);
+  // Other kinds refuse it (withhold requires its own, which may be empty).
+  for (const char* kind : {"corrupt", "timer_skew", "bad_checkpoint", "split_votes"}) {
+    CAPTURE(kind);
+    auto r = parse_scenario(std::string(R"({"name": "x", "cluster": {"n": 4}, "faults": [{"kind": ")") + kind +
+                                R"(", "replicas": [1], "to": [2]}]})",
+                            "t.json");
+    REQUIRE(std::holds_alternative<ScenarioError>(r));
+    CHECK(std::get<ScenarioError>(r).json_path == "/faults/0/to");
+  }
+  CHECK(std::holds_alternative<Scenario>(
+      parse_scenario(R"({"name": "x", "cluster": {"n": 4}, "faults": [{"kind": "withhold", "replicas": [1], "to": []}]})", "t.json")));
 }
