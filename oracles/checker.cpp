@@ -81,8 +81,11 @@ void Checker::mark_faulty(ReplicaId replica) {
 }
 
 void Checker::violate(reports::Violation v) {
+  // A client's wrong acceptance names no replica and maybe no seq: its own request tells
+  // one from the next.
   const std::string key = v.invariant + "/" + std::to_string(v.seq.value_or(0)) + "/" +
-                          (v.replicas.empty() ? "" : std::to_string(v.replicas.back()));
+                          (v.replicas.empty() ? "" : std::to_string(v.replicas.back())) + "/" +
+                          (v.invariant == "client_consistency" ? v.detail : "");
   if (!reported_.insert(key).second) return;
   if (violations_.size() < 1000) violations_.push_back(std::move(v));  // bounded report
 }
@@ -91,10 +94,38 @@ std::vector<std::uint32_t> Checker::culprits(SequenceNumber seq) const {
   return evidence_.equivocators(seq, faulty_);
 }
 
+// The faulty replicas that sent `client` a REPLY for t with exactly `result`.
+std::vector<std::uint32_t> Checker::reply_culprits(ClientId client, Timestamp t, const Bytes& result) const {
+  std::vector<std::uint32_t> out;
+  auto it = faulty_replies_.find(std::make_pair(client, t));
+  if (it == faulty_replies_.end()) return out;
+  const MessageDigest digest = protocol::sha256(result);
+  for (const auto& [replica, d] : it->second) {
+    if (d == digest && std::find(out.begin(), out.end(), replica) == out.end()) out.push_back(replica);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Checker::record_faulty_reply(ReplicaId sender, protocol::ByteView wire) {
+  auto env = protocol::parse_envelope(wire);
+  if (!env.ok() || env.value.kind != protocol::MessageKind::Reply) return;
+  auto reply = protocol::decode_reply(env.value.body);
+  if (!reply.ok()) return;
+  const auto key = std::make_pair(reply.value.client, reply.value.timestamp);
+  auto& senders = faulty_replies_[key];
+  if (senders.size() < 2 * std::size_t{config_.n}) senders.emplace_back(sender, protocol::sha256(reply.value.result));
+  // Bounded: the oldest requests go first (a wrong acceptance is judged soon after it).
+  while (faulty_replies_.size() > kFaultyRepliesMax) faulty_replies_.erase(faulty_replies_.begin());
+}
+
 void Checker::on_sent(std::int64_t time_ns, ReplicaId sender, protocol::ByteView wire) {
   assert(sender < config_.n);
   evidence_.on_sent(sender, wire, faulty_[sender]);
-  if (faulty_[sender]) return;
+  if (faulty_[sender]) {
+    record_faulty_reply(sender, wire);
+    return;
+  }
   for (const DoubleVote& dv : evidence_.double_votes()) {
     const std::string what = std::string(claim_name(dv.kind)) +
                              (dv.kind == Claim::Checkpoint ? "" : " v=" + std::to_string(dv.view)) +
@@ -218,7 +249,8 @@ void Checker::advance_reference(std::int64_t time_ns) {
         violate({"client_consistency", acc->second.second,
                  "client " + std::to_string(r.client) + " accepted a result for t=" +
                      std::to_string(r.timestamp) + " that the agreed log does not produce",
-                 {}, it->first, text(result), text(acc->second.first), {}});
+                 {}, it->first, text(result), text(acc->second.first),
+                 reply_culprits(r.client, r.timestamp, acc->second.first)});
       }
       accepted_.erase(acc);
     }
@@ -237,7 +269,7 @@ void Checker::on_client_accept(std::int64_t time_ns, ClientId client, Timestamp 
     violate({"client_consistency", time_ns,
              "client " + std::to_string(client) + " accepted a result for t=" + std::to_string(t) +
                  " that differs from the agreed log's",
-             {}, std::nullopt, text(ref->second), text(result), {}});
+             {}, std::nullopt, text(ref->second), text(result), reply_culprits(client, t, result)});
   }
   reference_results_.erase(ref);
 }
@@ -266,7 +298,8 @@ void Checker::finish(std::int64_t time_ns) {
                                             std::to_string(time_ns / 1'000'000) + " ms)"
                                       : " that differs from what correct replicas executed"),
              {}, executed ? std::optional<std::uint64_t>(seq) : std::nullopt,
-             executed ? text(executed->result) : "not executed", text(accepted.first), {}});
+             executed ? text(executed->result) : "not executed", text(accepted.first),
+             reply_culprits(client, t, accepted.first)});
   }
 }
 

@@ -145,6 +145,12 @@ class Checker {
   void advance_reference(std::int64_t time_ns);  // time_ns: of the execution that moved it
   void trim();
   std::vector<std::uint32_t> culprits(SequenceNumber seq) const;
+  // Client consistency: the faulty replicas that sent the REPLY a client wrongly accepted.
+  std::vector<std::uint32_t> reply_culprits(ClientId client, Timestamp t, const Bytes& result) const;
+  void record_faulty_reply(ReplicaId sender, protocol::ByteView wire);
+  // (client, t) -> (faulty sender, digest of its result), for the REPLYs faulty replicas sent.
+  std::map<std::pair<ClientId, Timestamp>, std::vector<std::pair<ReplicaId, MessageDigest>>> faulty_replies_;
+  static constexpr std::size_t kFaultyRepliesMax = 65536;
   std::string holdings_text(ReplicaId at, Claim kind, ViewNumber view, SequenceNumber seq,
                             const MessageDigest& except) const;
 

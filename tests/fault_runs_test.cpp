@@ -471,13 +471,16 @@ TEST_CASE("bad_reply with f+1 colluders: a client accepts their result and clien
   }
 }
 
-// What the report should say and does not yet: the checker (oracles/checker.cpp) fills no
-// culprits for client_consistency, since its evidence trail records no REPLYs. Kept as a test
-// that may fail so that the gap shows in every run and the test starts passing when it closes.
-TEST_CASE("bad_reply with f+1 colluders: the violation names the colluders as culprits" * doctest::may_fail()) {
+// The checker keeps the REPLYs faulty replicas send; a client's wrong acceptance names the
+// faulty senders of exactly that result. Every wrong acceptance is its own violation.
+TEST_CASE("bad_reply with f+1 colluders: the violation names the colluders as culprits") {
   const auto r = test_runs::run_report(test_runs::from_library("bad-reply-f-plus-1"), 1);
   REQUIRE_FALSE(r.violations.empty());
-  CHECK(r.violations.front().culprits == std::vector<std::uint32_t>{2, 3});
+  for (const auto& v : r.violations) {
+    CAPTURE(v.detail);
+    CHECK(v.invariant == "client_consistency");
+    CHECK(v.culprits == std::vector<std::uint32_t>{2, 3});
+  }
 }
 
 TEST_CASE("double_preprepare within f: victims get two PRE-PREPAREs for one (view, seq) and refuse the second") {

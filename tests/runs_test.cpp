@@ -55,7 +55,7 @@ std::uint64_t rejected(const reports::RunReport& r, const std::string& why) {
 // ---- issue: normal case ------------------------------------------------------------------
 
 TEST_CASE("normal case at n = 4, 7, 10 and n = 6, f = 1: everything completes, replicas agree") {
-  for (const auto nf : {std::pair{4u, 1u}, {7u, 2u}, {10u, 3u}, {6u, 1u}}) {
+  for (const auto& nf : {std::pair{4u, 1u}, {7u, 2u}, {10u, 3u}, {6u, 1u}}) {
     // Plain variables, not a structured binding: CAPTURE is a lambda, and clang 14 (the ASan
     // build) cannot capture a structured binding.
     const auto n = nf.first, f = nf.second;
