@@ -70,8 +70,8 @@ std::optional<harness::Scenario> derived_or_complain(const harness::Scenario& ba
   behaviour = args.behaviour.empty() ? default_behaviour(base) : args.behaviour;
   const auto kind = byzantine_kind_named(behaviour);
   if (!kind) {
-    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (silence, crash, "
-                 "equivocate, withhold, corrupt, forge, replay, bad_view_change), got \"" << behaviour << "\"\n";
+    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (" << byzantine_kind_names()
+              << "), got \"" << behaviour << "\"\n";
     return std::nullopt;
   }
   auto derived = derive_byzantine(base, args.n.value_or(base.cluster.n), *args.byzantine, *kind);

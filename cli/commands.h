@@ -70,6 +70,8 @@ std::variant<harness::Scenario, std::string> derive_byzantine(const harness::Sce
                                                               std::uint32_t byzantine, harness::FaultKind kind);
 // A fault kind that makes replicas faulty, by its JSON name; nullopt for others.
 std::optional<harness::FaultKind> byzantine_kind_named(const std::string& name);
+// "silence, crash, ...": every kind byzantine_kind_named accepts, for error messages.
+std::string byzantine_kind_names();
 // The behaviour explore uses when none is given: the base's first faulty kind, else equivocate.
 std::string default_behaviour(const harness::Scenario& base);
 

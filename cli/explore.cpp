@@ -75,11 +75,22 @@ std::string replay_line(const harness::Scenario& base, std::uint32_t n, std::uin
 }  // namespace
 
 std::optional<harness::FaultKind> byzantine_kind_named(const std::string& name) {
-  for (int k = 0; k <= static_cast<int>(harness::FaultKind::TimerSkew); ++k) {
+  for (int k = 0; k <= static_cast<int>(harness::kFaultKindLast); ++k) {
     const auto kind = static_cast<harness::FaultKind>(k);
     if (name == harness::fault_kind_name(kind) && harness::fault_kind_is_faulty(kind)) return kind;
   }
   return std::nullopt;
+}
+
+std::string byzantine_kind_names() {
+  std::string kinds;
+  for (int k = 0; k <= static_cast<int>(harness::kFaultKindLast); ++k) {
+    const auto kind = static_cast<harness::FaultKind>(k);
+    if (!harness::fault_kind_is_faulty(kind)) continue;
+    kinds += kinds.empty() ? "" : ", ";
+    kinds += harness::fault_kind_name(kind);
+  }
+  return kinds;
 }
 
 std::string default_behaviour(const harness::Scenario& base) {
@@ -245,8 +256,8 @@ int explore_command(const ExploreArgs& args) {
   e.behaviour = args.behaviour.empty() ? default_behaviour(e.base) : args.behaviour;
   const auto kind = byzantine_kind_named(e.behaviour);
   if (!kind) {
-    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (silence, crash, "
-                 "equivocate, withhold, corrupt, forge, replay, bad_view_change), got \"" << e.behaviour << "\"\n";
+    std::cerr << "pbftsim: --behaviour: expected a fault kind that makes replicas faulty (" << byzantine_kind_names()
+              << "), got \"" << e.behaviour << "\"\n";
     return kExitBadInput;
   }
   const auto sizes = args.n_values.empty() ? std::vector<std::uint32_t>{e.base.cluster.n} : args.n_values;
