@@ -115,7 +115,13 @@ std::vector<ShrinkCandidate> shrink_candidates(const Scenario& s) {
     tweak(!f.colluders.empty(), (at + "one colluder fewer").c_str(), [i](Scenario& c) { c.faults[i].colluders.pop_back(); });
     tweak(!f.split.empty(), (at + "default split").c_str(), [i](Scenario& c) { c.faults[i].split.clear(); });
     tweak(f.replicas.size() > 1, (at + "one replica fewer").c_str(), [i](Scenario& c) { c.faults[i].replicas.pop_back(); });
-    tweak(!f.to.empty(), (at + "withhold from one more").c_str(), [i](Scenario& c) { c.faults[i].to.pop_back(); });
+    // withhold's `to` are the only receivers; elsewhere (one-way network faults,
+    // double_preprepare) they are the ones affected, and none listed means all of them.
+    if (f.kind == FaultKind::Withhold) {
+      tweak(!f.to.empty(), (at + "withhold from one more").c_str(), [i](Scenario& c) { c.faults[i].to.pop_back(); });
+    } else {
+      tweak(f.to.size() > 1, (at + "affect one receiver fewer").c_str(), [i](Scenario& c) { c.faults[i].to.pop_back(); });
+    }
     tweak(f.from_ns > 0, (at + "from_ms -> 0").c_str(), [i](Scenario& c) {
       auto& g = c.faults[i];
       const auto length = g.until_ns ? *g.until_ns - g.from_ns : 0;

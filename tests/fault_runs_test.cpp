@@ -415,7 +415,8 @@ TEST_CASE("bad_checkpoint within f: the colluders' one wrong digest never become
       (e.from >= 5 ? liars : correct)[field(e, "n")].insert(field(e, "d"));
     }
     REQUIRE(liars.size() >= 20);  // 180 requests, K = 8
-    for (const auto& [seq, digests] : liars) {
+    for (const auto& [liar_seq, digests] : liars) {
+      const auto seq = liar_seq;  // clang 14: a structured binding cannot be captured (CAPTURE)
       CAPTURE(seq);
       CHECK(digests.size() == 1);  // both colluders tell the same lie
       REQUIRE(correct.count(seq) == 1);

@@ -18,7 +18,8 @@ for f, s in lib.items():
     line(len(d) >= 40 and "expect" in s, f"{f} says what it demonstrates and what to expect")
 kinds = {k["kind"] for s in lib.values() for k in s.get("faults", [])}
 for k in ["silence", "crash", "equivocate", "withhold", "corrupt", "forge", "replay", "bad_view_change",
-          "censor", "delay", "drop", "partition", "timer_skew"]:
+          "censor", "delay", "drop", "partition", "timer_skew", "bad_checkpoint", "bad_state", "bad_reply",
+          "double_preprepare", "split_votes"]:
     line(k in kinds, f"a scenario with a {k} fault")
 def f_of(s): return s["cluster"].get("f", (s["cluster"]["n"] - 1) // 3)
 for n in (4, 7, 13):
