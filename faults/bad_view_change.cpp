@@ -39,12 +39,6 @@ constexpr std::uint8_t kMadeUpPrepared = 0xab;
 constexpr std::uint8_t kMadeUpCheckpoint = 0xcd;
 constexpr std::uint8_t kMadeUpUnbacked = 0xef;
 
-std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
-  std::vector<NodeId> v;
-  for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
-  return v;
-}
-
 template <class Map>
 void keep_bounded(Map& m) {
   while (m.size() > kKeptMax) m.erase(m.begin());

@@ -187,4 +187,11 @@ std::unique_ptr<Behaviour> make_bad_reply();
 std::unique_ptr<Behaviour> make_double_preprepare(std::vector<ReplicaId> victims);
 std::unique_ptr<Behaviour> make_split_votes();
 
+// Shared by the behaviours (behaviours.cpp): every replica, the receivers a faulty replica
+// seals its messages for.
+std::vector<NodeId> all_replicas(const protocol::PbftConfig& config);
+// The PRE-PREPARE a faulty primary sends as its second version of `pp`: the batch reversed,
+// or the null request when it holds fewer than two requests; digest recomputed, view and seq kept.
+protocol::PrePrepare other_batch(const protocol::PrePrepare& pp);
+
 }  // namespace faults

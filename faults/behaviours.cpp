@@ -13,13 +13,27 @@ namespace faults {
 using protocol::MessageDigest;
 using protocol::MessageKind;
 
-namespace {
-
 std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
   std::vector<NodeId> v;
   for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
   return v;
 }
+
+protocol::PrePrepare other_batch(const protocol::PrePrepare& pp) {
+  protocol::PrePrepare b = pp;
+  if (b.batch.requests.size() >= 2) {
+    std::reverse(b.batch.requests.begin(), b.batch.requests.end());
+  } else {
+    b.batch.requests.clear();  // the null request
+  }
+  std::vector<MessageDigest> ds;
+  for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
+  b.digest = protocol::batch_digest(ds);
+  return b;
+}
+
+namespace {
+
 
 void send_each(const std::vector<ReplicaId>& to, ReplicaId self, MessageKind kind, const Bytes& wire,
                std::vector<OutMessage>& out) {
@@ -61,15 +75,7 @@ class Equivocate final : public Behaviour {
                    std::vector<OutMessage>& out) {
     auto pp = protocol::decode_pre_prepare(env.body);
     if (!pp.ok() || ctx.config.primary(pp.value.view) != ctx.self) return forward(msg, out);
-    protocol::PrePrepare b = pp.value;
-    if (b.batch.requests.size() >= 2) {
-      std::reverse(b.batch.requests.begin(), b.batch.requests.end());
-    } else {
-      b.batch.requests.clear();  // the null request
-    }
-    std::vector<MessageDigest> ds;
-    for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
-    b.digest = protocol::batch_digest(ds);
+    const protocol::PrePrepare b = other_batch(pp.value);
     Coalition& c = *ctx.coalition;
     if (c.digests.size() >= kCoalitionEntriesMax) c.digests.erase(c.digests.begin());
     c.digests[{b.view, b.seq}] = {pp.value.digest, b.digest};

@@ -27,12 +27,6 @@ constexpr std::size_t kSnapshotsKeptMax = 4;
 // A snapshot made of garbage for an empty one still carries some bytes.
 constexpr std::size_t kGarbageBytesMin = 32;
 
-std::vector<NodeId> all_replicas(const protocol::PbftConfig& config) {
-  std::vector<NodeId> v;
-  for (NodeId r = 0; r < config.n; ++r) v.push_back(r);
-  return v;
-}
-
 bool contains(std::span<const ReplicaId> ids, ReplicaId r) { return std::find(ids.begin(), ids.end(), r) != ids.end(); }
 
 // The fault's members as this behaviour sees them: the coalition's, or itself alone (a
@@ -282,15 +276,7 @@ class DoublePrePrepare final : public Behaviour {
     const auto key = std::make_pair(pp.view, pp.seq);
     auto it = sent_.find(key);
     if (it != sent_.end()) return it->second;
-    protocol::PrePrepare b = pp;
-    if (b.batch.requests.size() >= 2) {
-      std::reverse(b.batch.requests.begin(), b.batch.requests.end());
-    } else {
-      b.batch.requests.clear();  // the null request
-    }
-    std::vector<MessageDigest> ds;
-    for (const auto& w : b.batch.requests) ds.push_back(protocol::request_digest(protocol::parse_envelope(w).value.content));
-    b.digest = protocol::batch_digest(ds);
+    const protocol::PrePrepare b = other_batch(pp);
     Bytes wire = ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, b), all_replicas(ctx.config));
     keep_bounded(sent_, kKeptMax - 1);
     return sent_.emplace(key, std::move(wire)).first->second;
