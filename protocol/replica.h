@@ -274,6 +274,7 @@ class Replica {
   void on_checkpoint(const Envelope& env);
   void record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteView wire);
   void check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest);
+  std::vector<Bytes> checkpoint_certificate(SequenceNumber seq, const MessageDigest& digest) const;
   void make_stable(SequenceNumber seq, const MessageDigest& digest, std::vector<Bytes>&& proof);
   // Moves the low watermark to `seq` without a quorum certificate: the NEW-VIEW's decision
   // chose it (f+1 VIEW-CHANGEs list it, so a correct replica holds that state).

@@ -111,13 +111,14 @@ void Replica::record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteV
 // A quorum of matching CHECKPOINTs from distinct replicas makes a checkpoint stable here
 // if this replica reached the same state; if it is behind or its state differs, it must
 // fetch the state rather than mark the checkpoint stable and move on.
-void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest) {
-  if (seq <= stable_seq_) return;
+// The CHECKPOINTs for (seq, digest) this replica holds, one per sender: votes in the window
+// and each replica's newest one.
+std::vector<Bytes> Replica::checkpoint_certificate(SequenceNumber seq, const MessageDigest& digest) const {
   std::vector<Bytes> proof;
   auto votes = checkpoint_votes_.find(seq);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     const CheckpointVote* match = nullptr;
-    if (votes != checkpoint_votes_.end() && votes->second[r].present &&
+    if (votes != checkpoint_votes_.end() && votes->second.size() == config_.n && votes->second[r].present &&
         votes->second[r].digest == digest) {
       match = &votes->second[r];
     } else if (latest_checkpoint_[r].present && latest_checkpoint_[r].seq == seq &&
@@ -126,6 +127,12 @@ void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& d
     }
     if (match != nullptr) proof.push_back(match->wire);
   }
+  return proof;
+}
+
+void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest) {
+  if (seq <= stable_seq_) return;
+  std::vector<Bytes> proof = checkpoint_certificate(seq, digest);
   if (proof.size() < config_.quorum()) return;
   out_->notes.push_back(Note{Note::Kind::CertificateUsed, 0, seq, digest, {},
                              static_cast<std::uint32_t>(proof.size())});

@@ -317,16 +317,7 @@ void Replica::install_checkpoint(const NewViewDecision& decision, const std::vec
   const MessageDigest& digest = decision.checkpoint_digest;
   if (h <= stable_seq_) return;
   // Stable outright if we hold its certificate (a quorum of matching CHECKPOINTs).
-  std::vector<Bytes> proof;
-  auto votes = checkpoint_votes_.find(h);
-  for (ReplicaId r = 0; r < config_.n; ++r) {
-    if (votes != checkpoint_votes_.end() && votes->second.size() == config_.n && votes->second[r].present &&
-        votes->second[r].digest == digest) {
-      proof.push_back(votes->second[r].wire);
-    } else if (latest_checkpoint_[r].present && latest_checkpoint_[r].seq == h && latest_checkpoint_[r].digest == digest) {
-      proof.push_back(latest_checkpoint_[r].wire);
-    }
-  }
+  std::vector<Bytes> proof = checkpoint_certificate(h, digest);
   auto own = own_checkpoints_.find(h);
   const bool have = own != own_checkpoints_.end() && own->second.digest == digest;
   if (proof.size() >= config_.quorum()) {
