@@ -46,7 +46,7 @@ bool Replica::restore(ByteView snap) {
 
 // Checkpoints are taken on *executed* sequence numbers, every checkpoint_interval.
 void Replica::take_checkpoint(SequenceNumber seq) {
-  assert(seq == last_executed_);
+  assert(seq == last_executed_ || planted(defect_, Defect::CheckpointOnAssigned));
   assert(seq % config_.checkpoint_interval == 0);
   Bytes snap = snapshot();
   const MessageDigest digest = crypto_->digest(snap);
@@ -115,18 +115,20 @@ void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& d
   if (seq <= stable_seq_) return;
   std::vector<Bytes> proof;
   auto votes = checkpoint_votes_.find(seq);
+  const bool any_digest = planted(defect_, Defect::CheckpointIgnoresDigest);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     const CheckpointVote* match = nullptr;
     if (votes != checkpoint_votes_.end() && votes->second[r].present &&
-        votes->second[r].digest == digest) {
+        (votes->second[r].digest == digest || any_digest)) {
       match = &votes->second[r];
     } else if (latest_checkpoint_[r].present && latest_checkpoint_[r].seq == seq &&
-               latest_checkpoint_[r].digest == digest) {
+               (latest_checkpoint_[r].digest == digest || any_digest)) {
       match = &latest_checkpoint_[r];
     }
     if (match != nullptr) proof.push_back(match->wire);
   }
-  if (proof.size() < config_.quorum()) return;
+  const std::uint32_t quorum = planted(defect_, Defect::CheckpointQuorumShort) ? config_.f + 1 : config_.quorum();
+  if (proof.size() < quorum) return;
   out_->notes.push_back(Note{Note::Kind::CertificateUsed, 0, seq, digest, {},
                              static_cast<std::uint32_t>(proof.size())});
   auto own = own_checkpoints_.find(seq);
@@ -162,7 +164,7 @@ void Replica::fetch_pending_checkpoint() {
 void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
                           std::vector<Bytes>&& proof) {
   if (seq <= stable_seq_) return;
-  assert(proof.size() >= config_.quorum());
+  assert(proof.size() >= config_.quorum() || planted(defect_, Defect::CheckpointQuorumShort));
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
   out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
@@ -288,7 +290,8 @@ void Replica::on_state_reply(const Envelope& env) {
     return;
   }
   fetch_awaiting_[env.sender] = false;
-  if (crypto_->digest(reply.snapshot) != fetch_digest_ || !restore(reply.snapshot)) {
+  const bool unchecked = planted(defect_, Defect::StateUnchecked);
+  if ((!unchecked && crypto_->digest(reply.snapshot) != fetch_digest_) || !restore(reply.snapshot)) {
     reject(RejectReason::BadState, env.sender, env.kind);
     if (env.sender == fetch_asked_last_) send_fetch();  // ask the next replica at once
     return;
