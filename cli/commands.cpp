@@ -6,9 +6,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <string>
 #include <variant>
 
 #include "harness/child_pool.h"
@@ -84,7 +86,8 @@ std::optional<harness::Scenario> derived_or_complain(const harness::Scenario& ba
 
 // What the table, the reports and JUnit say of a run whose process died before it could
 // report: a harness error carrying the replay line, judged on nothing.
-reports::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, std::string why) {
+reports::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, std::string why,
+                               protocol::Defect defect) {
   for (char& c : why) {
     if (c == '\n' || c == '\r') c = ' ';  // one line in the table
   }
@@ -101,20 +104,48 @@ reports::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, s
   r.expect_safety = harness::expect_name(s.expect.safety);
   r.expect_liveness = harness::expect_name(s.expect.liveness);
   r.liveness_detail = "not judged: the run died";
-  r.replay_command = harness::replay_command(s, seed);
+  r.replay_command = harness::replay_command(s, seed, defect);
   return r;
 }
 
 }  // namespace
 
+std::optional<protocol::Defect> defect_or_complain(const std::string& name) {
+  if (name.empty()) return protocol::Defect::None;
+  if (!protocol::kPlantedDefectsBuilt) {
+    std::cerr << "pbftsim: --defect: this build has no planted defects (configure one with "
+                 "meson setup DIR -Dplanted_defects=true)\n";
+    return std::nullopt;
+  }
+  const auto defect = protocol::defect_named(name);
+  if (!defect) std::cerr << "pbftsim: --defect: no planted defect is called \"" << name << "\" (pbftsim defects lists them)\n";
+  return defect;
+}
+
+int defects_command() {
+  const auto defects = protocol::planted_defects();
+  if (defects.empty()) {
+    std::cerr << "pbftsim: this build has no planted defects (configure one with meson setup DIR "
+                 "-Dplanted_defects=true)\n";
+    return kExitBadInput;
+  }
+  std::size_t width = 0;
+  for (const auto& d : defects) width = std::max(width, std::string(d.name).size());
+  for (const auto& d : defects) {
+    std::cout << d.name << std::string(width - std::string(d.name).size() + 2, ' ') << d.description << "\n";
+  }
+  return kExitOk;
+}
+
 std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t jobs, bool quiet,
                                                const std::function<const harness::Scenario&(std::size_t)>& scenario_of,
-                                               const std::function<std::uint64_t(std::size_t)>& seed_of) {
+                                               const std::function<std::uint64_t(std::size_t)>& seed_of,
+                                               protocol::Defect defect) {
   const bool show = !quiet && isatty(STDERR_FILENO) != 0;
   auto outcomes = harness::run_each_in_child(
       count, jobs, /*timeout_s=*/0,
       [&](std::size_t i) {
-        return reports::to_json(harness::run_scenario(scenario_of(i), {seed_of(i), false, nullptr}));
+        return reports::to_json(harness::run_scenario(scenario_of(i), {seed_of(i), false, nullptr, defect}));
       },
       [&](std::size_t finished) {
         if (!show) return;
@@ -134,12 +165,14 @@ std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t 
         why = std::string("unreadable result: ") + e.what();
       }
     }
-    entries[i].report = died_report(scenario_of(i), seed_of(i), why);
+    entries[i].report = died_report(scenario_of(i), seed_of(i), why, defect);
   }
   return entries;
 }
 
 int run_command(const RunArgs& args) {
+  const auto defect = defect_or_complain(args.defect);
+  if (!defect) return kExitBadInput;
   auto scenario = load_or_complain(args.scenario);
   if (!scenario) return kExitBadInput;
   const bool derive = args.n || args.byzantine || !args.behaviour.empty();
@@ -153,11 +186,13 @@ int run_command(const RunArgs& args) {
   harness::RunOptions options;
   options.seed = args.seed.value_or(scenario->seed);
   options.record_trace = !args.trace_path.empty() || !args.html_path.empty();
+  options.defect = *defect;
   reports::RunReport report = harness::run_scenario(*scenario, options);
   if (derive) {
     report.replay_command = "pbftsim run " + args.scenario + " --n " + std::to_string(scenario->cluster.n) +
                             " --byzantine " + std::to_string(*args.byzantine) + " --behaviour " + behaviour +
                             " --seed " + std::to_string(options.seed);
+    if (!args.defect.empty()) report.replay_command += " --defect " + args.defect;
   }
   if (args.quiet) {
     std::cout << report.outcome << " " << report.scenario << " seed=" << report.seed
@@ -173,6 +208,8 @@ int run_command(const RunArgs& args) {
 }
 
 int suite_command(const SuiteArgs& args) {
+  const auto defect = defect_or_complain(args.defect);
+  if (!defect) return kExitBadInput;
   auto expanded = harness::expand_scenario_paths(args.paths);
   if (auto* err = std::get_if<harness::ScenarioError>(&expanded)) {
     std::cerr << "pbftsim: " << err->to_string() << "\n";
@@ -188,7 +225,7 @@ int suite_command(const SuiteArgs& args) {
   const std::vector<reports::SuiteEntry> entries = isolated_runs(
       scenarios.size() * args.seeds, args.jobs, args.quiet,
       [&](std::size_t i) -> const harness::Scenario& { return scenarios[i / args.seeds]; },
-      [&](std::size_t i) { return scenarios[i / args.seeds].seed + i % args.seeds; });
+      [&](std::size_t i) { return scenarios[i / args.seeds].seed + i % args.seeds; }, *defect);
   std::cout << reports::suite_table(entries);
   bool written = write_or_complain(args.junit_path, reports::to_junit("pbftsim", entries));
   written = write_or_complain(args.report_path, reports::suite_to_json(entries)) && written;

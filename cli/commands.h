@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "harness/scenario.h"
+#include "protocol/defects.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -26,6 +27,7 @@ struct RunArgs {
   // Replaying a cell of `pbftsim explore`: the scenario as derive_byzantine() makes it.
   std::optional<std::uint32_t> n, byzantine;
   std::string behaviour;
+  std::string defect;  // --defect NAME: a planted defect (defects build only); "" for none
 };
 int run_command(const RunArgs& args);
 
@@ -35,6 +37,7 @@ struct SuiteArgs {
   std::uint32_t jobs = 1;
   std::string junit_path, report_path;
   bool quiet = false;
+  std::string defect;
 };
 int suite_command(const SuiteArgs& args);
 
@@ -47,13 +50,23 @@ struct ExploreArgs {
   std::uint32_t jobs = 1;
   std::string html_path, report_path;
   bool quiet = false;
+  std::string defect;
 };
 int explore_command(const ExploreArgs& args);
 
 // Checks files, and every *.json in directories, as suite would load them; runs nothing.
 int validate_command(const std::vector<std::string>& paths);
 
+// `pbftsim defects`: one line per planted defect, "name  description"; exit 2 (and says so)
+// in a build without them.
+int defects_command();
+
 // ---- shared by the commands ----
+
+// The defect `--defect` names: Defect::None for "", else the planted defect of that name.
+// nullopt, after saying why on stderr, when this build has no planted defects or none has
+// that name (bad input: exit 2).
+std::optional<protocol::Defect> defect_or_complain(const std::string& name);
 
 // check_output_path() for each path ("" means no output); says what is wrong on stderr.
 bool outputs_writable(std::initializer_list<std::string> paths);
@@ -79,10 +92,11 @@ std::string default_behaviour(const harness::Scenario& base);
 // own, `jobs` at a time, and shows "[done/total runs]" on stderr when stderr is a terminal
 // and not `quiet`. Entry i is run i's report, whatever order they finish in; a run whose
 // process died (an assertion, a signal, a sanitizer) is outcome "error" with the cause and
-// its replay line (harness::replay_command).
+// its replay line (harness::replay_command). Every run has `defect` planted.
 std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t jobs, bool quiet,
                                                const std::function<const harness::Scenario&(std::size_t)>& scenario_of,
-                                               const std::function<std::uint64_t(std::size_t)>& seed_of);
+                                               const std::function<std::uint64_t(std::size_t)>& seed_of,
+                                               protocol::Defect defect = protocol::Defect::None);
 
 // `pbftsim fuzz` (cli/fuzz.cpp): random scenarios, one per seed; exit 1 if any run failed.
 struct FuzzArgs {
@@ -98,6 +112,7 @@ struct FuzzArgs {
   double run_timeout_s = 300;
   bool verbose = false;
   bool quiet = false;
+  std::string defect;
 };
 int fuzz_command(const FuzzArgs& args);
 

@@ -66,10 +66,10 @@ std::vector<harness::ReplicaId> below(const std::vector<harness::ReplicaId>& ids
 }
 
 std::string replay_line(const harness::Scenario& base, std::uint32_t n, std::uint32_t byzantine,
-                        const std::string& behaviour, std::uint64_t seed) {
+                        const std::string& behaviour, std::uint64_t seed, const std::string& defect) {
   const std::string file = base.source_path.empty() ? "SCENARIO.json" : base.source_path;
   return "pbftsim run " + file + " --n " + std::to_string(n) + " --byzantine " + std::to_string(byzantine) +
-         " --behaviour " + behaviour + " --seed " + std::to_string(seed);
+         " --behaviour " + behaviour + " --seed " + std::to_string(seed) + (defect.empty() ? "" : " --defect " + defect);
 }
 
 }  // namespace
@@ -155,6 +155,7 @@ namespace {
 struct Exploration {
   harness::Scenario base;
   std::string behaviour;
+  std::string defect;  // --defect as given ("" for none)
   std::uint32_t seeds = 1;
   std::vector<harness::Scenario> scenarios;
   std::vector<reports::ExploreCell> cells;
@@ -216,7 +217,7 @@ bool list_failures(Exploration& e, std::ostream& out) {
       promise_broken |= cell.liveness_required() || r.outcome == "error";
       if (shown++ >= kFailuresShownPerCell) continue;
       out << what << ": n=" << cell.n << " byzantine=" << cell.byzantine << " seed=" << r.seed
-          << "\n  replay: " << replay_line(e.base, cell.n, cell.byzantine, e.behaviour, r.seed) << "\n";
+          << "\n  replay: " << replay_line(e.base, cell.n, cell.byzantine, e.behaviour, r.seed, e.defect) << "\n";
     }
     if (shown > kFailuresShownPerCell) {
       out << "  ... and " << shown - kFailuresShownPerCell << " more at n=" << cell.n << " byzantine=" << cell.byzantine
@@ -240,6 +241,8 @@ bool write_or_say(const std::string& path, const std::string& content) {
 }  // namespace
 
 int explore_command(const ExploreArgs& args) {
+  const auto defect = defect_or_complain(args.defect);
+  if (!defect) return kExitBadInput;
   auto loaded = harness::load_scenario_file(args.scenario);
   if (auto* err = std::get_if<harness::ScenarioError>(&loaded)) {
     std::cerr << "pbftsim: " << err->to_string() << "\n";
@@ -248,6 +251,7 @@ int explore_command(const ExploreArgs& args) {
   Exploration e;
   e.base = std::get<harness::Scenario>(std::move(loaded));
   e.seeds = args.seeds;
+  e.defect = args.defect;
   std::uint32_t lo = 0, hi = 0;
   if (!parse_range(args.byzantine, lo, hi)) {
     std::cerr << "pbftsim: --byzantine: expected K or LO..HI (e.g. 0..2), got \"" << args.byzantine << "\"\n";
@@ -269,7 +273,7 @@ int explore_command(const ExploreArgs& args) {
   for (auto& entry : isolated_runs(
            e.scenarios.size() * e.seeds, args.jobs, args.quiet,
            [&](std::size_t i) -> const harness::Scenario& { return e.scenarios[i / e.seeds]; },
-           [&](std::size_t i) { return e.base.seed + i % e.seeds; })) {
+           [&](std::size_t i) { return e.base.seed + i % e.seeds; }, *defect)) {
     e.results.push_back(std::move(entry.report));
   }
   tally(e);

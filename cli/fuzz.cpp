@@ -62,8 +62,8 @@ struct RunResult {
 
 // ---- the child side ---------------------------------------------------------------------
 
-std::string child_run(const harness::Scenario& scenario) {
-  const reports::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr});
+std::string child_run(const harness::Scenario& scenario, protocol::Defect defect) {
+  const reports::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect});
   nlohmann::json out;
   out["outcome"] = r.outcome;
   out["safety"] = r.safety_holds;
@@ -112,15 +112,15 @@ RunResult classify(const harness::Scenario& s, const harness::ChildOutcome& chil
   return res;
 }
 
-RunResult run_isolated(const harness::Scenario& s, double timeout_s) {
+RunResult run_isolated(const harness::Scenario& s, double timeout_s, protocol::Defect defect) {
   const auto outcomes = harness::run_each_in_child(
-      1, 1, timeout_s, [&s](std::size_t) { return child_run(s); }, nullptr);
+      1, 1, timeout_s, [&s, defect](std::size_t) { return child_run(s, defect); }, nullptr);
   return classify(s, outcomes.front());
 }
 
 // Greedy shrinking: take the first candidate that fails with the same verdict, repeat.
 harness::Scenario shrink(harness::Scenario s, Verdict verdict, double timeout_s, bool quiet,
-                         std::uint32_t& runs_used) {
+                         protocol::Defect defect, std::uint32_t& runs_used) {
   runs_used = 0;
   bool progress = true;
   while (progress && runs_used < kShrinkRunsMax) {
@@ -128,7 +128,7 @@ harness::Scenario shrink(harness::Scenario s, Verdict verdict, double timeout_s,
     for (auto& candidate : harness::shrink_candidates(s)) {
       if (runs_used >= kShrinkRunsMax) break;
       runs_used++;
-      if (run_isolated(candidate.scenario, timeout_s).verdict != verdict) continue;
+      if (run_isolated(candidate.scenario, timeout_s, defect).verdict != verdict) continue;
       if (!quiet) std::cout << "    shrink: " << candidate.what << "\n" << std::flush;
       s = std::move(candidate.scenario);
       progress = true;
@@ -168,12 +168,17 @@ std::string repeat_command(std::uint64_t first, const FuzzArgs& args, const harn
   if (args.shrink) o << " --shrink";
   if (args.run_timeout_s != defaults.run_timeout_s) o << " --run-timeout " << args.run_timeout_s;
   if (args.out_dir != defaults.out_dir) o << " --out " << args.out_dir;
+  if (!args.defect.empty()) o << " --defect " << args.defect;
   return o.str();
 }
 
 }  // namespace
 
 int fuzz_command(const FuzzArgs& args) {
+  const auto defect_found = defect_or_complain(args.defect);
+  if (!defect_found) return kExitBadInput;
+  const protocol::Defect defect = *defect_found;
+  const std::string defect_flag = args.defect.empty() ? "" : " --defect " + args.defect;
   const std::uint64_t first = args.seed.value_or(default_seed());
   std::error_code ec;
   std::filesystem::create_directories(args.out_dir, ec);
@@ -187,7 +192,8 @@ int fuzz_command(const FuzzArgs& args) {
   options.n_min = std::min(args.n_min, args.n_max);
   std::cout << "pbftsim fuzz: seeds " << first << ".." << first + args.runs - 1 << " (" << args.runs
             << " runs, --max-faulty-over-f " << args.max_faulty_over_f << ", n " << options.n_min << ".."
-            << options.n_max << ", " << args.jobs << " jobs)\n"
+            << options.n_max << ", " << args.jobs << " jobs" << (args.defect.empty() ? "" : ", defect " + args.defect)
+            << ")\n"
             << "  repeat: " << repeat_command(first, args, options) << "\n" << std::flush;
 
   const bool tty = isatty(STDERR_FILENO) != 0 && !args.quiet;
@@ -201,7 +207,7 @@ int fuzz_command(const FuzzArgs& args) {
         if (next >= args.runs) return false;
         job = next++;
         // Generated in the child: the parent regenerates only the failing ones.
-        work = [seed = first + job, &options] { return child_run(harness::random_scenario(seed, options)); };
+        work = [seed = first + job, &options, defect] { return child_run(harness::random_scenario(seed, options), defect); };
         return true;
       },
       [&](std::size_t job, harness::ChildOutcome&& child) {
@@ -220,10 +226,10 @@ int fuzz_command(const FuzzArgs& args) {
           const std::string path = save(args.out_dir, s.name + ".json", s);
           std::cout << "FAIL seed=" << seed << " " << verdict_name(r.verdict) << ": " << r.detail << "\n"
                     << "  scenario: " << path << "\n"
-                    << "  replay:   pbftsim run " << path << " --seed " << seed << "\n" << std::flush;
+                    << "  replay:   pbftsim run " << path << " --seed " << seed << defect_flag << "\n" << std::flush;
           if (args.shrink) {
             std::uint32_t used = 0;
-            const harness::Scenario small = shrink(s, r.verdict, args.run_timeout_s, args.quiet, used);
+            const harness::Scenario small = shrink(s, r.verdict, args.run_timeout_s, args.quiet, defect, used);
             const std::string small_path = save(args.out_dir, s.name + ".min.json", small);
             std::cout << "  shrunk:   " << small_path << " (" << small.faults.size() << " faults, n="
                       << small.cluster.n << ", " << small.workload.clients << "x"

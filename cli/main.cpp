@@ -26,6 +26,12 @@ const CLI::Validator kSeedValidator(
     },
     "SEED");
 
+// --defect selects one of the deliberate protocol bugs a defects build carries; a release
+// build refuses it (exit 2) rather than run without the bug the user asked for.
+const char* const kDefectHelp =
+    "Plant the named protocol defect in every replica and client, to show an oracle catches it "
+    "(only in a build configured with -Dplanted_defects=true; pbftsim defects lists them)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,6 +54,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--n", run.n, "Replay an explore cell: cluster size")->check(CLI::Range(1u, 1024u));
   run_cmd->add_option("--byzantine", run.byzantine, "Replay an explore cell: number of Byzantine replicas");
   run_cmd->add_option("--behaviour,--behavior", run.behaviour, "Replay an explore cell: their fault kind");
+  run_cmd->add_option("--defect", run.defect, kDefectHelp);
 
   cli::SuiteArgs suite;
   auto* suite_cmd = app.add_subcommand("suite", "Run every scenario in directories/files for K seeds");
@@ -58,6 +65,7 @@ int main(int argc, char** argv) {
   suite_cmd->add_option("--junit", suite.junit_path, "Write JUnit XML here");
   suite_cmd->add_option("--report", suite.report_path, "Write a JSON summary here");
   suite_cmd->add_flag("--quiet,-q", suite.quiet, "No progress line");
+  suite_cmd->add_option("--defect", suite.defect, kDefectHelp);
 
   cli::ExploreArgs explore;
   auto* explore_cmd = app.add_subcommand("explore", "Sweep n and the number of Byzantine replicas");
@@ -72,6 +80,7 @@ int main(int argc, char** argv) {
   explore_cmd->add_option("--html", explore.html_path, "Write a heatmap page here");
   explore_cmd->add_option("--report", explore.report_path, "Write the table as JSON here");
   explore_cmd->add_flag("--quiet,-q", explore.quiet, "No progress line");
+  explore_cmd->add_option("--defect", explore.defect, kDefectHelp);
 
   std::vector<std::string> validate_files;
   auto* validate_cmd = app.add_subcommand("validate", "Check scenario files; run nothing");
@@ -97,6 +106,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6));
   fuzz_cmd->add_flag("--verbose,-v", fuzz.verbose, "Print a line for every run");
   fuzz_cmd->add_flag("--quiet,-q", fuzz.quiet, "No progress line, no shrink steps");
+  fuzz_cmd->add_option("--defect", fuzz.defect, kDefectHelp);
+
+  auto* defects_cmd = app.add_subcommand(
+      "defects", "List the planted defects --defect takes (a build with -Dplanted_defects=true)");
 
   try {
     app.parse(argc, argv);
@@ -115,7 +128,8 @@ int main(int argc, char** argv) {
   if (*explore_cmd) return cli::explore_command(explore);
   if (*validate_cmd) return cli::validate_command(validate_files);
   if (*fuzz_cmd) return cli::fuzz_command(fuzz);
-  std::cerr << "pbftsim: a subcommand is required (run, suite, explore, validate, fuzz)\n"
+  if (*defects_cmd) return cli::defects_command();
+  std::cerr << "pbftsim: a subcommand is required (run, suite, explore, validate, fuzz, defects)\n"
                "(see pbftsim --help)\n";
   return cli::kExitBadInput;
 }

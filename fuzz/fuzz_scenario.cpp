@@ -50,7 +50,6 @@ std::string diff_cluster(const protocol::PbftConfig& a, const protocol::PbftConf
   if (a.state_fetch_timeout_ns != b.state_fetch_timeout_ns) return "state_fetch_timeout_ns";
   if (a.early_buffer_max != b.early_buffer_max) return "early_buffer_max";
   if (a.request_queue_max != b.request_queue_max) return "request_queue_max";
-  if (a.test_defect != b.test_defect) return "test_defect";
   return "";
 }
 

@@ -223,10 +223,10 @@ World::World(const Scenario& scenario, const RunOptions& options)
       timers_(std::size_t{nodes_} * protocol::kTimerKinds) {
   network_faults_.set_replica_count(config_.n);
   for (protocol::ReplicaId r = 0; r < config_.n; ++r) {
-    replicas_.push_back(std::make_unique<protocol::Replica>(config_, r, keys_, false));
+    replicas_.push_back(std::make_unique<protocol::Replica>(config_, r, keys_, false, options_.defect));
   }
   for (std::uint32_t c = 0; c < workload_.protocol_clients; ++c) {
-    clients_.push_back(std::make_unique<protocol::Client>(config_, workload_.first_node + c, keys_));
+    clients_.push_back(std::make_unique<protocol::Client>(config_, workload_.first_node + c, keys_, options_.defect));
   }
   for (std::uint32_t i = 0; i < scenario.faults.size(); ++i) {
     const FaultSpec& spec = scenario.faults[i];
@@ -686,7 +686,7 @@ void World::restart(protocol::ReplicaId r) {
   assert(crashes_in_force_[r] > 0);
   if (--crashes_in_force_[r] > 0) return;  // another crash of it is still in force
   crashed_[r] = false;
-  replicas_[r] = std::make_unique<protocol::Replica>(config_, r, keys_, true);
+  replicas_[r] = std::make_unique<protocol::Replica>(config_, r, keys_, true, options_.defect);
   timeline_.push_back({queue_.now_ns(), r, "restart", 0});
   trace_note(r, "restarted with no state", 0, 0);
 }
@@ -778,7 +778,7 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
   rep.timeline = std::move(timeline_);
   rep.completions = std::move(completions_);
   if (options_.record_trace) rep.trace_lines = trace_.lines();
-  rep.replay_command = replay_command(scenario_, options_.seed);
+  rep.replay_command = replay_command(scenario_, options_.seed, options_.defect);
   const bool ok = matches(scenario_.expect.safety, rep.safety_holds) &&
                   matches(scenario_.expect.liveness, rep.liveness_holds);
   rep.outcome = ok ? "pass" : "fail";
@@ -791,9 +791,11 @@ reports::RunReport World::build_report(const std::string& stop_reason) {
 
 }  // namespace
 
-std::string replay_command(const Scenario& scenario, std::uint64_t seed) {
+std::string replay_command(const Scenario& scenario, std::uint64_t seed, protocol::Defect defect) {
   const std::string file = scenario.source_path.empty() ? "SCENARIO.json" : scenario.source_path;
-  return "pbftsim run " + file + " --seed " + std::to_string(seed);
+  std::string line = "pbftsim run " + file + " --seed " + std::to_string(seed);
+  if (defect != protocol::Defect::None) line += std::string(" --defect ") + protocol::defect_name(defect);
+  return line;
 }
 
 reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& options) {
@@ -807,7 +809,7 @@ reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& opti
     rep.seed = options.seed;
     rep.outcome = "error";
     rep.harness_error = std::string("the run threw: ") + e.what();
-    rep.replay_command = replay_command(scenario, options.seed);
+    rep.replay_command = replay_command(scenario, options.seed, options.defect);
     return rep;
   }
 }

@@ -9,6 +9,7 @@
 
 #include "harness/scenario.h"
 #include "protocol/crypto.h"
+#include "protocol/defects.h"
 #include "reports/run_report.h"
 
 namespace harness {
@@ -19,6 +20,9 @@ struct RunOptions {
   // When set, receives the cryptographic work every node did (the benchmark replays it to
   // time the crypto floor).
   protocol::CryptoCounters* crypto_out = nullptr;
+  // A planted defect (protocol/defects.h) in every replica and client; only a defects build
+  // has any but Defect::None.
+  protocol::Defect defect = protocol::Defect::None;
 };
 
 // Runs the scenario to its end (all requests completed, time limit or event budget) and
@@ -26,7 +30,8 @@ struct RunOptions {
 // harness_error set.
 reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& options);
 
-// The command that replays this run.
-std::string replay_command(const Scenario& scenario, std::uint64_t seed);
+// The command that replays this run (with `--defect NAME` when a defect is planted).
+std::string replay_command(const Scenario& scenario, std::uint64_t seed,
+                           protocol::Defect defect = protocol::Defect::None);
 
 }  // namespace harness

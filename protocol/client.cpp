@@ -5,9 +5,10 @@
 
 namespace protocol {
 
-Client::Client(const PbftConfig& config, ClientId self, const KeyRing& keys)
+Client::Client(const PbftConfig& config, ClientId self, const KeyRing& keys, Defect defect)
     : config_(config),
       self_(self),
+      defect_(defect),
       crypto_(std::make_unique<NodeCrypto>(keys, self)),
       retry_timeout_ns_(config.client_retry_timeout_ns) {
   assert(self_ >= config_.n);  // node ids below n are replicas
@@ -86,7 +87,7 @@ void Client::on_reply(const Envelope& env, Outbox& out) {
   for (const auto& r : outstanding_.replies) {
     matching += r.present && std::equal(r.result.begin(), r.result.end(), reply.result.begin(), reply.result.end());
   }
-  if (matching < config_.reply_quorum()) return;
+  if (matching < config_.reply_quorum() && !planted(defect_, Defect::ClientOneReply)) return;
   // The (f+1)-th highest view reported is at most some correct replica's view, so a
   // faulty replica cannot make the client chase a view that does not exist.
   std::vector<ViewNumber>& views = views_scratch_;

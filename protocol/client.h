@@ -9,6 +9,7 @@
 
 #include "protocol/config.h"
 #include "protocol/crypto.h"
+#include "protocol/defects.h"
 #include "protocol/io.h"
 #include "protocol/message.h"
 
@@ -23,7 +24,8 @@ struct ClientStats {
 
 class Client {
  public:
-  Client(const PbftConfig& config, ClientId self, const KeyRing& keys);
+  // `defect`: a planted defect (protocol/defects.h); Defect::None outside a defects build.
+  Client(const PbftConfig& config, ClientId self, const KeyRing& keys, Defect defect = Defect::None);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -68,6 +70,7 @@ class Client {
 
   PbftConfig config_;
   ClientId self_;
+  Defect defect_;
   std::unique_ptr<NodeCrypto> crypto_;
   Timestamp timestamp_ = 0;
   ViewNumber view_ = 0;

@@ -10,18 +10,6 @@ namespace protocol {
 enum class AuthMode : std::uint8_t { None, Mac, Signature };
 const char* auth_mode_name(AuthMode mode);
 
-// Deliberate protocol bugs, for tests only (never reachable from a scenario file): they show
-// that the oracles catch real mistakes. See tests/runs_test.cpp.
-enum class TestDefect : std::uint8_t {
-  None,
-  VotesIgnoreDigest,  // match PREPARE/COMMIT on (view, seq) only: a known public-implementation bug
-  RecoverActive,      // a replica restarted with no state votes at once (forgets it may have voted)
-  // Installing a NEW-VIEW replays the view's buffered messages before O and then lays O over
-  // what they left, forgetting the PREPARE it just sent: the non-atomic installation that
-  // made correct replicas vote twice and count their own vote twice.
-  ReplayBeforeNewView,
-};
-
 struct PbftConfig {
   std::uint32_t n = 4;  // replicas
   std::uint32_t f = 1;  // faults tolerated; REQUIRES n >= 3f + 1
@@ -35,7 +23,6 @@ struct PbftConfig {
   std::int64_t state_fetch_timeout_ns = 200'000'000;     // retry a state fetch, > 0
   std::uint32_t early_buffer_max = 4096;      // buffered messages that arrived early, >= 1
   std::uint32_t request_queue_max = 65536;    // pending requests at the primary, >= 1
-  TestDefect test_defect = TestDefect::None;
 
   // Certificates need this many matching messages from distinct replicas:
   // ceil((n + f + 1) / 2), which is 2f + 1 when n = 3f + 1. Any two quorums intersect in at

@@ -18,11 +18,12 @@ std::uint64_t ReplicaStats::rejected_total() const {
 }
 
 Replica::Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys,
-                 bool recovering)
+                 bool recovering, Defect defect)
     : config_(config),
       self_(self),
+      defect_(defect),
       crypto_(std::make_unique<NodeCrypto>(keys, self)),
-      passive_(recovering && config.test_defect != TestDefect::RecoverActive) {
+      passive_(recovering && !planted(defect, Defect::RecoverActive)) {
   assert(config_.validate().empty());
   assert(self_ < config_.n);
   log_.resize(config_.log_window);
@@ -132,7 +133,7 @@ void Replica::on_wire(NodeId from, ByteView wire) {
     }
   }
   std::optional<MessageDigest> content_digest;
-  if (!crypto_->verify(e, &content_digest)) {
+  if (!crypto_->verify(e, &content_digest) && !planted(defect_, Defect::BadMacAccepted)) {
     reject(RejectReason::BadAuth, from, e.kind);
     return;
   }

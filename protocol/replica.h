@@ -21,6 +21,7 @@
 
 #include "protocol/config.h"
 #include "protocol/crypto.h"
+#include "protocol/defects.h"
 #include "protocol/io.h"
 #include "protocol/message.h"
 #include "protocol/service.h"
@@ -45,7 +46,9 @@ class Replica {
   // passive (sends no PRE-PREPARE, PREPARE, COMMIT or VIEW-CHANGE) until the group's stable
   // checkpoint has moved a full window past the first one it learns of, so it can never
   // vote twice for a sequence number it may have voted on before the crash.
-  Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys, bool recovering);
+  // `defect`: a planted defect (protocol/defects.h); Defect::None outside a defects build.
+  Replica(const PbftConfig& config, ReplicaId self, const KeyRing& keys, bool recovering,
+          Defect defect = Defect::None);
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
@@ -361,6 +364,7 @@ class Replica {
   // ---- state ----
   PbftConfig config_;
   ReplicaId self_;
+  Defect defect_;  // planted(defect_, ...) is constexpr false outside a defects build
   std::unique_ptr<NodeCrypto> crypto_;
   Outbox* out_ = nullptr;
   ReplicaStats stats_;

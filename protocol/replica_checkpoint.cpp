@@ -46,7 +46,7 @@ bool Replica::restore(ByteView snap) {
 
 // Checkpoints are taken on *executed* sequence numbers, every checkpoint_interval.
 void Replica::take_checkpoint(SequenceNumber seq) {
-  assert(seq == last_executed_);
+  assert(seq == last_executed_ || planted(defect_, Defect::CheckpointOnAssigned));
   assert(seq % config_.checkpoint_interval == 0);
   Bytes snap = snapshot();
   const MessageDigest digest = crypto_->digest(snap);
@@ -108,21 +108,19 @@ void Replica::record_checkpoint_vote(ReplicaId from, const Checkpoint& cp, ByteV
   check_checkpoint_quorum(cp.seq, cp.state_digest);
 }
 
-// A quorum of matching CHECKPOINTs from distinct replicas makes a checkpoint stable here
-// if this replica reached the same state; if it is behind or its state differs, it must
-// fetch the state rather than mark the checkpoint stable and move on.
 // The CHECKPOINTs for (seq, digest) this replica holds, one per sender: votes in the window
 // and each replica's newest one.
 std::vector<Bytes> Replica::checkpoint_certificate(SequenceNumber seq, const MessageDigest& digest) const {
   std::vector<Bytes> proof;
   auto votes = checkpoint_votes_.find(seq);
+  const bool any_digest = planted(defect_, Defect::CheckpointIgnoresDigest);
   for (ReplicaId r = 0; r < config_.n; ++r) {
     const CheckpointVote* match = nullptr;
     if (votes != checkpoint_votes_.end() && votes->second.size() == config_.n && votes->second[r].present &&
-        votes->second[r].digest == digest) {
+        (votes->second[r].digest == digest || any_digest)) {
       match = &votes->second[r];
     } else if (latest_checkpoint_[r].present && latest_checkpoint_[r].seq == seq &&
-               latest_checkpoint_[r].digest == digest) {
+               (latest_checkpoint_[r].digest == digest || any_digest)) {
       match = &latest_checkpoint_[r];
     }
     if (match != nullptr) proof.push_back(match->wire);
@@ -130,10 +128,14 @@ std::vector<Bytes> Replica::checkpoint_certificate(SequenceNumber seq, const Mes
   return proof;
 }
 
+// A quorum of matching CHECKPOINTs from distinct replicas makes a checkpoint stable here
+// if this replica reached the same state; if it is behind or its state differs, it must
+// fetch the state rather than mark the checkpoint stable and move on.
 void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& digest) {
   if (seq <= stable_seq_) return;
   std::vector<Bytes> proof = checkpoint_certificate(seq, digest);
-  if (proof.size() < config_.quorum()) return;
+  const std::uint32_t quorum = planted(defect_, Defect::CheckpointQuorumShort) ? config_.f + 1 : config_.quorum();
+  if (proof.size() < quorum) return;
   out_->notes.push_back(Note{Note::Kind::CertificateUsed, 0, seq, digest, {},
                              static_cast<std::uint32_t>(proof.size())});
   auto own = own_checkpoints_.find(seq);
@@ -169,7 +171,7 @@ void Replica::fetch_pending_checkpoint() {
 void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
                           std::vector<Bytes>&& proof) {
   if (seq <= stable_seq_) return;
-  assert(proof.size() >= config_.quorum());
+  assert(proof.size() >= config_.quorum() || planted(defect_, Defect::CheckpointQuorumShort));
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
   out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
@@ -295,7 +297,8 @@ void Replica::on_state_reply(const Envelope& env) {
     return;
   }
   fetch_awaiting_[env.sender] = false;
-  if (crypto_->digest(reply.snapshot) != fetch_digest_ || !restore(reply.snapshot)) {
+  const bool unchecked = planted(defect_, Defect::StateUnchecked);
+  if ((!unchecked && crypto_->digest(reply.snapshot) != fetch_digest_) || !restore(reply.snapshot)) {
     reject(RejectReason::BadState, env.sender, env.kind);
     if (env.sender == fetch_asked_last_) send_fetch();  // ask the next replica at once
     return;

@@ -14,6 +14,22 @@
 #include "protocol/replica.h"
 
 namespace protocol {
+namespace {
+
+// The decision a NEW-VIEW states (its checkpoint and O), for the planted defect that takes
+// it without running the procedure; an O entry that does not decode is claimed as seq 0,
+// which no check accepts.
+NewViewDecision decision_of(const NewView& nv) {
+  NewViewDecision stated{true, nv.checkpoint_seq, nv.checkpoint_digest, {}, 0};
+  for (const auto& wire : nv.pre_prepares) {
+    auto env = parse_envelope(wire);
+    auto pp = env.ok() ? decode_pre_prepare(env.value.body) : Decoded<PrePrepare>{{}, "malformed"};
+    stated.chosen.push_back(pp.ok() ? SlotClaim{pp.value.seq, pp.value.view, pp.value.digest} : SlotClaim{});
+  }
+  return stated;
+}
+
+}  // namespace
 
 void Replica::maybe_send_new_view() {
   if (status_ != Status::ViewChange || config_.primary(view_) != self_ || new_view_sent_) return;
@@ -27,7 +43,7 @@ void Replica::maybe_send_new_view() {
     members.push_back(&vc);
   }
   if (set.size() < config_.quorum()) return;
-  const NewViewDecision decision = decide_new_view(config_, set);
+  const NewViewDecision decision = decide_new_view(config_, set, defect_);
   if (!decision.decided) return;  // wait for more VIEW-CHANGEs (or the timer)
   // A3: the primary must hold every chosen batch; it asks the replicas whose Q has it (f+1
   // do, by A2, so a correct one) for those it lacks.
@@ -233,7 +249,8 @@ Replica::NewViewCheck Replica::check_new_view(const NewView& nv, NewViewDecision
   }
   std::vector<const ViewChange*> set;
   for (const ValidViewChange* vc : members) set.push_back(&vc->body);
-  decision = decide_new_view(config_, set);
+  decision = decide_new_view(config_, set, defect_);
+  if (planted(defect_, Defect::NewViewUnchecked)) decision = decision_of(nv);  // X taken on the primary's word
   if (!decision.decided || decision.checkpoint_seq != nv.checkpoint_seq ||
       decision.checkpoint_digest != nv.checkpoint_digest || decision.chosen.size() != nv.pre_prepares.size()) {
     return NewViewCheck::Reject;
@@ -279,7 +296,7 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
   new_view_named_ = std::move(named);
   deferred_o_.clear();
   install_checkpoint(decision, holders);
-  const bool replay_first = config_.test_defect == TestDefect::ReplayBeforeNewView;
+  const bool replay_first = planted(defect_, Defect::ReplayBeforeNewView);
   if (replay_first) replay_early();
   SequenceNumber max_s = decision.checkpoint_seq;
   for (const auto& wire : o_wires) {

@@ -78,6 +78,7 @@ void Replica::on_request(NodeId from, const Envelope& env,
     return;
   }
   auto done = replies_.find(req.client);
+  if (planted(defect_, Defect::ReexecuteRetransmission)) done = replies_.end();
   if (done != replies_.end() && req.timestamp <= done->second.timestamp) {
     // Exactly once: a retransmission of the last executed request gets the cached reply.
     if (req.timestamp == done->second.timestamp) {
@@ -176,7 +177,10 @@ void Replica::on_pre_prepare(const Envelope& env) {
   Slot& slot = slot_for(pp.seq);
   if (slot.has_pre_prepare && slot.pp_view == pp.view) {
     if (slot.digest == pp.digest) { stats_.duplicates++; return; }
-    return reject(RejectReason::Conflict, env.sender, env.kind);  // the primary equivocated
+    if (!planted(defect_, Defect::EquivocationAccepted)) {
+      return reject(RejectReason::Conflict, env.sender, env.kind);  // the primary equivocated
+    }
+    slot.prepares[self_].present = slot.commits[self_].present = false;  // as if it had not voted for the first
   }
   if (slot.has_pre_prepare && slot.pp_view > pp.view) {
     return reject(RejectReason::WrongView, env.sender, env.kind);
@@ -328,9 +332,9 @@ void Replica::send_prepare(Slot& slot) {
 }
 
 // Votes count only for the digest they name: matching on (v, n) alone lets a
-// mutated message commit a different request. The test defect switches that off.
+// mutated message commit a different request. The planted defect switches that off.
 bool Replica::digest_matches(const MessageDigest& vote, const MessageDigest& accepted) const {
-  return vote == accepted || config_.test_defect == TestDefect::VotesIgnoreDigest;
+  return vote == accepted || planted(defect_, Defect::VotesIgnoreDigest);
 }
 
 // A message just above the high watermark (within one more window) usually means this
@@ -413,7 +417,8 @@ void Replica::on_vote(const Envelope& env) {
 void Replica::advance_slot(Slot& slot) {
   if (!slot.has_pre_prepare) return;
   const std::uint32_t quorum = config_.quorum();
-  if (!slot.prepared && slot.prepare_matches + 1 >= quorum) {
+  const std::uint32_t prepare_quorum = quorum - (planted(defect_, Defect::PrepareQuorumShort) ? 1 : 0);
+  if (!slot.prepared && slot.prepare_matches + 1 >= prepare_quorum) {
     slot.prepared = true;
     // P: prepared in a view at least as high as any before (pp_view only grows per slot).
     assert(!slot.has_p || slot.p_view <= slot.pp_view);
@@ -443,12 +448,14 @@ void Replica::advance_slot(Slot& slot) {
   }
   // An observing replica never votes; a quorum of matching COMMITs alone proves the batch
   // committed (at least f+1 correct replicas prepared it), so it may still execute it.
-  if (!slot.committed && (slot.prepared || observing()) && slot.commit_matches >= quorum) {
-    assert(slot.commit_matches >= quorum);
+  const std::uint32_t commit_quorum = quorum - (planted(defect_, Defect::CommitQuorumShort) ? 1 : 0);
+  if (!slot.committed && (slot.prepared || observing()) && slot.commit_matches >= commit_quorum) {
+    assert(slot.commit_matches >= quorum || planted(defect_, Defect::CommitQuorumShort));
     slot.committed = true;
     // A quorum committed in pp_view, so that view was really installed: a recovering
     // replica that does not know the current view yet adopts it.
     if (passive_ && slot.pp_view > view_) view_ = slot.pp_view;
+    if (planted(defect_, Defect::ExecuteOutOfOrder) && slot.seq > last_executed_ + 1) execute_slot(slot);
     try_execute();
   }
 }
@@ -463,7 +470,7 @@ void Replica::try_execute() {
 }
 
 void Replica::execute_slot(Slot& slot) {
-  assert(slot.seq == last_executed_ + 1);
+  assert(slot.seq == last_executed_ + 1 || planted(defect_, Defect::ExecuteOutOfOrder));
   assert(slot.committed);
   // A recycled record: its vectors keep their buffers, every field is set below.
   Execution& ex = out_->add_execution();
@@ -481,6 +488,7 @@ void Replica::execute_slot(Slot& slot) {
     done.operation.assign(r.operation.begin(), r.operation.end());
     done.result.clear();
     done.duplicate = r.timestamp <= rec.timestamp;  // ordered twice (e.g. re-proposed after a view change)
+    if (planted(defect_, Defect::ReexecuteRetransmission)) done.duplicate = r.timestamp < rec.timestamp;
     if (!done.duplicate) {
       rec.timestamp = r.timestamp;
       rec.result = service_.execute(r.operation);
@@ -514,7 +522,7 @@ void Replica::issue_batches() {
   executed_this_step_ = false;
   if (!is_primary() || passive_) return;
   for (std::uint32_t i = 0; i < config_.log_window; ++i) {
-    if (proposal_queue_.empty() || next_seq_ > high_watermark()) return;
+    if (proposal_queue_.empty() || (next_seq_ > high_watermark() && !planted(defect_, Defect::AssignBeyondWindow))) return;
     if (proposal_queue_.size() < config_.batch_size_max && config_.batch_delay_ns > 0) {
       if (!timer_armed_[static_cast<std::size_t>(TimerKind::Batch)]) {
         set_timer(TimerKind::Batch, config_.batch_delay_ns);
@@ -526,7 +534,7 @@ void Replica::issue_batches() {
 }
 
 void Replica::issue_one_batch() {
-  if (next_seq_ > high_watermark() || next_seq_ <= stable_seq_) return;
+  if ((next_seq_ > high_watermark() && !planted(defect_, Defect::AssignBeyondWindow)) || next_seq_ <= stable_seq_) return;
   // Views into known_requests_ nodes: nothing below erases them before accept_batch.
   std::vector<ByteView>& wires = pp_scratch_.requests;
   std::vector<ConsensusRequest>& requests = requests_scratch_;
@@ -556,7 +564,9 @@ void Replica::issue_one_batch() {
   multicast(std::move(buf), MessageKind::PrePrepare);
   // A copy: accept_batch may send (and so move the outbox's messages) while it reads this.
   own_wire_scratch_ = out_->messages.back().wire;
+  if (planted(defect_, Defect::AssignBeyondWindow) && !in_window(seq)) return;  // sent, but no slot to log it in
   accept_batch(slot_for(seq), view_, seq, digest, wires, own_wire_scratch_, requests);
+  if (planted(defect_, Defect::CheckpointOnAssigned) && seq % config_.checkpoint_interval == 0) take_checkpoint(seq);
 }
 
 std::int64_t Replica::view_change_timeout_ns() const {

@@ -55,7 +55,7 @@ bool view_change_well_formed(const PbftConfig& config, const ViewChange& vc) {
   return true;
 }
 
-NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewChange* const> set) {
+NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewChange* const> set, Defect defect) {
   NewViewDecision out;
   const std::uint32_t quorum = config.quorum();
   if (set.size() < quorum) return out;
@@ -107,6 +107,7 @@ NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewCh
       return std::tie(b.view, a.digest) < std::tie(a.view, b.digest);
     });
     at_seq.erase(std::unique(at_seq.begin(), at_seq.end()), at_seq.end());
+    if (planted(defect, Defect::DecisionLowestView)) std::reverse(at_seq.begin(), at_seq.end());
     bool chosen = false;
     for (const SlotClaim& candidate : at_seq) {
       std::uint32_t a1 = 0;
@@ -118,6 +119,8 @@ NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewCh
         }
         a2 += pre_prepared_since(*vc, n, candidate.digest, candidate.view) ? 1 : 0;
       }
+      if (planted(defect, Defect::DecisionLowestView)) a1 = quorum;
+      if (planted(defect, Defect::DecisionSkipsA2)) a2 = config.f + 1;
       if (a1 >= quorum && a2 >= config.f + 1) {
         out.chosen.push_back(candidate);
         chosen = true;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "protocol/config.h"
+#include "protocol/defects.h"
 #include "protocol/message.h"
 
 namespace protocol {
@@ -46,6 +47,9 @@ struct NewViewDecision {
 bool view_change_well_formed(const PbftConfig& config, const ViewChange& vc);
 
 // REQUIRES: every element is well formed, for one view, from distinct senders.
-NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewChange* const> set);
+// `defect`: a planted defect of the procedure (protocol/defects.h), Defect::None outside a
+// defects build.
+NewViewDecision decide_new_view(const PbftConfig& config, std::span<const ViewChange* const> set,
+                                Defect defect = Defect::None);
 
 }  // namespace protocol

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds pbftsim twice and runs every test through `meson test` (suites: see meson.build):
+# Builds pbftsim three times and runs every test through `meson test` (suites: see meson.build):
 #   build/            release (GCC): suites unit, runs, sweeps and cli (tests/cli/*.sh)
 #   build-asan-fuzz/  ASan+UBSan (clang 14, with the libFuzzer targets): suites unit, runs
 #                     and fuzz (each target 20 s from its corpus, then every corpus file)
+#   build-defects/    release with the planted protocol defects (-Dplanted_defects=true):
+#                     suite defects only (each defect caught by an oracle), so only pbftsim
+#                     and the defects tests are compiled there
 # The sweeps (many seeds, the whole scenario library) run once, in the release build: they
 # look for logic errors, and under ASan they took most of the time. The ASan build runs while
 # the release tests do, so the two cores stay busy.
@@ -147,11 +150,29 @@ else
   failed=$((failed + 1))
 fi
 
+# The planted defects: after the ASan tests, so that two jobs at most share the cores.
+defects_dir=build-defects
+configure "$defects_dir" -Dplanted_defects=true
+defects_status=$?
+if [ "$defects_status" -eq 0 ]; then
+  mapfile -t defects_targets < <(targets_for "$defects_dir" defects)
+  ninja -C "$defects_dir" "${defects_targets[@]}" >"$log_dir/build-defects.log" 2>&1
+  defects_status=$?
+fi
+if [ "$defects_status" -eq 0 ]; then
+  run_suites "$defects_dir" defects defects
+else
+  tail -50 "$log_dir/build-defects.log" 2>/dev/null
+  echo "$defects_dir: build failed"
+  failed=$((failed + 1))
+fi
+
 if [ "$release_ok" -eq 1 ]; then
   wait "$release_pid"
   tally build release
 fi
 [ "$asan_status" -eq 0 ] && tally "$asan_dir" asan
+[ "$defects_status" -eq 0 ] && tally "$defects_dir" defects
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -434,7 +434,7 @@ TEST_CASE("certificate: a prepared certificate backed by the network's evidence 
 }
 
 TEST_CASE("certificate: matching on (view, seq) without the digest fires, with both values") {
-  // The VotesIgnoreDigest defect: replica 1 got version a from an equivocating primary, the
+  // The planted defect votes_ignore_digest: replica 1 got version a from an equivocating primary, the
   // others b; it counts their PREPAREs for b toward a.
   oracles::Checker c(config4(), issued);
   Traffic net(c);

@@ -100,9 +100,10 @@ struct Cluster {
       deliver(p.from, p.to, p.wire);
     }
   }
-  // Replaces replica r by a new one (another config, or restarted with no state).
-  void restart(ReplicaId r, const PbftConfig& cfg, bool recovering) {
-    replicas[r] = std::make_unique<Replica>(cfg, r, *ring, recovering);
+  // Replaces replica r by a new one (another config, or restarted with no state, or with a
+  // planted defect in a defects build).
+  void restart(ReplicaId r, const PbftConfig& cfg, bool recovering, Defect defect = Defect::None) {
+    replicas[r] = std::make_unique<Replica>(cfg, r, *ring, recovering, defect);
   }
   std::uint64_t rejected(ReplicaId r, RejectReason why) const {
     return replicas[r]->stats().rejected[static_cast<std::size_t>(why)];

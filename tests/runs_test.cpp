@@ -305,41 +305,6 @@ TEST_CASE("f colluding equivocators never break agreement (20 seeds)" * doctest:
   for (std::uint64_t seed = 1; seed <= 20; ++seed) CHECK(run(s, seed).safety_holds);
 }
 
-TEST_CASE("a compiled-in protocol defect (votes matched without digest) is caught") {
-  Scenario s = from_library("equivocating-primary");
-  s.cluster.test_defect = protocol::TestDefect::VotesIgnoreDigest;
-  std::uint64_t caught = 0;
-  for (std::uint64_t seed = 1; seed <= 10; ++seed) caught += !run(s, seed).safety_holds;
-  CHECK(caught >= 1);
-  s.cluster.test_defect = protocol::TestDefect::None;
-  for (std::uint64_t seed = 1; seed <= 10; ++seed) CHECK(run(s, seed).safety_holds);
-}
-
-TEST_CASE("a restarted replica that forgets it voted is caught by the amnesia oracle; a passive one is not") {
-  // The primary crashes and comes back empty before anyone suspects it: still the primary of
-  // view 0, with no memory of the sequence numbers it already assigned.
-  Scenario s = base(4, 1, 2, 30);
-  s.workload.outstanding = 1;
-  s.cluster.view_change_timeout_ns = sim::seconds(5);
-  FaultSpec crash = fault(FaultKind::Crash, {0}, 60);
-  crash.restart_ns = sim::ms(70);
-  s.faults.push_back(crash);
-  s.cluster.test_defect = protocol::TestDefect::RecoverActive;
-  std::uint64_t caught = 0;
-  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    const auto r = run(s, seed);
-    for (const auto& v : r.violations) caught += v.invariant == "amnesia";
-  }
-  CHECK(caught >= 1);
-  s.cluster.test_defect = protocol::TestDefect::None;
-  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    const auto r = run(s, seed);
-    CAPTURE(seed);
-    CHECK(r.violations.empty());
-    CHECK(r.liveness_holds);
-  }
-}
-
 TEST_CASE("overlapping crash faults on one replica: down while any is in force, back when the last ends") {
   // Found by `pbftsim fuzz` (seeds 4153, 4568): the first restart brought the replica back
   // while a second crash was in force, and the second restart tripped an assertion.
