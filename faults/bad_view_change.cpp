@@ -57,7 +57,8 @@ Target target_of(BadViewChangeVariant v) {
     case BadViewChangeVariant::WrongDigest:
     case BadViewChangeVariant::DropEntry:
     case BadViewChangeVariant::ShortV:
-    case BadViewChangeVariant::DuplicateV: return Target::NewView;
+    case BadViewChangeVariant::DuplicateV:
+    case BadViewChangeVariant::EarlyPrePrepare: return Target::NewView;
     case BadViewChangeVariant::FalseAck: return Target::Ack;
   }
   return Target::ViewChange;
@@ -421,6 +422,7 @@ class BadViewChange final : public Behaviour {
     protocol::NewView own = decoded.value;
     const bool renamed = name_own_lie(own);
     protocol::NewView nv;
+    std::vector<Bytes> early;  // early_pre_prepare: what goes out ahead of the NEW-VIEW
     const bool applied = rotate(nv_variants_, next_nv_, ctx, [&](BadViewChangeVariant v) {
       nv = own;
       switch (v) {
@@ -429,12 +431,18 @@ class BadViewChange final : public Behaviour {
         case BadViewChangeVariant::DropEntry: return drop_entry(nv, ctx);
         case BadViewChangeVariant::ShortV: return short_v(nv, ctx);
         case BadViewChangeVariant::DuplicateV: return duplicate_v(nv);
+        case BadViewChangeVariant::EarlyPrePrepare: return early_pre_prepares(nv, ctx, early);
         default: return false;
       }
     });
     if (!applied && !renamed) return false;
     const Bytes standing = renamed ? seal(protocol::encode_new_view(ctx.self, own), ctx) : msg.wire;
     if (!applied) {
+      out.push_back(OutMessage{msg.to, msg.kind, standing});
+      return true;
+    }
+    if (last_used_ == BadViewChangeVariant::EarlyPrePrepare) {
+      for (Bytes& pp : early) out.push_back(OutMessage{msg.to, MessageKind::PrePrepare, std::move(pp)});
       out.push_back(OutMessage{msg.to, msg.kind, standing});
       return true;
     }
@@ -549,6 +557,27 @@ class BadViewChange final : public Behaviour {
     return true;
   }
 
+  // O unchanged; for each of its entries a PRE-PREPARE of the new view at the same seq with
+  // another batch (a real batch reordered or emptied, a null entry filled with a genuine
+  // request it saw), sealed by itself. Sent just before the NEW-VIEW, some reach a backup
+  // first: it must hold them until it has installed O, and then refuse them as conflicts.
+  bool early_pre_prepares(const protocol::NewView& nv, ByzantineContext& ctx, std::vector<Bytes>& early) const {
+    early.clear();
+    for (const Bytes& entry : nv.pre_prepares) {
+      auto pp = open_pre_prepare(entry);
+      if (!pp) continue;
+      PrePrepare other = pp->batch.requests.empty() ? *pp : other_batch(*pp);
+      if (pp->batch.requests.empty()) {
+        if (requests_.empty()) continue;
+        other.batch.requests = {requests_.back()};
+        other.digest = digest_of_batch(other.batch.requests);
+      }
+      if (other.digest == pp->digest) continue;
+      early.push_back(ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, other), all_replicas(ctx.config)));
+    }
+    return !early.empty();
+  }
+
   // ---- VIEW-CHANGE-ACK --------------------------------------------------------------------
 
   bool view_change_ack(const OutMessage& msg, const protocol::Envelope& env, ByzantineContext& ctx,
@@ -599,6 +628,7 @@ const char* bad_view_change_variant_name(BadViewChangeVariant v) {
     case BadViewChangeVariant::OmitPrepared: return "omit_prepared";
     case BadViewChangeVariant::UnbackedPrepared: return "unbacked_prepared";
     case BadViewChangeVariant::FalseAck: return "false_ack";
+    case BadViewChangeVariant::EarlyPrePrepare: return "early_pre_prepare";
   }
   return "?";
 }

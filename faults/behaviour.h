@@ -129,8 +129,12 @@ enum class BadViewChangeVariant : std::uint8_t {
   UnbackedPrepared,    // P: an entry with no Q entry behind it (not well formed)
   // VIEW-CHANGE-ACK
   FalseAck,            // its acks name digests of VIEW-CHANGEs nobody sent
+  // NEW-VIEW
+  EarlyPrePrepare,     // the NEW-VIEW it stands by, sent after PRE-PREPAREs of the new view
+                       // for O's sequence numbers with other batches, so that backups hold
+                       // a conflicting PRE-PREPARE when they install O
 };
-constexpr std::size_t kBadViewChangeVariants = static_cast<std::size_t>(BadViewChangeVariant::FalseAck) + 1;
+constexpr std::size_t kBadViewChangeVariants = static_cast<std::size_t>(BadViewChangeVariant::EarlyPrePrepare) + 1;
 const char* bad_view_change_variant_name(BadViewChangeVariant v);  // "swap_batch", ...
 
 // bad_state: what a STATE-REPLY carries in place of the snapshot asked for, always under the

@@ -28,10 +28,10 @@ inline constexpr FaultKind kFaultKindLast = FaultKind::SplitVotes;
 const char* fault_kind_name(FaultKind kind);  // the JSON spelling: "bad_view_change", ...
 // The names a bad_view_change fault's "variants" may list, in the order of
 // faults::BadViewChangeVariant (faults/behaviour.h; a test keeps the two in step).
-inline constexpr std::array<const char*, 11> kBadViewChangeVariantNames = {
+inline constexpr std::array<const char*, 12> kBadViewChangeVariantNames = {
     "padded_certificate", "rebind_certificate", "checkpoint_proof", "swap_batch",
     "wrong_digest", "drop_entry", "short_v", "duplicate_v", "omit_prepared",
-    "unbacked_prepared", "false_ack"};
+    "unbacked_prepared", "false_ack", "early_pre_prepare"};
 // The names a bad_state fault's "variants" may list, in the order of
 // faults::BadStateVariant (faults/behaviour.h; a test keeps the two in step).
 inline constexpr std::array<const char*, 2> kBadStateVariantNames = {"garbage", "stale"};

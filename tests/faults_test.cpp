@@ -847,6 +847,68 @@ TEST_CASE("bad_view_change: as the new primary it names in V the VIEW-CHANGE it 
   CHECK(bad->stats().rewritten == 2);
 }
 
+TEST_CASE("bad_view_change early_pre_prepare: conflicting PRE-PREPAREs of the new view go first; a backup holds them, installs O, then refuses them") {
+  Bench b;
+  // Seq 1 prepared at every replica (not committed), so O re-proposes it.
+  const OutMessage pp = b.pre_prepare(1);
+  std::vector<std::pair<ReplicaId, OutMessage>> prepares;
+  for (ReplicaId r = 1; r < 4; ++r) {
+    for (auto& m : b.deliver(r, 0, pp.wire).messages) {
+      if (m.kind == MessageKind::Prepare) prepares.emplace_back(r, m);
+    }
+  }
+  REQUIRE(prepares.size() == 3);
+  for (const auto& [from, m] : prepares) {
+    for (ReplicaId r = 0; r < 4; ++r) {
+      if (r != from) b.deliver(r, from, m.wire);
+    }
+  }
+  const auto vcs = view_changes_to_view_1(b);
+  const auto new_views = new_view_1(b, vcs);
+  REQUIRE(!new_views.empty());
+  auto genuine = decode_new_view(parse_envelope(new_views[0].wire).value.body);
+  REQUIRE(genuine.ok());
+  REQUIRE(genuine.value.pre_prepares.size() == 1);
+  auto o_entry = decode_pre_prepare(parse_envelope(genuine.value.pre_prepares[0]).value.body);
+  REQUIRE(o_entry.ok());
+
+  auto bad = faults::make_bad_view_change({faults::BadViewChangeVariant::EarlyPrePrepare});
+  NodeCrypto own(*b.ring, 1);
+  ByzantineContext ctx{b.config, 1, own, b.rng, 0, 1};
+  std::vector<OutMessage> sent;
+  bad->on_send(new_views[0], ctx, sent);
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].kind == MessageKind::PrePrepare);
+  auto early = decode_pre_prepare(parse_envelope(sent[0].wire).value.body);
+  REQUIRE(early.ok());
+  CHECK(early.value.view == 1);
+  CHECK(early.value.seq == o_entry.value.seq);
+  CHECK(early.value.digest != o_entry.value.digest);
+  CHECK(sent[1].kind == MessageKind::NewView);
+  CHECK(sent[1].wire == new_views[0].wire);  // the NEW-VIEW it stands by, O unchanged
+
+  // Replica 3, in the view change, holds the early PRE-PREPARE (no verdict yet)...
+  REQUIRE(b.replicas[3]->in_view_change());
+  const Outbox held = b.deliver(3, 1, sent[0].wire);
+  CHECK(held.rejections.empty());
+  // ...installs O, then refuses the early one as a conflict: its one PREPARE of view 1 at
+  // that seq is for O's digest.
+  const Outbox installed = b.deliver(3, 1, sent[1].wire);
+  CHECK(b.replicas[3]->view() == 1);
+  CHECK(has_rejection(installed, RejectReason::Conflict));
+  std::size_t prepares_v1 = 0;
+  for (const auto& m : installed.messages) {
+    if (m.kind != MessageKind::Prepare) continue;
+    auto vote = decode_vote(parse_envelope(m.wire).value.body);
+    REQUIRE(vote.ok());
+    if (vote.value.view != 1 || vote.value.seq != o_entry.value.seq) continue;
+    ++prepares_v1;
+    CHECK(vote.value.digest == o_entry.value.digest);
+  }
+  CHECK(prepares_v1 == 1);
+  CHECK(bad->stats().rewritten == 1);
+}
+
 TEST_CASE("bad_view_change false_ack: its acks name a digest no VIEW-CHANGE has, sealed as its own") {
   Bench b;
   const auto vcs = view_changes_to_view_1(b);

@@ -72,18 +72,18 @@ grep -q "replay:   pbftsim run $tmp/fz/fuzz-1.json --seed 1 --defect prepare_quo
   && ok "defects: fuzz's replay line carries --defect" || ko "defects: fuzz's replay line carries --defect"
 
 # The fast part of the mutation table: one seed of the scenarios that catch these defects
-# first (docs/FUZZING.md has the whole table), and one fuzz seed: about 70 short runs.
+# first (docs/FUZZING.md has the whole table), and one fuzz seed: about 80 short runs.
 python3 bench/mutation_table.py --pbftsim "$bin" --seeds 1 --fuzz-runs 1 --chunk 1 --jobs 1 \
-  --defects prepare_quorum_short,commit_quorum_short,votes_ignore_digest,bad_mac_accepted,recover_active,reexecute_retransmission,assign_beyond_window,new_view_unchecked \
-  --library scenarios/normal-n4.json,scenarios/equivocating-primary.json,scenarios/forge.json,scenarios/crash-restart-primary.json,scenarios/silent-primary-lossy.json,scenarios/full-window.json,scenarios/bad-new-view-laggard.json \
+  --defects prepare_quorum_short,commit_quorum_short,votes_ignore_digest,bad_mac_accepted,recover_active,reexecute_retransmission,assign_beyond_window,new_view_unchecked,replay_before_new_view \
+  --library scenarios/normal-n4.json,scenarios/equivocating-primary.json,scenarios/forge.json,scenarios/crash-restart-primary.json,scenarios/silent-primary-lossy.json,scenarios/full-window.json,scenarios/bad-new-view-laggard.json,scenarios/early-pre-prepare.json \
   >"$tmp/table" 2>&1
 status=$?
 [ "$status" -eq 0 ] && ok "mutation table (fast part): exit 0" || ko "mutation table (fast part): exit $status: $(tail -3 "$tmp/table")"
-grep -q "^8 caught, 0 not caught$" "$tmp/table" && ok "mutation table (fast part): every defect caught" \
+grep -q "^9 caught, 0 not caught$" "$tmp/table" && ok "mutation table (fast part): every defect caught" \
   || ko "mutation table (fast part): every defect caught: $(tail -1 "$tmp/table")"
 for row in prepare_quorum_short:certificate commit_quorum_short:certificate votes_ignore_digest:certificate \
            bad_mac_accepted:certificate recover_active:amnesia reexecute_retransmission:integrity \
-           assign_beyond_window:liveness new_view_unchecked:agreement; do
+           assign_beyond_window:liveness new_view_unchecked:agreement replay_before_new_view:double_vote; do
   name=${row%%:*} oracle=${row##*:}
   grep -q "^| \`$name\` | library: [^|]* | $oracle |" "$tmp/table" && ok "mutation table: $name caught by $oracle" \
     || ko "mutation table: $name caught by $oracle: $(grep "\`$name\`" "$tmp/table")"
