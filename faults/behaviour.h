@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-#include "harness/scenario.h"
+#include "faults/fault_spec.h"
 #include "protocol/config.h"
 #include "protocol/crypto.h"
 #include "protocol/io.h"
@@ -108,7 +108,7 @@ class Behaviour {
 
 // bad_view_change: the fabrications it can make. Each is authenticated by the faulty
 // replica itself, so only the protocol's own checks can catch it. New variants go at the end
-// (scenario files name them; harness::kBadViewChangeVariantNames lists them in this order).
+// (scenario files name them; kBadViewChangeVariantNames lists them in this order).
 enum class BadViewChangeVariant : std::uint8_t {
   // VIEW-CHANGE (well formed unless said otherwise, so the decision procedure sees it)
   PaddedCertificate,   // P and Q: a made-up digest prepared at a slot in its window, in the
@@ -139,7 +139,7 @@ const char* bad_view_change_variant_name(BadViewChangeVariant v);  // "swap_batc
 
 // bad_state: what a STATE-REPLY carries in place of the snapshot asked for, always under the
 // certified digest the asker named, sealed by the faulty replica. New variants go at the end
-// (harness::kBadStateVariantNames lists them in this order).
+// (kBadStateVariantNames lists them in this order).
 enum class BadStateVariant : std::uint8_t {
   Garbage,  // random bytes, as many as the real snapshot
   Stale,    // a real snapshot of another checkpoint: the latest other one it sent or
@@ -167,15 +167,15 @@ std::vector<ReplicaId> split_votes_favoured(const protocol::PbftConfig& config, 
 // Builds the shared state of fault `spec` for its resolved replicas `replicas` (the ids
 // "primary" resolved to, colluders included). Equivocate: the members see version A; the
 // others are split by spec.split, or in halves.
-Coalition make_coalition(const harness::FaultSpec& spec, std::span<const ReplicaId> replicas,
+Coalition make_coalition(const FaultSpec& spec, std::span<const ReplicaId> replicas,
                          const protocol::PbftConfig& config);
 // The same, for a spec whose replicas are listed (spec.replicas plus spec.colluders).
-Coalition make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config);
+Coalition make_coalition(const FaultSpec& spec, const protocol::PbftConfig& config);
 
 // Builds the behaviour that fault `spec` gives replica `self`, or nullptr for kinds that
 // are not replica behaviours (crash, delay, drop, partition, timer_skew: the host and
 // faults/network_faults.h handle those).
-std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self);
+std::unique_ptr<Behaviour> make_behaviour(const FaultSpec& spec, ReplicaId self);
 // bad_view_change with the given variants, tried in turn (each VIEW-CHANGE, NEW-VIEW and
 // VIEW-CHANGE-ACK takes the next of its kind that applies; a VIEW-CHANGE sent again carries
 // the same lie). Empty: all, in declaration order.

@@ -236,7 +236,7 @@ class Replay final : public Behaviour {
 
 }  // namespace
 
-Coalition make_coalition(const harness::FaultSpec& spec, std::span<const ReplicaId> replicas,
+Coalition make_coalition(const FaultSpec& spec, std::span<const ReplicaId> replicas,
                          const protocol::PbftConfig& config) {
   Coalition c;
   for (auto r : replicas) {
@@ -260,42 +260,42 @@ Coalition make_coalition(const harness::FaultSpec& spec, std::span<const Replica
   return c;
 }
 
-Coalition make_coalition(const harness::FaultSpec& spec, const protocol::PbftConfig& config) {
+Coalition make_coalition(const FaultSpec& spec, const protocol::PbftConfig& config) {
   return make_coalition(spec, spec.replicas, config);
 }
 
-std::unique_ptr<Behaviour> make_behaviour(const harness::FaultSpec& spec, ReplicaId self) {
+std::unique_ptr<Behaviour> make_behaviour(const FaultSpec& spec, ReplicaId self) {
   (void)self;
   switch (spec.kind) {
-    case harness::FaultKind::Silence: return std::make_unique<Silence>();
-    case harness::FaultKind::Equivocate: return std::make_unique<Equivocate>();
-    case harness::FaultKind::Withhold: return std::make_unique<Withhold>(spec.to);
-    case harness::FaultKind::Censor: return std::make_unique<Censor>(spec.clients);
-    case harness::FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
-    case harness::FaultKind::Forge: return std::make_unique<Forge>();
-    case harness::FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);
-    case harness::FaultKind::BadViewChange: {
+    case FaultKind::Silence: return std::make_unique<Silence>();
+    case FaultKind::Equivocate: return std::make_unique<Equivocate>();
+    case FaultKind::Withhold: return std::make_unique<Withhold>(spec.to);
+    case FaultKind::Censor: return std::make_unique<Censor>(spec.clients);
+    case FaultKind::Corrupt: return std::make_unique<Corrupt>(spec.probability);
+    case FaultKind::Forge: return std::make_unique<Forge>();
+    case FaultKind::Replay: return std::make_unique<Replay>(spec.rate_per_s);
+    case FaultKind::BadViewChange: {
       std::vector<BadViewChangeVariant> variants;
       for (const auto& name : spec.variants) {
-        for (std::uint8_t v = 0; v < harness::kBadViewChangeVariantNames.size(); ++v) {
-          if (name == harness::kBadViewChangeVariantNames[v]) variants.push_back(static_cast<BadViewChangeVariant>(v));
+        for (std::uint8_t v = 0; v < kBadViewChangeVariantNames.size(); ++v) {
+          if (name == kBadViewChangeVariantNames[v]) variants.push_back(static_cast<BadViewChangeVariant>(v));
         }
       }
       return make_bad_view_change(std::move(variants));
     }
-    case harness::FaultKind::BadState: {
+    case FaultKind::BadState: {
       std::vector<BadStateVariant> variants;
       for (const auto& name : spec.variants) {
-        for (std::uint8_t v = 0; v < harness::kBadStateVariantNames.size(); ++v) {
-          if (name == harness::kBadStateVariantNames[v]) variants.push_back(static_cast<BadStateVariant>(v));
+        for (std::uint8_t v = 0; v < kBadStateVariantNames.size(); ++v) {
+          if (name == kBadStateVariantNames[v]) variants.push_back(static_cast<BadStateVariant>(v));
         }
       }
       return make_bad_state(std::move(variants));
     }
-    case harness::FaultKind::BadCheckpoint: return make_bad_checkpoint();
-    case harness::FaultKind::BadReply: return make_bad_reply();
-    case harness::FaultKind::DoublePrePrepare: return make_double_preprepare(spec.to);
-    case harness::FaultKind::SplitVotes: return make_split_votes();
+    case FaultKind::BadCheckpoint: return make_bad_checkpoint();
+    case FaultKind::BadReply: return make_bad_reply();
+    case FaultKind::DoublePrePrepare: return make_double_preprepare(spec.to);
+    case FaultKind::SplitVotes: return make_split_votes();
     default: return nullptr;
   }
 }

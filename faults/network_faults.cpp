@@ -5,16 +5,16 @@
 
 namespace faults {
 
-NetworkFaults::NetworkFaults(const std::vector<harness::FaultSpec>& specs, std::uint64_t seed,
+NetworkFaults::NetworkFaults(const std::vector<FaultSpec>& specs, std::uint64_t seed,
                              sim::TimeNs end_ns) {
   for (std::uint32_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
-    if (s.kind != harness::FaultKind::Delay && s.kind != harness::FaultKind::Drop &&
-        s.kind != harness::FaultKind::Partition) {
+    if (s.kind != FaultKind::Delay && s.kind != FaultKind::Drop &&
+        s.kind != FaultKind::Partition) {
       continue;
     }
     Active a{s, i, s.until_ns.value_or(end_ns), sim::make_stream(seed, "netfault/" + std::to_string(i)), {}};
-    if (s.kind == harness::FaultKind::Partition) {
+    if (s.kind == FaultKind::Partition) {
       // Replicas named in no group form one more, implicit group.
       std::uint32_t n = 0;
       for (const auto& g : s.groups) for (auto r : g) n = std::max(n, r + 1);
@@ -42,7 +42,7 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
     // "to" makes the fault one-way: only these receivers lose (or wait for) what reaches them.
     const bool to_listed = spec.to.empty() || std::find(spec.to.begin(), spec.to.end(), to) != spec.to.end();
     switch (spec.kind) {
-      case harness::FaultKind::Partition: {
+      case FaultKind::Partition: {
         const auto group = [&](std::uint32_t node) -> std::int32_t {
           return node < a.group_of.size() ? a.group_of[node] : -1;
         };
@@ -55,7 +55,7 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
         }
         break;
       }
-      case harness::FaultKind::Drop:
+      case FaultKind::Drop:
         if (from_listed && to_listed && sim::bernoulli(a.rng, spec.probability)) {
           v.drop = true;
           v.fault_index = a.index;
@@ -63,7 +63,7 @@ NetworkVerdict NetworkFaults::judge(std::uint32_t from, std::uint32_t to, sim::T
           return v;
         }
         break;
-      case harness::FaultKind::Delay:
+      case FaultKind::Delay:
         if (from_listed && to_listed) {
           v.extra_delay_ns += spec.extra_latency ? spec.extra_latency->sample(a.rng) : sim::from_ms(spec.extra_ms);
           delayed_++;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "harness/scenario.h"
+#include "faults/fault_spec.h"
 #include "sim/network.h"
 #include "sim/rng.h"
 #include "sim/virtual_time.h"
@@ -22,7 +22,7 @@ class NetworkFaults {
  public:
   // `specs`: all faults of the scenario (non-network kinds are ignored). Each fault draws
   // from its own stream, derived from `seed` as "netfault/<index>".
-  NetworkFaults(const std::vector<harness::FaultSpec>& specs, std::uint64_t seed,
+  NetworkFaults(const std::vector<FaultSpec>& specs, std::uint64_t seed,
                 sim::TimeNs end_ns);
   // Node ids below `replicas` are replicas; the rest are clients.
   void set_replica_count(std::uint32_t replicas) { replicas_ = replicas; }
@@ -43,7 +43,7 @@ class NetworkFaults {
 
  private:
   struct Active {
-    harness::FaultSpec spec;
+    FaultSpec spec;
     std::uint32_t index = 0;
     sim::TimeNs until_ns = 0;
     sim::RngEngine rng;

@@ -80,7 +80,7 @@ void Checker::mark_faulty(ReplicaId replica) {
   trim();  // it no longer holds anything back
 }
 
-void Checker::violate(reports::Violation v) {
+void Checker::violate(Violation v) {
   // A client's wrong acceptance names no replica and maybe no seq: its own request tells
   // one from the next.
   const std::string key = v.invariant + "/" + std::to_string(v.seq.value_or(0)) + "/" +

@@ -50,7 +50,7 @@
 #include "protocol/crypto.h"
 #include "protocol/io.h"
 #include "protocol/service.h"
-#include "reports/run_report.h"
+#include "oracles/violation.h"
 
 namespace oracles {
 
@@ -120,7 +120,7 @@ class Checker {
   // End of run: results clients accepted that no correct replica produced are reported.
   void finish(std::int64_t time_ns);
 
-  const std::vector<reports::Violation>& violations() const { return violations_; }
+  const std::vector<Violation>& violations() const { return violations_; }
   // Entries held (for the memory-bound test).
   std::size_t held() const;
   const Evidence& evidence() const { return evidence_; }
@@ -131,7 +131,7 @@ class Checker {
     ReplicaId first = 0;
     std::vector<protocol::ExecutedRequest> requests;
   };
-  void violate(reports::Violation v);
+  void violate(Violation v);
   void check_requests(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex);
   void check_own_digest(std::int64_t time_ns, ReplicaId replica, const protocol::Execution& ex);
   void check_same_execution(std::int64_t time_ns, ReplicaId replica, const Canonical& canonical,
@@ -176,7 +176,7 @@ class Checker {
   std::map<ClientId, Timestamp> reference_last_;
   std::map<std::pair<ClientId, Timestamp>, Bytes> reference_results_;  // not yet accepted
   std::map<std::pair<ClientId, Timestamp>, std::pair<Bytes, std::int64_t>> accepted_;  // not yet computed
-  std::vector<reports::Violation> violations_;
+  std::vector<Violation> violations_;
   std::set<std::string> reported_;  // one violation per (invariant, seq, replica) is enough
 };
 

@@ -6,19 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "oracles/violation.h"
+
 namespace reports {
 
-struct Violation {
-  std::string invariant;   // "agreement", "validity", "integrity", "client_consistency",
-                           // "liveness", "certificate"
-  std::int64_t time_ns = 0;
-  std::string detail;      // one readable sentence
-  std::vector<std::uint32_t> replicas;      // correct replicas involved
-  std::optional<std::uint64_t> seq;         // sequence number, when it has one
-  std::string value_a;                      // the two conflicting values, when there are two
-  std::string value_b;
-  std::vector<std::uint32_t> culprits;      // faulty replicas that signed conflicting messages
-};
+// Violations are the oracles' (oracles/violation.h); the report carries them as they are.
+using Violation = oracles::Violation;
 
 struct LatencyPercentiles {
   std::int64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;

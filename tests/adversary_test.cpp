@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "faults/behaviour.h"
-#include "harness/scenario.h"
+#include "faults/fault_spec.h"
 #include "oracles/checker.h"
 #include "protocol/crypto.h"
 #include "protocol/replica.h"
@@ -110,9 +110,9 @@ class Cluster {
     c.log_window = 8;
     return c;
   }
-  static harness::FaultSpec faults_spec(const std::vector<ReplicaId>& faulty) {
-    harness::FaultSpec spec;
-    spec.kind = harness::FaultKind::BadViewChange;
+  static faults::FaultSpec faults_spec(const std::vector<ReplicaId>& faulty) {
+    faults::FaultSpec spec;
+    spec.kind = faults::FaultKind::BadViewChange;
     spec.replicas = faulty;
     return spec;
   }
@@ -342,9 +342,9 @@ bool executed_anywhere(const Cluster& c, const std::vector<ReplicaId>& correct, 
 // ---- bad_view_change ----------------------------------------------------------------------
 
 TEST_CASE("bad_view_change: the scenario format's variant names are the behaviour's, in order") {
-  REQUIRE(harness::kBadViewChangeVariantNames.size() == faults::kBadViewChangeVariants);
-  for (std::uint8_t v = 0; v < harness::kBadViewChangeVariantNames.size(); ++v) {
-    CHECK(std::string(harness::kBadViewChangeVariantNames[v]) ==
+  REQUIRE(faults::kBadViewChangeVariantNames.size() == faults::kBadViewChangeVariants);
+  for (std::uint8_t v = 0; v < faults::kBadViewChangeVariantNames.size(); ++v) {
+    CHECK(std::string(faults::kBadViewChangeVariantNames[v]) ==
           faults::bad_view_change_variant_name(static_cast<BadViewChangeVariant>(v)));
   }
 }
@@ -535,7 +535,7 @@ TEST_CASE("bad_view_change swap_batch: whenever correct replicas execute differe
   }
   CHECK(diverged == (c.violations("agreement") > 0));
   if (diverged) {
-    const reports::Violation* v = nullptr;
+    const oracles::Violation* v = nullptr;
     for (const auto& x : c.checker().violations()) {
       if (x.invariant == "agreement" && v == nullptr) v = &x;
     }
@@ -604,8 +604,8 @@ TEST_CASE("equivocate with \"primary\": the resolved primary is in its coalition
   PbftConfig config;
   config.n = 4;
   config.f = 1;
-  harness::FaultSpec spec;
-  spec.kind = harness::FaultKind::Equivocate;
+  faults::FaultSpec spec;
+  spec.kind = faults::FaultKind::Equivocate;
   spec.replicas_is_primary = true;  // spec.replicas stays empty
   spec.colluders = {1};
   const std::vector<ReplicaId> resolved{0, 1};  // what the host resolves at the fault's start

@@ -31,8 +31,8 @@ namespace {
 
 Bytes op_incr(const char* key) { return encode_kv_operation(KvOpcode::Increment, key); }
 
-harness::FaultSpec spec_of(harness::FaultKind kind, std::vector<ReplicaId> replicas) {
-  harness::FaultSpec s;
+faults::FaultSpec spec_of(faults::FaultKind kind, std::vector<ReplicaId> replicas) {
+  faults::FaultSpec s;
   s.kind = kind;
   s.replicas = std::move(replicas);
   return s;
@@ -367,7 +367,7 @@ class ForgerForTest final : public Behaviour {
   std::vector<Bytes> received_;
 };
 
-std::unique_ptr<Behaviour> behaviour_for(harness::FaultKind kind, std::vector<ReplicaId> replicas, ReplicaId self) {
+std::unique_ptr<Behaviour> behaviour_for(faults::FaultKind kind, std::vector<ReplicaId> replicas, ReplicaId self) {
   auto spec = spec_of(kind, std::move(replicas));
   spec.probability = 0.5;
   spec.rate_per_s = 1000;
@@ -424,7 +424,7 @@ struct Bench {
 
 TEST_CASE("silence: sends nothing, counts what it swallowed") {
   Bench b;
-  auto silence = behaviour_for(harness::FaultKind::Silence, {1}, 1);
+  auto silence = behaviour_for(faults::FaultKind::Silence, {1}, 1);
   NodeCrypto own(*b.ring, 1);
   ByzantineContext ctx{b.config, 1, own, b.rng, 0, 1};
   std::vector<OutMessage> out;
@@ -438,7 +438,7 @@ TEST_CASE("silence: sends nothing, counts what it swallowed") {
 
 TEST_CASE("withhold: PREPARE and COMMIT go only to the listed replicas; other kinds unchanged") {
   Bench b;
-  auto spec = spec_of(harness::FaultKind::Withhold, {1});
+  auto spec = spec_of(faults::FaultKind::Withhold, {1});
   spec.to = {2};
   auto withhold = faults::make_behaviour(spec, 1);
   NodeCrypto own(*b.ring, 1);
@@ -460,7 +460,7 @@ TEST_CASE("withhold: PREPARE and COMMIT go only to the listed replicas; other ki
 
 TEST_CASE("corrupt: flips bits in the chosen fraction of messages; correct replicas refuse them") {
   Bench b;
-  auto spec = spec_of(harness::FaultKind::Corrupt, {0});
+  auto spec = spec_of(faults::FaultKind::Corrupt, {0});
   spec.probability = 1.0;
   auto corrupt = faults::make_behaviour(spec, 0);
   NodeCrypto own(*b.ring, 0);
@@ -507,7 +507,7 @@ TEST_CASE("forge: the copy claiming another replica is refused; the same message
     CAPTURE(auth_name);
     Bench b(auth);
     // Replica 3 forges: its copies claim replica (3 + 1) % 4 = 0, the primary of view 0.
-    auto forge = behaviour_for(harness::FaultKind::Forge, {3}, 3);
+    auto forge = behaviour_for(faults::FaultKind::Forge, {3}, 3);
     NodeCrypto own(*b.ring, 3);
     ByzantineContext ctx{b.config, 3, own, b.rng, 0, 1};
     // What replica 3 would send: a PRE-PREPARE as if it led view 0, with a valid request.
@@ -539,7 +539,7 @@ TEST_CASE("forge: the copy claiming another replica is refused; the same message
 
 TEST_CASE("replay: re-sends, unchanged, messages it received, to another replica, at its rate") {
   Bench b;
-  auto spec = spec_of(harness::FaultKind::Replay, {2});
+  auto spec = spec_of(faults::FaultKind::Replay, {2});
   spec.rate_per_s = 20;
   auto replay = faults::make_behaviour(spec, 2);
   CHECK(replay->tick_interval_ns() == 50'000'000);
@@ -568,7 +568,7 @@ TEST_CASE("replay: re-sends, unchanged, messages it received, to another replica
 
 TEST_CASE("equivocate: two valid PRE-PREPAREs with different digests for one (view, seq)") {
   Bench b;
-  auto spec = spec_of(harness::FaultKind::Equivocate, {0});
+  auto spec = spec_of(faults::FaultKind::Equivocate, {0});
   spec.split = {{1}, {2, 3}};
   auto coalition = faults::make_coalition(spec, b.config);
   auto equivocate = faults::make_behaviour(spec, 0);
@@ -601,7 +601,7 @@ TEST_CASE("equivocate: two valid PRE-PREPAREs with different digests for one (vi
 
 TEST_CASE("equivocate with a colluder: the colluder votes for each side toward that side") {
   Bench b;
-  auto spec = spec_of(harness::FaultKind::Equivocate, {0});
+  auto spec = spec_of(faults::FaultKind::Equivocate, {0});
   spec.colluders = {1};
   spec.split = {{2}, {3}};
   auto coalition = faults::make_coalition(spec, b.config);
@@ -936,14 +936,14 @@ TEST_CASE("bad_view_change false_ack: its acks name a digest no VIEW-CHANGE has,
 
 TEST_CASE("make_behaviour builds replica behaviours only for the kinds that have one") {
   Bench b;
-  for (auto kind : {harness::FaultKind::Crash, harness::FaultKind::Delay, harness::FaultKind::Drop,
-                    harness::FaultKind::Partition, harness::FaultKind::TimerSkew}) {
+  for (auto kind : {faults::FaultKind::Crash, faults::FaultKind::Delay, faults::FaultKind::Drop,
+                    faults::FaultKind::Partition, faults::FaultKind::TimerSkew}) {
     CHECK(faults::make_behaviour(spec_of(kind, {1}), 1) == nullptr);
   }
-  for (auto kind : {harness::FaultKind::Silence, harness::FaultKind::Withhold, harness::FaultKind::Corrupt,
-                    harness::FaultKind::Forge, harness::FaultKind::Replay, harness::FaultKind::BadViewChange,
-                    harness::FaultKind::BadCheckpoint, harness::FaultKind::BadState, harness::FaultKind::BadReply,
-                    harness::FaultKind::DoublePrePrepare, harness::FaultKind::SplitVotes}) {
+  for (auto kind : {faults::FaultKind::Silence, faults::FaultKind::Withhold, faults::FaultKind::Corrupt,
+                    faults::FaultKind::Forge, faults::FaultKind::Replay, faults::FaultKind::BadViewChange,
+                    faults::FaultKind::BadCheckpoint, faults::FaultKind::BadState, faults::FaultKind::BadReply,
+                    faults::FaultKind::DoublePrePrepare, faults::FaultKind::SplitVotes}) {
     CHECK(behaviour_for(kind, {1}, 1) != nullptr);
   }
 }
@@ -953,25 +953,25 @@ TEST_CASE("make_behaviour builds replica behaviours only for the kinds that have
 TEST_CASE("no behaviour gets a correct replica to accept a message attributed to another node") {
   struct Case {
     const char* name;
-    harness::FaultKind kind;
+    faults::FaultKind kind;
     std::vector<ReplicaId> faulty;
     ReplicaId silenced;  // n: none; else a replica whose sends are lost (forces view changes)
   };
   // n = 7, f = 2: room for a silent primary plus one Byzantine replica.
   const Case cases[] = {
-      {"forge", harness::FaultKind::Forge, {3}, 7},
-      {"corrupt", harness::FaultKind::Corrupt, {3}, 7},
-      {"replay", harness::FaultKind::Replay, {3}, 7},
-      {"equivocate (primary)", harness::FaultKind::Equivocate, {0, 1}, 7},
-      {"bad_view_change (next primary)", harness::FaultKind::BadViewChange, {1}, 0},
-      {"bad_view_change (backup)", harness::FaultKind::BadViewChange, {2}, 0},
-      {"silent primary only", harness::FaultKind::Silence, {3}, 0},
-      {"forge during view changes", harness::FaultKind::Forge, {2}, 0},
-      {"bad_checkpoint (colluding)", harness::FaultKind::BadCheckpoint, {5, 6}, 7},
-      {"bad_state", harness::FaultKind::BadState, {3}, 7},
-      {"bad_reply (colluding)", harness::FaultKind::BadReply, {5, 6}, 7},
-      {"double_preprepare (primary)", harness::FaultKind::DoublePrePrepare, {0}, 7},
-      {"split_votes (colluding)", harness::FaultKind::SplitVotes, {5, 6}, 7},
+      {"forge", faults::FaultKind::Forge, {3}, 7},
+      {"corrupt", faults::FaultKind::Corrupt, {3}, 7},
+      {"replay", faults::FaultKind::Replay, {3}, 7},
+      {"equivocate (primary)", faults::FaultKind::Equivocate, {0, 1}, 7},
+      {"bad_view_change (next primary)", faults::FaultKind::BadViewChange, {1}, 0},
+      {"bad_view_change (backup)", faults::FaultKind::BadViewChange, {2}, 0},
+      {"silent primary only", faults::FaultKind::Silence, {3}, 0},
+      {"forge during view changes", faults::FaultKind::Forge, {2}, 0},
+      {"bad_checkpoint (colluding)", faults::FaultKind::BadCheckpoint, {5, 6}, 7},
+      {"bad_state", faults::FaultKind::BadState, {3}, 7},
+      {"bad_reply (colluding)", faults::FaultKind::BadReply, {5, 6}, 7},
+      {"double_preprepare (primary)", faults::FaultKind::DoublePrePrepare, {0}, 7},
+      {"split_votes (colluding)", faults::FaultKind::SplitVotes, {5, 6}, 7},
   };
   for (auto auth : {AuthMode::Mac, AuthMode::Signature}) {
     for (const auto& c : cases) {
@@ -984,8 +984,8 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
         Cluster cluster(7, 2, auth, 2, seed);
         // Equivocate names the primary and its colluders; the other kinds' colluders are the
         // fault's replicas.
-        auto spec = spec_of(c.kind, c.kind == harness::FaultKind::Equivocate ? std::vector<ReplicaId>{c.faulty.front()} : c.faulty);
-        if (c.kind == harness::FaultKind::Equivocate) spec.colluders = {c.faulty.begin() + 1, c.faulty.end()};
+        auto spec = spec_of(c.kind, c.kind == faults::FaultKind::Equivocate ? std::vector<ReplicaId>{c.faulty.front()} : c.faulty);
+        if (c.kind == faults::FaultKind::Equivocate) spec.colluders = {c.faulty.begin() + 1, c.faulty.end()};
         spec.probability = 0.5;
         spec.rate_per_s = 1000;
         cluster.set_coalition(faults::make_coalition(spec, cluster.config()));
@@ -1000,11 +1000,11 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
         if (!cluster.forgeries().empty()) MESSAGE(cluster.forgeries().front());
         CHECK(cluster.completed() > 0);
         if (c.silenced < 7) CHECK(cluster.max_view() >= 1);
-        if (c.kind == harness::FaultKind::Forge) {
+        if (c.kind == faults::FaultKind::Forge) {
           CHECK(cluster.delivered_claiming_other() > 0);
           CHECK(cluster.rejected(RejectReason::BadAuth) > 0);
         }
-        if (c.kind == harness::FaultKind::BadViewChange) {
+        if (c.kind == faults::FaultKind::BadViewChange) {
           // Its lies went out. Its VIEW-CHANGEs are mostly well formed (the decision
           // procedure, not a check, outvotes them); as the primary of view 1, each NEW-VIEW
           // it sends carries a fabrication that backups refuse.
@@ -1022,7 +1022,7 @@ TEST_CASE("no behaviour gets a correct replica to accept a message attributed to
 void observe_while_cut_off(std::uint64_t seed, std::int64_t hop_ns, std::int64_t timeout_ns) {
   CAPTURE(seed);
   Cluster cluster(7, 2, AuthMode::Mac, 2, seed, hop_ns, timeout_ns);
-  auto spec = spec_of(harness::FaultKind::BadViewChange, {1});
+  auto spec = spec_of(faults::FaultKind::BadViewChange, {1});
   cluster.add_behaviour(1, faults::make_behaviour(spec, 1));
   cluster.silence(0, /*still_receives=*/true);
   for (Timestamp t = 0; t < 6; ++t) {
@@ -1126,7 +1126,7 @@ bool authentic_for(Bench& b, NodeId receiver, const Bytes& wire) {
 
 TEST_CASE("bad_checkpoint: the right seq, a wrong state digest, sealed as its own; colluders share the lie") {
   Bench b(AuthMode::Mac, 7);
-  auto spec = spec_of(harness::FaultKind::BadCheckpoint, {5, 6});
+  auto spec = spec_of(faults::FaultKind::BadCheckpoint, {5, 6});
   auto coalition = faults::make_coalition(spec, b.config);
   auto liar5 = faults::make_behaviour(spec, 5);
   auto liar6 = faults::make_behaviour(spec, 6);
@@ -1169,7 +1169,7 @@ TEST_CASE("bad_checkpoint within f: checkpoints become stable on the correct dig
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
     CAPTURE(seed);
     Cluster cluster(7, 2, AuthMode::Mac, 2, seed);
-    auto spec = spec_of(harness::FaultKind::BadCheckpoint, {5, 6});
+    auto spec = spec_of(faults::FaultKind::BadCheckpoint, {5, 6});
     cluster.set_coalition(faults::make_coalition(spec, cluster.config()));
     for (ReplicaId r : {5u, 6u}) cluster.add_behaviour(r, faults::make_behaviour(spec, r));
     for (Timestamp t = 0; t < 10; ++t) {
@@ -1197,9 +1197,9 @@ TEST_CASE("bad_checkpoint within f: checkpoints become stable on the correct dig
 }
 
 TEST_CASE("bad_state names match the variants, and the initial snapshot is the replicas' checkpoint 0") {
-  REQUIRE(harness::kBadStateVariantNames.size() == faults::kBadStateVariants);
+  REQUIRE(faults::kBadStateVariantNames.size() == faults::kBadStateVariants);
   for (std::uint8_t v = 0; v < faults::kBadStateVariants; ++v) {
-    CHECK(std::string(harness::kBadStateVariantNames[v]) ==
+    CHECK(std::string(faults::kBadStateVariantNames[v]) ==
           faults::bad_state_variant_name(static_cast<faults::BadStateVariant>(v)));
   }
   // The stale lie falls back on it: it must be a real snapshot, the one a fresh replica holds.
@@ -1258,7 +1258,7 @@ TEST_CASE("bad_state: its STATE-REPLY claims the certified digest, carries anoth
 TEST_CASE("bad_reply: same view, timestamp and client, a wrong result sealed for the client; colluders agree") {
   Bench b;
   const NodeId client = b.config.n;
-  auto spec = spec_of(harness::FaultKind::BadReply, {2, 3});
+  auto spec = spec_of(faults::FaultKind::BadReply, {2, 3});
   auto coalition = faults::make_coalition(spec, b.config);
   auto liar2 = faults::make_behaviour(spec, 2);
   auto liar3 = faults::make_behaviour(spec, 3);
@@ -1312,7 +1312,7 @@ TEST_CASE("bad_reply at the client: one liar is outvoted, f+1 colluders make it 
     Outbox submitted;
     client.submit(op_incr("k"), submitted);
     const Timestamp t = client.last_timestamp();
-    auto spec = spec_of(harness::FaultKind::BadReply, beyond_f ? std::vector<ReplicaId>{2, 3} : std::vector<ReplicaId>{3});
+    auto spec = spec_of(faults::FaultKind::BadReply, beyond_f ? std::vector<ReplicaId>{2, 3} : std::vector<ReplicaId>{3});
     auto coalition = faults::make_coalition(spec, b.config);
     Bytes accepted;
     // The liars answer first, then the correct replicas.
@@ -1440,7 +1440,7 @@ TEST_CASE("split_votes: the favoured set is quorum - |members| correct replicas 
 
 TEST_CASE("split_votes: PREPAREs and COMMITs reach only the favoured replicas and the coalition, unchanged") {
   Bench b(AuthMode::Mac, 7);
-  auto spec = spec_of(harness::FaultKind::SplitVotes, {5, 6});
+  auto spec = spec_of(faults::FaultKind::SplitVotes, {5, 6});
   auto coalition = faults::make_coalition(spec, b.config);
   auto split = faults::make_behaviour(spec, 5);
   NodeCrypto own5(*b.ring, 5);

@@ -71,7 +71,7 @@ std::size_t besides_certificates(const oracles::Checker& c) {
   return c.violations().size() - count(c, "certificate");
 }
 
-const reports::Violation* first(const oracles::Checker& c, const std::string& invariant) {
+const oracles::Violation* first(const oracles::Checker& c, const std::string& invariant) {
   for (const auto& v : c.violations()) {
     if (v.invariant == invariant) return &v;
   }
