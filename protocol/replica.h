@@ -433,12 +433,12 @@ class Replica {
   // sent a FETCH-STATE for this transfer and only once per FETCH-STATE, and only a bad reply
   // from the peer asked last moves on at once: junk replies cannot turn into a flood of
   // FETCH-STATEs to correct replicas. Those answer each asker at most
-  // kStateRepliesPerAskerMax times per stable checkpoint of theirs, so a faulty asker cannot
+  // kStateRepliesPerAskerMax times per stable checkpoint and per view of theirs, so a faulty asker cannot
   // draw snapshot after snapshot; a correct one rotates over the certificate's senders.
   std::vector<bool> fetch_awaiting_;  // by replica
   ReplicaId fetch_asked_last_ = 0;
   static constexpr std::uint8_t kStateRepliesPerAskerMax = 8;
-  std::vector<std::uint8_t> state_replies_sent_;  // by replica, since our last stable checkpoint
+  std::vector<std::uint8_t> state_replies_sent_;  // by replica, since our last stable checkpoint or view
 
   // View change: valid VIEW-CHANGEs received, by view then sender.
   std::map<ViewNumber, std::map<ReplicaId, ValidViewChange>> view_changes_;

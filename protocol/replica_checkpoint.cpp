@@ -314,9 +314,13 @@ void Replica::on_state_reply(const Envelope& env) {
       adopt_checkpoint(fetch_seq_, fetch_digest_);  // the state a NEW-VIEW chose: it hashes to that
     }
   }
-  if (!certified && !took_own && !passive_) {
-    // A checkpoint a NEW-VIEW chose on the word of f+1 VIEW-CHANGEs, not a quorum: we hold
-    // that state now, so say so, and the replicas that computed it themselves (and kept
+  if (!took_own && !passive_) {
+    // We hold that state now, checked against its digest, so say so, as if we had executed
+    // to it. A certified checkpoint needs it too: a faulty replica's first CHECKPOINT for a
+    // seq is the one every replica keeps, so if it lied there the quorum a laggard needs can
+    // only come from correct replicas, and with exactly a quorum of them correct every one
+    // must vouch, the ones that fetched the state included. And a checkpoint a NEW-VIEW chose
+    // on the word of f+1 VIEW-CHANGEs: the replicas that computed it themselves (and kept
     // their certified checkpoint below it) see a quorum of CHECKPOINTs for it. Never a second
     // digest for the seq: we had taken no checkpoint there.
     Bytes buf = new_buffer();

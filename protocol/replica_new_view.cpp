@@ -286,6 +286,10 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
   view_change_quorum_ = false;
   asked_for_new_view_ = false;
   laggard_asks_.assign(config_.n, 0);
+  // The STATE-REPLY budget per asker refills with each view as well as with each stable
+  // checkpoint: when every reply to a laggard was lost, our checkpoint may never move
+  // without it (n = 2), but a group that cannot progress changes views.
+  std::fill(state_replies_sent_.begin(), state_replies_sent_.end(), 0);
   out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));

@@ -31,7 +31,7 @@ struct RunStats {
   LatencyPercentiles latency;
   std::map<std::string, std::uint64_t> sent_by_kind;        // "PREPARE" -> count
   std::map<std::string, std::uint64_t> sent_bytes_by_kind;  // "PREPARE" -> bytes (each copy counted)
-  std::map<std::string, std::uint64_t> rejected_by_reason;  // "bad_mac" -> count
+  std::map<std::string, std::uint64_t> rejected_by_reason;  // "bad_auth" -> count
   std::uint64_t max_log_entries = 0;     // largest log any replica held after any step
   std::uint64_t state_transfers = 0;     // completed by correct replicas
 };
