@@ -453,8 +453,10 @@ Expect parse_expect_value(const json& e, const char* key) {
 
 Scenario parse_root(const json& root, std::string_view file_name) {
   if (!root.is_object()) fail("", "expected a JSON object at the top level, got " + show(root));
-  only_fields(root, "", {"name", "description", "seed", "cluster", "network", "workload", "faults", "duration_ms",
-                         "liveness_bound_ms", "max_events", "expect"});
+  only_fields(root, "", {"$schema", "name", "description", "seed", "cluster", "network", "workload", "faults",
+                         "duration_ms", "liveness_bound_ms", "max_events", "expect"});
+  // "$schema" names schema/scenario.schema.json for editors; it says nothing about the run.
+  if (root.contains("$schema")) text(root, "$schema", "", false);
   Scenario s;
   s.source_path = std::string(file_name);
   s.name = text(root, "name", "", true);

@@ -9,7 +9,7 @@
 #                                           runtimes, for the libFuzzer targets (fuzz/)
 set -euo pipefail
 packages=(meson ninja-build g++ pkg-config libboost-dev nlohmann-json3-dev libcli11-dev
-          doctest-dev libssl-dev python3)
+          doctest-dev libssl-dev python3 python3-jsonschema)
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium) ;;
