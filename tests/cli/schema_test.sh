@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# schema/scenario.schema.json and `pbftsim validate` agree: the schema accepts every bundled
+# schema/scenario.schema.json and `pbftsim validate` agree (and the reports follow
+# schema/report.schema.json, at the end): the schema accepts every bundled
 # scenario and refuses every bad one in tests/data/bad_scenarios except those that break a
 # rule across fields (listed below: only pbftsim can refuse them, and it does); and for every
 # object and every fault kind, the schema names exactly the fields pbftsim accepts (pbftsim
@@ -101,5 +102,44 @@ done
 # The comparison can fail: a field the schema does not name is seen.
 [ "$(in_schema 's["properties"]["expect"]')" != "safety " ] && ok "fields: a difference is seen as one" \
   || ko "fields: a difference is seen as one"
+
+# schema/report.schema.json: the reports pbftsim writes follow it (a run that passes, one
+# whose safety is violated beyond f, a suite's), and a report that breaks it is refused.
+report_schema=schema/report.schema.json
+"$bin" run scenarios/normal-n4.json --report "$tmp/pass.json" >/dev/null 2>&1
+"$bin" run scenarios/colluding-equivocation-f-plus-1.json --report "$tmp/violated.json" >/dev/null 2>&1
+"$bin" suite scenarios/normal-n4.json scenarios/bad-reply-f-plus-1.json --seeds 2 --report "$tmp/suite.json" >/dev/null 2>&1
+python3 - "$report_schema" "$tmp" >"$tmp/report_verdicts" <<'PY'
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+def verdict(name, doc, want_valid):
+    errors = list(v.iter_errors(doc))
+    good = (not errors) == want_valid
+    why = "" if good or not errors else f": {errors[0].message[:120]}"
+    print(("ok   " if good else "FAIL ") + name + why)
+docs = {}
+for name in ["pass", "violated", "suite"]:
+    try:
+        docs[name] = json.load(open(f"{sys.argv[2]}/{name}.json"))
+    except (OSError, ValueError) as e:
+        print(f"FAIL report schema: pbftsim wrote {name}.json: {e}")
+for name, doc in docs.items():
+    verdict(f"report schema accepts the {name} report", doc, True)
+if "violated" in docs:
+    d = docs["violated"]
+    print("ok   the violated report has violations" if d["safety"]["violations"] else "FAIL the violated report has violations")
+    bad = json.loads(json.dumps(d)); bad["outcome"] = "maybe"
+    verdict("report schema refuses an unknown outcome", bad, False)
+    bad = json.loads(json.dumps(d)); bad["safety"]["violations"][0]["invariant"] = "made_up"
+    verdict("report schema refuses an unknown invariant", bad, False)
+    bad = json.loads(json.dumps(d)); del bad["stats"]
+    verdict("report schema refuses a report without stats", bad, False)
+PY
+while IFS= read -r line; do
+  case "$line" in ok*) ok "${line#ok   }" ;; *) ko "${line#FAIL }" ;; esac
+done <"$tmp/report_verdicts"
 
 finish
