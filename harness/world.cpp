@@ -459,7 +459,8 @@ void World::drain_replica_notes(protocol::ReplicaId r) {
         timeline_.push_back({queue_.now_ns(), r, "state_transfer", note.a});
         trace_note(r, "state transferred to seq " + std::to_string(note.a), note.a, 0);
         break;
-      case K::CertificateUsed: checker_.on_certificate(queue_.now_ns(), r, note); break;
+      case K::PreparedCertificate: checker_.on_prepared_certificate(queue_.now_ns(), r, note.a, note.b, note.digest); break;
+      case K::CheckpointCertificate: checker_.on_checkpoint_certificate(queue_.now_ns(), r, note.a, note.digest); break;
       case K::CheckpointAdopted:
         checker_.on_checkpoint_adopted(queue_.now_ns(), r, note.a, note.digest);
         if (options_.record_trace) timeline_.push_back({queue_.now_ns(), r, "stable_checkpoint", note.a});

@@ -412,15 +412,16 @@ void Checker::on_vote_sent(std::int64_t time_ns, ReplicaId replica, protocol::Me
            {replica}, seq, it->second.short_hex(), digest.short_hex(), {}});
 }
 
-void Checker::on_certificate(std::int64_t time_ns, ReplicaId replica, const protocol::Note& note) {
+void Checker::on_prepared_certificate(std::int64_t time_ns, ReplicaId replica, ViewNumber view, SequenceNumber seq,
+                                      const MessageDigest& digest) {
   if (is_faulty(replica)) return;
-  // A checkpoint certificate's note carries a = 0 and a state digest; state digests and
-  // batch digests never coincide, so a CHECKPOINT with this digest settles which it is.
-  if (note.a == 0 && evidence_.anyone_sent(Claim::Checkpoint, 0, note.b, note.digest)) {
-    check_quorum(time_ns, replica, Claim::Checkpoint, 0, note.b, note.digest, "a checkpoint certificate");
-    return;
-  }
-  check_prepared(time_ns, replica, note.a, note.b, note.digest);
+  check_prepared(time_ns, replica, view, seq, digest);
+}
+
+void Checker::on_checkpoint_certificate(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                                        const MessageDigest& digest) {
+  if (is_faulty(replica)) return;
+  check_quorum(time_ns, replica, Claim::Checkpoint, 0, seq, digest, "a checkpoint certificate");
 }
 
 void Checker::on_stable_checkpoint(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,

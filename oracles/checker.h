@@ -107,9 +107,12 @@ class Checker {
   // ViewEntered: the replica installed a NEW-VIEW for `view`. V names a quorum of
   // VIEW-CHANGEs for it, and the replica must hold each one itself (V carries only digests).
   void on_view_entered(std::int64_t time_ns, ReplicaId replica, ViewNumber view);
-  // CertificateUsed (a = view, b = seq, digest): a prepared certificate, or (a = 0) a
-  // checkpoint certificate; `count` is ignored.
-  void on_certificate(std::int64_t time_ns, ReplicaId replica, const protocol::Note& note);
+  // PreparedCertificate: the replica prepared (view, seq, digest) on the PREPAREs it got.
+  void on_prepared_certificate(std::int64_t time_ns, ReplicaId replica, ViewNumber view, SequenceNumber seq,
+                               const MessageDigest& digest);
+  // CheckpointCertificate: the replica acted on a quorum of CHECKPOINTs for (seq, digest).
+  void on_checkpoint_certificate(std::int64_t time_ns, ReplicaId replica, SequenceNumber seq,
+                                 const MessageDigest& digest);
   void on_client_accept(std::int64_t time_ns, ClientId client, Timestamp t, const Bytes& result);
   // Every PRE-PREPARE, PREPARE and COMMIT sent by a replica that a crash fault restarts with
   // no state (and no Byzantine fault touches): such a replica never sends two different

@@ -102,15 +102,16 @@ struct Note {
     StateTransferred,   // a = seq, digest = state digest
     Completed,          // client: a = timestamp, result in `bytes`
     Prepared,           // a = view, b = seq, digest
-    CertificateUsed,    // a = view, b = seq, digest: acted on a quorum (for the oracle)
-    CheckpointAdopted,  // a = seq, digest = state digest: chosen by a NEW-VIEW from f+1 VIEW-CHANGEs
+    PreparedCertificate,    // a = view, b = seq, digest: prepared on a quorum (for the oracle)
+    CheckpointAdopted,      // a = seq, digest = state digest: chosen by a NEW-VIEW from f+1 VIEW-CHANGEs
+    CheckpointCertificate,  // a = seq, digest = state digest: a quorum of CHECKPOINTs acted on
   };
   Kind kind = Kind::ViewEntered;
   std::uint64_t a = 0;
   std::uint64_t b = 0;
   MessageDigest digest;
   Bytes bytes;
-  std::uint32_t count = 0;  // for CertificateUsed: distinct senders counted
+  std::uint32_t count = 0;  // for the certificates: distinct senders counted
 };
 
 struct Outbox {

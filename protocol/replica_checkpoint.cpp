@@ -136,7 +136,7 @@ void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& d
   std::vector<Bytes> proof = checkpoint_certificate(seq, digest);
   const std::uint32_t quorum = planted(defect_, Defect::CheckpointQuorumShort) ? config_.f + 1 : config_.quorum();
   if (proof.size() < quorum) return;
-  out_->notes.push_back(Note{Note::Kind::CertificateUsed, 0, seq, digest, {},
+  out_->notes.push_back(Note{Note::Kind::CheckpointCertificate, seq, 0, digest, {},
                              static_cast<std::uint32_t>(proof.size())});
   auto own = own_checkpoints_.find(seq);
   if (own != own_checkpoints_.end() && own->second.digest == digest) {

@@ -150,7 +150,8 @@ class Cluster {
     for (const auto& note : out.notes) {
       if (note.kind == Note::Kind::CheckpointTaken) checker_.on_checkpoint(0, r, note.a, note.digest);
       if (note.kind == Note::Kind::CheckpointStable) checker_.on_stable_checkpoint(0, r, note.a, note.digest);
-      if (note.kind == Note::Kind::CertificateUsed) checker_.on_certificate(0, r, note);
+      if (note.kind == Note::Kind::PreparedCertificate) checker_.on_prepared_certificate(0, r, note.a, note.b, note.digest);
+      if (note.kind == Note::Kind::CheckpointCertificate) checker_.on_checkpoint_certificate(0, r, note.a, note.digest);
     }
     for (auto& m : out.messages) {
       std::vector<OutMessage> sending;

@@ -144,10 +144,6 @@ struct Traffic {
   }
 };
 
-Note prepared_note(ViewNumber v, SequenceNumber n, const MessageDigest& d) {
-  return Note{Note::Kind::CertificateUsed, v, n, d, {}, 99};  // the count is not trusted
-}
-
 }  // namespace
 
 // ---- agreement ---------------------------------------------------------------------------
@@ -429,7 +425,7 @@ TEST_CASE("certificate: a prepared certificate backed by the network's evidence 
   Traffic net(c);
   const MessageDigest d = digest_of("a");
   net.normal_case(0, 1, d);
-  for (ReplicaId r = 0; r < 4; ++r) c.on_certificate(1, r, prepared_note(0, 1, d));
+  for (ReplicaId r = 0; r < 4; ++r) c.on_prepared_certificate(1, r, 0, 1, d);
   CHECK(c.violations().empty());
 }
 
@@ -445,9 +441,9 @@ TEST_CASE("certificate: matching on (view, seq) without the digest fires, with b
   net.multicast(1, net.vote(MessageKind::Prepare, 1, 0, 1, a));
   net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, b));
   net.multicast(3, net.vote(MessageKind::Prepare, 3, 0, 1, b));
-  c.on_certificate(1, 2, prepared_note(0, 1, b));  // legitimate
+  c.on_prepared_certificate(1, 2, 0, 1, b);  // legitimate
   CHECK(c.violations().empty());
-  c.on_certificate(2, 1, prepared_note(0, 1, a));  // what the defect lets replica 1 do
+  c.on_prepared_certificate(2, 1, 0, 1, a);  // what the defect lets replica 1 do
   REQUIRE(count(c, "certificate") == 1);
   const auto* v = first(c, "certificate");
   CHECK(v->replicas == std::vector<std::uint32_t>{1});
@@ -467,7 +463,7 @@ TEST_CASE("certificate: forged, duplicated, undelivered or primary PREPAREs do n
     net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, d));
     Bytes forged = net.seal(2, encode_vote(MessageKind::Prepare, 3, Vote{0, 1, d}));
     net.send(2, forged, {1});
-    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    c.on_prepared_certificate(1, 1, 0, 1, d);
     CHECK(count(c, "certificate") == 1);
   }
   SUBCASE("the same PREPARE delivered twice") {
@@ -477,7 +473,7 @@ TEST_CASE("certificate: forged, duplicated, undelivered or primary PREPAREs do n
     const Bytes p2 = net.vote(MessageKind::Prepare, 2, 0, 1, d);
     net.send(2, p2, {1});
     c.on_delivered(1, p2);
-    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    c.on_prepared_certificate(1, 1, 0, 1, d);
     CHECK(count(c, "certificate") == 1);
   }
   SUBCASE("PREPAREs that were sent but never reached the replica") {
@@ -486,11 +482,11 @@ TEST_CASE("certificate: forged, duplicated, undelivered or primary PREPAREs do n
     net.multicast(0, net.pre_prepare(0, 0, 1, d));
     net.send(2, net.vote(MessageKind::Prepare, 2, 0, 1, d), {3});
     net.send(3, net.vote(MessageKind::Prepare, 3, 0, 1, d), {2});
-    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    c.on_prepared_certificate(1, 1, 0, 1, d);
     CHECK(count(c, "certificate") == 1);
     // Replica 2 holds replica 3's PREPARE and its own (sent, to nobody in particular).
     net.send(2, net.vote(MessageKind::Prepare, 2, 0, 1, d), {});
-    c.on_certificate(2, 2, prepared_note(0, 1, d));
+    c.on_prepared_certificate(2, 2, 0, 1, d);
     CHECK(count(c, "certificate") == 1);
   }
   SUBCASE("the primary's own PREPARE, or no PRE-PREPARE at all") {
@@ -499,7 +495,7 @@ TEST_CASE("certificate: forged, duplicated, undelivered or primary PREPAREs do n
     c.mark_faulty(0);
     net.multicast(0, net.vote(MessageKind::Prepare, 0, 0, 1, d));
     net.multicast(2, net.vote(MessageKind::Prepare, 2, 0, 1, d));
-    c.on_certificate(1, 1, prepared_note(0, 1, d));
+    c.on_prepared_certificate(1, 1, 0, 1, d);
     REQUIRE(count(c, "certificate") == 1);
     CHECK(first(c, "certificate")->detail.find("no such PRE-PREPARE") != std::string::npos);
   }
@@ -530,7 +526,7 @@ TEST_CASE("certificate: stable checkpoints need a quorum of CHECKPOINTs; a VIEW-
   REQUIRE(count(c, "certificate") == 1);
   net.multicast(2, net.checkpoint(2, 64, s));
   c.on_stable_checkpoint(2, 3, 64, s);  // holds 0, 1, 2
-  c.on_certificate(2, 3, Note{Note::Kind::CertificateUsed, 0, 64, s, {}, 3});
+  c.on_checkpoint_certificate(2, 3, 64, s);
   CHECK(count(c, "certificate") == 1);
 
   // Replica 3 never got replica 0's CHECKPOINT. VIEW-CHANGEs from 0 and 1 that list
@@ -774,4 +770,20 @@ TEST_CASE("double_vote: a BATCH relaying another replica's PRE-PREPARE is no vot
   CHECK(count(c, "double_vote") == 0);
   CHECK_FALSE(c.evidence().anyone_sent(oracles::Claim::PrePrepare, 1, 4, b));
   CHECK_FALSE(c.evidence().holds_from(2, 1, oracles::Claim::PrePrepare, 1, 4, b));
+}
+
+TEST_CASE("certificate: a checkpoint certificate and a view-0 prepared one are told apart by their kind, not guessed") {
+  // The same (0, seq 64, digest) reported as each kind: as a checkpoint certificate it needs
+  // a quorum of CHECKPOINTs, as a prepared one a PRE-PREPARE and PREPAREs; with only
+  // PREPARE traffic sent, only the checkpoint reading fires, and says so.
+  oracles::Checker c(config4(), issued);
+  Traffic net(c);
+  const MessageDigest d = digest_of("a");
+  net.multicast(0, net.pre_prepare(0, 0, 64, d));
+  for (ReplicaId r = 1; r < 4; ++r) net.multicast(r, net.vote(MessageKind::Prepare, r, 0, 64, d));
+  c.on_prepared_certificate(1, 1, 0, 64, d);
+  CHECK(c.violations().empty());
+  c.on_checkpoint_certificate(2, 1, 64, d);
+  REQUIRE(count(c, "certificate") == 1);
+  CHECK(first(c, "certificate")->detail.find("checkpoint") != std::string::npos);
 }
