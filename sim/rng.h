@@ -4,9 +4,12 @@
 //   stream_seed(root, name) = first 8 bytes, little-endian, of
 //       SHA-256( "pbftsim/rng/v1/" || name || 0x00 || root as 8 bytes little-endian )
 //   and the stream is boost::random::mt19937_64 seeded with stream_seed.
-// Each consumer of randomness (a replica, a client, the network, one fault) draws from its
-// own stream named after it ("network", "replica/3", "client/0", "fault/2"...), so adding a
-// new consumer never changes what the existing ones draw.
+// Each consumer of randomness draws from its own stream named after it, so adding a new
+// consumer never changes what the existing ones draw. The streams today: "network" (latency,
+// loss, duplication), "fault/<i>" (the Byzantine behaviour of the scenario's i-th fault),
+// "netfault/<i>" (the i-th network fault's drops and delays) and, outside a run,
+// "fuzz/scenario" (the scenario a fuzz seed draws). Replicas and clients draw nothing: keys
+// come from protocol::KeyRing and each request's operation from a hash of (seed, client, t).
 #pragma once
 #include <cstdint>
 #include <string_view>
