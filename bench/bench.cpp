@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "protocol/crypto.h"
 
 namespace {
@@ -111,7 +111,7 @@ harness::Scenario shape(std::uint32_t n, protocol::AuthMode auth, std::uint32_t 
 }
 
 struct Measured {
-  reports::RunReport report;
+  harness::RunReport report;
   protocol::CryptoCounters crypto;
   double wall_s = 0;
   double cpu_s = 0;

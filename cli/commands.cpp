@@ -15,7 +15,7 @@
 
 #include "harness/child_pool.h"
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -86,12 +86,12 @@ std::optional<harness::Scenario> derived_or_complain(const harness::Scenario& ba
 
 // What the table, the reports and JUnit say of a run whose process died before it could
 // report: a harness error carrying the replay line, judged on nothing.
-reports::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, std::string why,
+harness::RunReport died_report(const harness::Scenario& s, std::uint64_t seed, std::string why,
                                protocol::Defect defect) {
   for (char& c : why) {
     if (c == '\n' || c == '\r') c = ' ';  // one line in the table
   }
-  reports::RunReport r;
+  harness::RunReport r;
   r.scenario = s.name;
   r.scenario_path = s.source_path;
   r.seed = seed;
@@ -187,7 +187,7 @@ int run_command(const RunArgs& args) {
   options.seed = args.seed.value_or(scenario->seed);
   options.record_trace = !args.trace_path.empty() || !args.html_path.empty();
   options.defect = *defect;
-  reports::RunReport report = harness::run_scenario(*scenario, options);
+  harness::RunReport report = harness::run_scenario(*scenario, options);
   if (derive) {
     report.replay_command = "pbftsim run " + args.scenario + " --n " + std::to_string(scenario->cluster.n) +
                             " --byzantine " + std::to_string(*args.byzantine) + " --behaviour " + behaviour +

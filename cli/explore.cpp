@@ -11,7 +11,7 @@
 
 #include "cli/commands.h"
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -159,7 +159,7 @@ struct Exploration {
   std::uint32_t seeds = 1;
   std::vector<harness::Scenario> scenarios;
   std::vector<reports::ExploreCell> cells;
-  std::vector<reports::RunReport> results;
+  std::vector<harness::RunReport> results;
 };
 
 // Builds every cell's scenario; returns "" or why the arguments do not fit the scenario.

@@ -31,7 +31,7 @@
 #include "harness/random_scenario.h"
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -63,7 +63,7 @@ struct RunResult {
 // ---- the child side ---------------------------------------------------------------------
 
 std::string child_run(const harness::Scenario& scenario, protocol::Defect defect) {
-  const reports::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect});
+  const harness::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect});
   nlohmann::json out;
   out["outcome"] = r.outcome;
   out["safety"] = r.safety_holds;

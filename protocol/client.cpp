@@ -98,8 +98,7 @@ void Client::on_reply(const Envelope& env, Outbox& out) {
   assert(views.size() == outstanding_.replied);
   std::sort(views.rbegin(), views.rend());
   view_ = std::max(view_, views[std::min<std::size_t>(config_.f, views.size() - 1)]);
-  Note done{Note::Kind::Completed, outstanding_.timestamp, 0, {}, Bytes(reply.result.begin(), reply.result.end()), matching};
-  out.notes.push_back(std::move(done));
+  out.notes.push_back(note::Completed{outstanding_.timestamp, Bytes(reply.result.begin(), reply.result.end()), matching});
   out.timers.push_back(TimerCommand{TimerKind::ClientRetry, true, 0});
   outstanding_.active = false;
   retry_timeout_ns_ = config_.client_retry_timeout_ns;

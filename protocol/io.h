@@ -4,6 +4,7 @@
 // cancel, and what happened (executions, completions, rejections, notes) for the harness.
 #pragma once
 #include <cstdint>
+#include <variant>
 #include <vector>
 
 #include "protocol/message.h"
@@ -92,27 +93,48 @@ struct Execution {
   std::vector<ExecutedRequest> requests;  // empty for the null request
 };
 
-// Things worth telling the harness (trace, timeline, oracles).
-struct Note {
-  enum class Kind : std::uint8_t {
-    ViewChangeStarted,  // a = new view
-    ViewEntered,        // a = view
-    CheckpointTaken,    // a = seq, digest = this replica's own state digest there
-    CheckpointStable,   // a = seq, digest = state digest
-    StateTransferred,   // a = seq, digest = state digest
-    Completed,          // client: a = timestamp, result in `bytes`
-    Prepared,           // a = view, b = seq, digest
-    PreparedCertificate,    // a = view, b = seq, digest: prepared on a quorum (for the oracle)
-    CheckpointAdopted,      // a = seq, digest = state digest: chosen by a NEW-VIEW from f+1 VIEW-CHANGEs
-    CheckpointCertificate,  // a = seq, digest = state digest: a quorum of CHECKPOINTs acted on
-  };
-  Kind kind = Kind::ViewEntered;
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
+// Things worth telling the host (trace, timeline, oracles), one type per event: a reader
+// takes the fields by name and cannot mistake a checkpoint for a prepared certificate.
+namespace note {
+struct ViewChangeStarted { ViewNumber view = 0; };  // moved to view-change for `view`
+struct ViewEntered { ViewNumber view = 0; };
+struct CheckpointTaken {  // this replica's own state digest at seq
+  SequenceNumber seq = 0;
   MessageDigest digest;
-  Bytes bytes;
-  std::uint32_t count = 0;  // for the certificates: distinct senders counted
 };
+struct CheckpointStable {  // seq became the stable checkpoint (a quorum vouched for digest)
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+};
+struct StateTransferred {  // fetched the state of checkpoint seq and installed it
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+};
+struct PreparedCertificate {  // prepared on a quorum: (view, seq, digest), for the oracle
+  ViewNumber view = 0;
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+  std::uint32_t senders = 0;  // distinct senders counted
+};
+struct CheckpointCertificate {  // a quorum of CHECKPOINTs for (seq, digest) acted on
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+  std::uint32_t senders = 0;
+};
+struct CheckpointAdopted {  // chosen by a NEW-VIEW from f+1 VIEW-CHANGEs
+  SequenceNumber seq = 0;
+  MessageDigest digest;
+};
+struct Completed {  // client: the request with `timestamp` completed with `result`
+  Timestamp timestamp = 0;
+  Bytes result;
+  std::uint32_t matching = 0;  // matching replies it accepted
+};
+}  // namespace note
+
+using Note = std::variant<note::ViewChangeStarted, note::ViewEntered, note::CheckpointTaken, note::CheckpointStable,
+                          note::StateTransferred, note::PreparedCertificate, note::CheckpointCertificate,
+                          note::CheckpointAdopted, note::Completed>;
 
 struct Outbox {
   std::vector<OutMessage> messages;

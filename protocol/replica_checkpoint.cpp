@@ -51,7 +51,7 @@ void Replica::take_checkpoint(SequenceNumber seq) {
   Bytes snap = snapshot();
   const MessageDigest digest = crypto_->digest(snap);
   own_checkpoints_[seq] = OwnCheckpoint{digest, std::move(snap)};
-  out_->notes.push_back(Note{Note::Kind::CheckpointTaken, seq, 0, digest, {}, 0});
+  out_->notes.push_back(note::CheckpointTaken{seq, digest});
   Bytes buf = new_buffer();
   encode_checkpoint_into(buf, self_, Checkpoint{seq, digest});
   multicast(std::move(buf), MessageKind::Checkpoint);
@@ -136,8 +136,7 @@ void Replica::check_checkpoint_quorum(SequenceNumber seq, const MessageDigest& d
   std::vector<Bytes> proof = checkpoint_certificate(seq, digest);
   const std::uint32_t quorum = planted(defect_, Defect::CheckpointQuorumShort) ? config_.f + 1 : config_.quorum();
   if (proof.size() < quorum) return;
-  out_->notes.push_back(Note{Note::Kind::CheckpointCertificate, seq, 0, digest, {},
-                             static_cast<std::uint32_t>(proof.size())});
+  out_->notes.push_back(note::CheckpointCertificate{seq, digest, static_cast<std::uint32_t>(proof.size())});
   auto own = own_checkpoints_.find(seq);
   if (own != own_checkpoints_.end() && own->second.digest == digest) {
     make_stable(seq, digest, std::move(proof));
@@ -174,7 +173,7 @@ void Replica::make_stable(SequenceNumber seq, const MessageDigest& digest,
   assert(proof.size() >= config_.quorum() || planted(defect_, Defect::CheckpointQuorumShort));
   stable_proof_ = std::move(proof);
   stats_.checkpoints_stable++;
-  out_->notes.push_back(Note{Note::Kind::CheckpointStable, seq, 0, digest, {}, 0});
+  out_->notes.push_back(note::CheckpointStable{seq, digest});
   advance_low_watermark(seq, digest);
 }
 
@@ -188,7 +187,7 @@ void Replica::adopt_checkpoint(SequenceNumber seq, const MessageDigest& digest) 
       if (v.present && v.digest == digest) stable_proof_.push_back(v.wire);
     }
   }
-  out_->notes.push_back(Note{Note::Kind::CheckpointAdopted, seq, 0, digest, {}, 0});
+  out_->notes.push_back(note::CheckpointAdopted{seq, digest});
   advance_low_watermark(seq, digest);
 }
 
@@ -328,7 +327,7 @@ void Replica::on_state_reply(const Envelope& env) {
     multicast(std::move(buf), MessageKind::Checkpoint);
     if (fetch_seq_ == stable_seq_) add_to_stable_proof(self_, out_->messages.back().wire);
   }
-  out_->notes.push_back(Note{Note::Kind::StateTransferred, fetch_seq_, 0, fetch_digest_, {}, 0});
+  out_->notes.push_back(note::StateTransferred{fetch_seq_, fetch_digest_});
   fetch_seq_ = 0;
   fetch_proof_.clear();
   cancel_timer(TimerKind::StateFetch);

@@ -290,7 +290,7 @@ void Replica::install_new_view(ViewNumber view, const NewViewDecision& decision,
   // checkpoint: when every reply to a laggard was lost, our checkpoint may never move
   // without it (n = 2), but a group that cannot progress changes views.
   std::fill(state_replies_sent_.begin(), state_replies_sent_.end(), 0);
-  out_->notes.push_back(Note{Note::Kind::ViewEntered, view, 0, {}, {}, 0});
+  out_->notes.push_back(note::ViewEntered{view});
   cancel_timer(TimerKind::ViewChange);
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
   view_change_acks_.erase(view_change_acks_.begin(), view_change_acks_.upper_bound(view));

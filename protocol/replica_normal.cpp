@@ -425,8 +425,7 @@ void Replica::advance_slot(Slot& slot) {
     slot.has_p = true;
     slot.p_view = slot.pp_view;
     slot.p_digest = slot.digest;
-    out_->notes.push_back(Note{Note::Kind::PreparedCertificate, slot.pp_view, slot.seq, slot.digest,
-                               {}, slot.prepare_matches + 1});
+    out_->notes.push_back(note::PreparedCertificate{slot.pp_view, slot.seq, slot.digest, slot.prepare_matches + 1});
     if (may_vote() && slot.pp_view == view_) {
       // One COMMIT per (view, seq), as for PREPARE: a batch accepted again in this view
       // prepares again, but our COMMIT is out and counted already.

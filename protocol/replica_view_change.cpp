@@ -35,7 +35,7 @@ void Replica::start_view_change(ViewNumber new_view) {
   laggard_asks_.assign(config_.n, 0);
   view_change_attempts_ = std::min<std::uint32_t>(view_change_attempts_ + 1, kAttemptsMax);
   stats_.view_changes_started++;
-  out_->notes.push_back(Note{Note::Kind::ViewChangeStarted, new_view, 0, {}, {}, 0});
+  out_->notes.push_back(note::ViewChangeStarted{new_view});
   cancel_timer(TimerKind::Batch);
   ViewChange vc = build_view_change(new_view);
   assert(view_change_well_formed(config_, vc));

@@ -5,9 +5,16 @@
 #include <string>
 #include <vector>
 
-#include "reports/run_report.h"
+#include "harness/run_report.h"
 
 namespace reports {
+
+// The report is the scenario runner's (harness/run_report.h); the writers render it.
+using harness::Completion;
+using harness::RunReport;
+using harness::RunStats;
+using harness::TimelineMark;
+using harness::Violation;
 
 std::string to_json(const RunReport& report);
 // The report back from to_json()'s text, for a run made in another process: every field

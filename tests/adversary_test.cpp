@@ -1,9 +1,9 @@
 // The Byzantine behaviours as real adversaries: every fabrication of bad_view_change is
 // validly authenticated by the faulty replica itself, so only the protocol's checks can
-// refuse it; equivocation with "primary" keeps the primary in its coalition. Replicas are
-// driven directly through step() (no simulator), with the oracles fed as the host feeds
-// them, so the tests also show the oracles silent on these runs, or firing when the
-// protocol is fooled.
+// refuse it; equivocation with "primary" keeps the primary in its coalition. Replicas run on
+// the simulation host (host/cluster.h) over FIFO links the test filters, with the oracles
+// the host feeds, so the tests also show the oracles silent on these runs, or firing when
+// the protocol is fooled.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +19,8 @@
 
 #include "faults/behaviour.h"
 #include "faults/fault_spec.h"
+#include "host/cluster.h"
+#include "host/links.h"
 #include "oracles/checker.h"
 #include "protocol/crypto.h"
 #include "protocol/replica.h"
@@ -35,57 +37,60 @@ struct Packet {
   Bytes wire;
 };
 
-// n replicas, one client (node n), some replicas faulty with one behaviour each (all of one
-// fault, sharing one Coalition), a FIFO network the test can filter, and the oracles.
-class Cluster {
+// The links of these tests: first in, first out (every hop takes the same time), with a
+// filter the test sets; every message put on them is kept, in order.
+class FifoLinks final : public host::Links {
+ public:
+  host::LinkFate transmit(NodeId from, NodeId to, ByteView wire, sim::TimeNs now_ns) override {
+    (void)now_ns;
+    sent.push_back({from, to, Bytes(wire.begin(), wire.end())});
+    host::LinkFate fate;
+    fate.delay_ns[0] = kHopNs;
+    if (to >= replicas || drop(sent.back())) fate.copies = 0;  // replies to the client are not needed
+    return fate;
+  }
+  static constexpr sim::DurationNs kHopNs = 1'000;  // 1 us: traffic settles long before any timer
+  std::uint32_t replicas = 0;
+  std::vector<Packet> sent;
+  std::function<bool(const Packet&)> drop = [](const Packet&) { return false; };
+};
+
+// n replicas and one client identity (node n) on the host, some replicas faulty with one
+// behaviour each (all of one fault, sharing one Coalition), FIFO links the test can filter,
+// and the oracles the host feeds. Timers fire only when the test fires them: run() lets the
+// traffic settle and stops.
+class Cluster : public host::Observer {
  public:
   Cluster(std::uint32_t n, std::vector<ReplicaId> faulty,
           std::function<std::unique_ptr<faults::Behaviour>()> make)
-      : config_(make_config(n)),
-        ring_(9, AuthMode::Mac, n + 1),
-        client_(ring_, n),
-        checker_(config_, [n](ClientId c, Timestamp t, Bytes& op) {
-          if (c != n || t == 0) return false;
-          op = encode_kv_operation(KvOpcode::Increment, std::string("k") += std::to_string(t % 3));
-          return true;
-        }),
-        rejected_(n),
-        executed_(n) {
-    for (ReplicaId r = 0; r < n; ++r) replicas_.push_back(std::make_unique<Replica>(config_, r, ring_, false));
-    coalition_ = faults::make_coalition(faults_spec(faulty), faulty, config_);
-    for (auto r : faulty) {
-      checker_.mark_faulty(r);
-      byzantine_[r] = Byzantine{make(), std::make_unique<NodeCrypto>(ring_, r)};
-    }
+      : host_(options(n), links_with(n), this), client_(host_.keys(), n), rejected_(n), executed_(n) {
+    host_.start();
+    fault_ = host_.add_fault(faults::make_coalition(faults_spec(faulty), faulty, host_.config()));
+    for (auto r : faulty) host_.add_behaviour(fault_, r, make());
   }
 
-  const PbftConfig& config() const { return config_; }
-  Replica& replica(ReplicaId r) { return *replicas_[r]; }
-  const oracles::Checker& checker() const { return checker_; }
-  faults::Behaviour& behaviour(ReplicaId r) { return *byzantine_.at(r).behaviour; }
-  const faults::Coalition& coalition() const { return coalition_; }
+  const PbftConfig& config() const { return host_.config(); }
+  Replica& replica(ReplicaId r) { return *host_.replica(r); }
+  const oracles::Checker& checker() const { return host_.checker(); }
+  faults::Behaviour& behaviour(ReplicaId r) { return *host_.behaviour(fault_, r); }
+  const faults::Coalition& coalition() const { return host_.coalition(fault_); }
   const std::vector<Execution>& executed(ReplicaId r) const { return executed_[r]; }
-  // Everything that left a replica (a faulty one's after its behaviour), in order.
-  const std::vector<Packet>& sent() const { return sent_; }
-  std::function<bool(const Packet&)> drop = [](const Packet&) { return false; };
+  // Everything that left a node (a faulty replica's after its behaviour), in order, one
+  // entry per recipient.
+  const std::vector<Packet>& sent() const { return links_.sent; }
+  // From now on, messages the filter picks are lost as they are sent.
+  void drop(std::function<bool(const Packet&)> filter) { links_.drop = std::move(filter); }
 
   // The client's request t, straight to the primary of view 0.
   void submit(Timestamp t) {
-    const NodeId c = config_.n;
+    const NodeId c = config().n;
     const Bytes op = encode_kv_operation(KvOpcode::Increment, std::string("k") += std::to_string(t % 3));
     std::vector<NodeId> all;
-    for (NodeId r = 0; r < config_.n; ++r) all.push_back(r);
-    queue_.push_back({c, 0, client_.seal(encode_request(c, Request{c, t, op}), all)});
+    for (NodeId r = 0; r < config().n; ++r) all.push_back(r);
+    host_.send(c, 0, client_.seal(encode_request(c, Request{c, t, op}), all));
   }
-  void fire_view_change_timer(ReplicaId r) { step(r, Input::timer_fired(TimerKind::ViewChange)); }
-  void run(std::size_t max_steps = 100000) {
-    for (std::size_t i = 0; i < max_steps && !queue_.empty(); ++i) {
-      Packet p = std::move(queue_.front());
-      queue_.pop_front();
-      if (p.to >= config_.n || drop(p)) continue;  // replies to the client are not needed
-      deliver(p);
-    }
-  }
+  void fire_view_change_timer(ReplicaId r) { host_.fire_timer(r, TimerKind::ViewChange); }
+  void run() { host_.run_while_in_flight(); }
   // Refusals by `receiver` of messages claiming `sender`, for one reason.
   std::uint64_t rejected(ReplicaId receiver, NodeId sender, RejectReason why) const {
     auto it = rejected_[receiver].find({sender, why});
@@ -93,22 +98,37 @@ class Cluster {
   }
   std::uint64_t violations(const std::string& invariant) const {
     std::uint64_t n = 0;
-    for (const auto& v : checker_.violations()) n += v.invariant == invariant;
+    for (const auto& v : host_.checker().violations()) n += v.invariant == invariant;
     return n;
   }
 
+  bool watch_steps() const override { return true; }
+  void on_step(NodeId node, const Input& input, const Outbox& out) override {
+    (void)input;
+    if (node >= config().n) return;
+    for (const auto& rej : out.rejections) rejected_[node][{rej.from, rej.reason}]++;
+    for (const auto& ex : out.executions) executed_[node].push_back(ex);
+  }
+
  private:
-  struct Byzantine {
-    std::unique_ptr<faults::Behaviour> behaviour;
-    std::unique_ptr<NodeCrypto> crypto;
-  };
-  static PbftConfig make_config(std::uint32_t n) {
-    PbftConfig c;
-    c.n = n;
-    c.f = (n - 1) / 3;
-    c.checkpoint_interval = 2;
-    c.log_window = 8;
-    return c;
+  static host::ClusterOptions options(std::uint32_t n) {
+    host::ClusterOptions o;
+    o.config.n = n;
+    o.config.f = (n - 1) / 3;
+    o.config.checkpoint_interval = 2;
+    o.config.log_window = 8;
+    o.clients = 1;
+    o.seed = 9;
+    o.issued = [n](ClientId c, Timestamp t, Bytes& op) {
+      if (c != n || t == 0) return false;
+      op = encode_kv_operation(KvOpcode::Increment, std::string("k") += std::to_string(t % 3));
+      return true;
+    };
+    return o;
+  }
+  host::Links& links_with(std::uint32_t n) {
+    links_.replicas = n;
+    return links_;
   }
   static faults::FaultSpec faults_spec(const std::vector<ReplicaId>& faulty) {
     faults::FaultSpec spec;
@@ -116,76 +136,11 @@ class Cluster {
     spec.replicas = faulty;
     return spec;
   }
-  faults::ByzantineContext context(ReplicaId r) {
-    return faults::ByzantineContext{config_, r, *byzantine_.at(r).crypto, rng_, 0, 1, &coalition_};
-  }
 
-  void deliver(const Packet& p) {
-    auto byz = byzantine_.find(p.to);
-    if (byz != byzantine_.end()) {
-      auto ctx = context(p.to);
-      byz->second.behaviour->on_receive(p.from, p.wire, ctx);
-    }
-    checker_.on_delivered(p.to, p.wire);
-    step(p.to, Input::message(p.from, p.wire));
-  }
-
-  // As harness/world.cpp drains a step: a correct replica's sends are recorded first, then
-  // state transfers, executions and notes; a faulty replica's messages pass its behaviour.
-  void step(ReplicaId r, const Input& in) {
-    Outbox out;
-    replicas_[r]->step(in, out);
-    const bool faulty = byzantine_.count(r) != 0;
-    if (!faulty) {
-      for (const auto& m : out.messages) checker_.on_sent(0, r, m.wire);
-    }
-    for (const auto& rej : out.rejections) rejected_[r][{rej.from, rej.reason}]++;
-    for (const auto& note : out.notes) {
-      if (note.kind == Note::Kind::StateTransferred) checker_.on_state_transfer(0, r, note.a, note.digest);
-    }
-    for (const auto& ex : out.executions) {
-      executed_[r].push_back(ex);
-      checker_.on_execution(0, r, ex);
-    }
-    for (const auto& note : out.notes) {
-      if (note.kind == Note::Kind::CheckpointTaken) checker_.on_checkpoint(0, r, note.a, note.digest);
-      if (note.kind == Note::Kind::CheckpointStable) checker_.on_stable_checkpoint(0, r, note.a, note.digest);
-      if (note.kind == Note::Kind::PreparedCertificate) checker_.on_prepared_certificate(0, r, note.a, note.b, note.digest);
-      if (note.kind == Note::Kind::CheckpointCertificate) checker_.on_checkpoint_certificate(0, r, note.a, note.digest);
-    }
-    for (auto& m : out.messages) {
-      std::vector<OutMessage> sending;
-      if (faulty) {
-        auto ctx = context(r);
-        byzantine_.at(r).behaviour->on_send(m, ctx, sending);
-        for (const auto& s : sending) checker_.on_sent(0, r, s.wire);
-      } else {
-        sending.push_back(std::move(m));
-      }
-      for (auto& s : sending) enqueue(r, std::move(s));
-    }
-  }
-  void enqueue(ReplicaId from, OutMessage&& m) {
-    sent_.push_back({from, m.to, m.wire});
-    if (m.to != kAllReplicas) {
-      queue_.push_back({from, m.to, std::move(m.wire)});
-      return;
-    }
-    for (NodeId to = 0; to < config_.n; ++to) {
-      if (to != from) queue_.push_back({from, to, m.wire});
-    }
-  }
-
-  PbftConfig config_;
-  KeyRing ring_;
+  FifoLinks links_;  // before host_, which holds a reference to it
+  host::Cluster host_;
   NodeCrypto client_;
-  oracles::Checker checker_;
-  std::vector<std::unique_ptr<Replica>> replicas_;
-  faults::Coalition coalition_;
-  std::map<ReplicaId, Byzantine> byzantine_;
-  sim::RngEngine rng_ = sim::make_stream(4, "test/adversary");
-  std::deque<Packet> queue_;
-  std::vector<Packet> sent_;
+  std::uint32_t fault_ = 0;
   std::vector<std::map<std::pair<NodeId, RejectReason>, std::uint64_t>> rejected_;
   std::vector<std::vector<Execution>> executed_;
 };
@@ -212,14 +167,14 @@ void to_view_change(Cluster& c) {
   c.run();
   REQUIRE(c.replica(0).last_executed() == 2);
   REQUIRE(c.replica(0).low_watermark() == 2);
-  c.drop = [](const Packet& p) {
+  c.drop([](const Packet& p) {
     return kind_of(p) == MessageKind::Commit || (kind_of(p) == MessageKind::Prepare && seq_of(p) == 4);
-  };
+  });
   c.submit(3);
   c.submit(4);
   c.run();
   REQUIRE(c.replica(2).last_executed() == 2);
-  c.drop = [](const Packet&) { return false; };
+  c.drop([](const Packet&) { return false; });
   for (ReplicaId r = 0; r < 4; ++r) c.fire_view_change_timer(r);
   c.run();
 }
@@ -477,10 +432,10 @@ TEST_CASE("bad_view_change: coalition members make the same made-up claim, still
   Cluster c(7, {1, 2}, [] { return only(BadViewChangeVariant::PaddedCertificate); });
   c.submit(1);
   c.run();
-  c.drop = [](const Packet& p) { return kind_of(p) == MessageKind::Prepare || kind_of(p) == MessageKind::Commit; };
+  c.drop([](const Packet& p) { return kind_of(p) == MessageKind::Prepare || kind_of(p) == MessageKind::Commit; });
   c.submit(2);
   c.run();
-  c.drop = [](const Packet&) { return false; };
+  c.drop([](const Packet&) { return false; });
   for (ReplicaId r = 0; r < 7; ++r) c.fire_view_change_timer(r);
   c.run();
   REQUIRE_FALSE(c.coalition().prepares.empty());
@@ -577,7 +532,7 @@ TEST_CASE("bad_view_change false_ack: the new primary counts acks for the conten
   c.submit(1);
   c.run();
   REQUIRE(c.replica(0).last_executed() == 1);
-  c.drop = [](const Packet& p) { return kind_of(p) == MessageKind::ViewChangeAck && p.from == 2; };
+  c.drop([](const Packet& p) { return kind_of(p) == MessageKind::ViewChangeAck && p.from == 2; });
   for (ReplicaId r = 0; r < 4; ++r) c.fire_view_change_timer(r);
   c.run();
   CHECK(c.behaviour(3).stats().rewritten >= 1);

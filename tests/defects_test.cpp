@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "oracles/checker.h"
 #include "protocol/defects.h"
 #include "tests/replica_cluster.h"
@@ -22,14 +22,14 @@ using test_runs::from_library;
 
 namespace {
 
-reports::RunReport run(const Scenario& s, std::uint64_t seed, Defect defect) {
+harness::RunReport run(const Scenario& s, std::uint64_t seed, Defect defect) {
   RunOptions options;
   options.seed = seed;
   options.defect = defect;
   return run_scenario(s, options);
 }
 
-std::size_t count(const reports::RunReport& r, const std::string& invariant) {
+std::size_t count(const harness::RunReport& r, const std::string& invariant) {
   std::size_t n = 0;
   for (const auto& v : r.violations) n += v.invariant == invariant;
   return n;

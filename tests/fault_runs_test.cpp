@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "tests/run_helpers.h"
 
 using namespace harness;
@@ -40,7 +40,7 @@ struct Event {
 };
 
 struct Run {
-  reports::RunReport report;
+  harness::RunReport report;
   std::vector<Event> events;
   std::size_t count(const std::function<bool(const Event&)>& pred) const {
     std::size_t c = 0;
@@ -82,7 +82,7 @@ Run run(const Scenario& s, std::uint64_t seed = 1) {
   return r;
 }
 
-void check_correct_run(const reports::RunReport& r) {
+void check_correct_run(const harness::RunReport& r) {
   CAPTURE(r.liveness_detail);
   CHECK(r.safety_holds);
   CHECK(r.liveness_holds);
@@ -465,7 +465,7 @@ TEST_CASE("bad_reply with f+1 colluders: a client accepts their result and clien
     CHECK(r.outcome == "pass");  // the scenario expects the violation
     CHECK_FALSE(r.safety_holds);
     CHECK(r.faulty_replicas == std::vector<std::uint32_t>{2, 3});
-    const auto is_client = [](const reports::Violation& v) { return v.invariant == "client_consistency"; };
+    const auto is_client = [](const harness::Violation& v) { return v.invariant == "client_consistency"; };
     CHECK(std::any_of(r.violations.begin(), r.violations.end(), is_client));
     // Only the clients were misled: the correct replicas agree with each other and the log.
     for (const auto& v : r.violations) CHECK(v.invariant == "client_consistency");

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "faults/behaviour.h"
+#include "host/cluster.h"
+#include "host/links.h"
 #include "protocol/client.h"
 #include "protocol/replica.h"
 #include "sim/rng.h"
@@ -80,68 +82,76 @@ Bytes content_of(ByteView wire) {
   return env.ok() ? Bytes(env.value.content.begin(), env.value.content.end()) : Bytes{};
 }
 
-// n replicas and some clients on a virtual clock, wired by an unordered pool of packets
-// delivered in a random (seeded) order; timers fire when due. Replicas listed in
-// `behaviours` send through their behaviour, exactly as the simulation host does. After
-// every delivery to a correct replica the host checks authenticity of what it accepted.
-class Cluster {
+// Links that deliver in a random (seeded) order: each copy takes from one to ten hops.
+class ShuffledLinks final : public host::Links {
  public:
-  // hop_ns: virtual time each delivery takes; with a short view-change timeout, view
-  // changes come often.
+  ShuffledLinks(std::uint64_t seed, sim::DurationNs hop_ns) : rng_(sim::make_stream(seed, "test/cluster")), hop_ns_(hop_ns) {}
+  host::LinkFate transmit(NodeId, NodeId, ByteView, sim::TimeNs) override {
+    host::LinkFate fate;
+    fate.delay_ns[0] = hop_ns_ * static_cast<sim::DurationNs>(sim::uniform_int(rng_, 1, 10));
+    return fate;
+  }
+
+ private:
+  sim::RngEngine rng_;
+  sim::DurationNs hop_ns_;
+};
+
+// A replica that stops talking (and, unless it still receives, listening): a behaviour of
+// the test's, so the replica keeps its state (a crash would wipe it).
+class Mute final : public Behaviour {
+ public:
+  explicit Mute(bool still_receives) : still_receives_(still_receives) {}
+  void on_send(const OutMessage&, ByzantineContext&, std::vector<OutMessage>&) override { stats_.suppressed++; }
+  bool admits(NodeId, ByteView, ByzantineContext&) override { return still_receives_; }
+
+ private:
+  bool still_receives_;
+};
+
+// n replicas and some clients on the simulation host (host/cluster.h), over links that
+// deliver in a random (seeded) order. Replicas given a behaviour send through it, as in
+// every run. After every delivery to a correct replica the test checks authenticity of
+// what it accepted, and every replica's invariants over every slot after every step.
+class Cluster : public host::Observer {
+ public:
+  // hop_ns: virtual time one hop takes; with a short view-change timeout, view changes come
+  // often.
   Cluster(std::uint32_t n, std::uint32_t f, AuthMode auth, std::uint32_t clients, std::uint64_t seed,
           std::int64_t hop_ns = 100'000, std::int64_t view_change_timeout_ns = 100'000'000)
-      : hop_ns_(hop_ns), rng_(sim::make_stream(seed, "test/cluster")), fault_rng_(sim::make_stream(seed, "test/fault")) {
-    config_.n = n;
-    config_.f = f;
-    config_.auth = auth;
-    config_.checkpoint_interval = 4;
-    config_.log_window = 8;
-    config_.view_change_timeout_ns = view_change_timeout_ns;
-    config_.client_retry_timeout_ns = 200'000'000;
-    REQUIRE(config_.validate() == "");
-    ring_ = std::make_unique<KeyRing>(seed, auth, n + clients);
-    for (ReplicaId r = 0; r < n; ++r) replicas_.push_back(std::make_unique<Replica>(config_, r, *ring_, false));
-    for (std::uint32_t c = 0; c < clients; ++c) clients_.push_back(std::make_unique<Client>(config_, n + c, *ring_));
-    timers_.assign(n + clients, std::vector<std::int64_t>(kTimerKinds, -1));
+      : links_(seed, hop_ns), host_(options(n, f, auth, clients, seed, view_change_timeout_ns), links_, this) {
+    host_.start();
     honest_.resize(n + clients);
-    silenced_.assign(n, false);
-    deaf_.assign(n, false);
   }
 
-  const PbftConfig& config() const { return config_; }
-  Replica& replica(ReplicaId r) { return *replicas_[r]; }
+  const PbftConfig& config() const { return host_.config(); }
+  Replica& replica(ReplicaId r) { return *host_.replica(r); }
 
-  void set_coalition(faults::Coalition coalition) { coalition_ = std::move(coalition); }
-  const faults::Coalition& coalition() const { return *coalition_; }
+  // The coalition the behaviours added from now on share (one fault).
+  void set_coalition(faults::Coalition coalition) { fault_ = host_.add_fault(std::move(coalition)); }
+  const faults::Coalition& coalition() const { return host_.coalition(*fault_); }
   void add_behaviour(ReplicaId r, std::unique_ptr<Behaviour> b) {
-    faulty_.insert(r);
-    behaviours_[r] = std::move(b);
-    crypto_[r] = std::make_unique<NodeCrypto>(*ring_, r);
+    if (!fault_) fault_ = host_.add_fault();
+    host_.add_behaviour(*fault_, r, std::move(b));
+    behaviours_[r] = host_.behaviour(*fault_, r);
   }
   Behaviour& behaviour(ReplicaId r) { return *behaviours_.at(r); }
-  // A crashed replica: nothing reaches it and nothing it would send leaves (it counts as
-  // faulty). With `still_receives`, it keeps receiving (a replica that only stops talking).
+  // A replica that sends nothing (it counts as faulty). With `still_receives`, it keeps
+  // receiving (a replica that only stops talking); else nothing reaches it either.
   void silence(ReplicaId r, bool still_receives = false) {
-    faulty_.insert(r);
-    silenced_[r] = true;
-    deaf_[r] = !still_receives;
+    host_.add_behaviour(host_.add_fault(), r, std::make_unique<Mute>(still_receives));
   }
 
   // A new request, unless the client still waits for its previous one.
   void submit(std::uint32_t c, Bytes op) {
-    if (clients_[c]->busy()) return;
-    Outbox out;
-    clients_[c]->submit(std::move(op), out);
-    absorb(config_.n + c, out);
+    const NodeId node = config().n + c;
+    if (host_.client(node).busy()) return;
+    host_.submit(node, op);
   }
 
-  // Runs until nothing is left or `deliveries_max` packets were delivered.
-  void run(std::uint64_t deliveries_max) {
-    for (std::uint64_t i = 0; i < deliveries_max; ++i) {
-      if (!fire_due_timer() && !deliver_one()) {
-        if (!advance_to_next_timer()) return;
-      }
-    }
+  // Runs at most `events_max` events (deliveries, timers).
+  void run(std::uint64_t events_max) {
+    for (std::uint64_t i = 0; i < events_max && !host_.idle(); ++i) host_.step();
   }
 
   std::uint64_t completed() const { return completed_; }
@@ -151,179 +161,98 @@ class Cluster {
   std::uint64_t delivered_claiming_other() const { return claiming_other_; }
   std::uint64_t max_view() const {
     std::uint64_t v = 0;
-    for (ReplicaId r = 0; r < config_.n; ++r) {
-      if (!faulty_.count(r)) v = std::max<std::uint64_t>(v, replicas_[r]->view());
+    for (ReplicaId r = 0; r < config().n; ++r) {
+      if (!host_.is_faulty(r)) v = std::max<std::uint64_t>(v, host_.replica(r)->view());
     }
     return v;
   }
 
+  bool watch_steps() const override { return true; }
+  void on_completed(NodeId, const note::Completed&) override { completed_++; }
+  void on_step(NodeId node, const Input& input, const Outbox& out) override {
+    for (const auto& r : out.rejections) rejected_[static_cast<std::size_t>(r.reason)]++;
+    if (node < config().n) {
+      host_.replica(node)->check_invariants_full();  // the host samples; the test checks every step
+      if (input.kind == Input::Kind::Message && !host_.is_faulty(node)) check_authentic(input.from, node, input.wire, out);
+    }
+    if (node < config().n && host_.is_faulty(node)) return;
+    for (const auto& m : out.messages) {
+      // What it sent, and what it made itself inside (a new primary's O in NEW-VIEW).
+      honest_[node].insert(content_of(m.wire));
+      if (m.kind == MessageKind::ViewChange) honest_view_changes_[node].insert(view_change_digest(content_of(m.wire)));
+      std::vector<Bytes> inside;
+      nested_messages(m.wire, inside);
+      for (const auto& w : inside) {
+        auto e = parse_envelope(w);
+        if (e.ok() && e.value.sender == node) honest_[node].insert(content_of(w));
+      }
+    }
+  }
+
  private:
-  struct Packet {
-    NodeId from, to;
-    Bytes wire;
-  };
-
-  bool fire_due_timer() {
-    for (NodeId node = 0; node < timers_.size(); ++node) {
-      for (std::uint32_t k = 0; k < kTimerKinds; ++k) {
-        if (timers_[node][k] < 0 || timers_[node][k] > now_ns_) continue;
-        timers_[node][k] = -1;
-        Outbox out;
-        const auto in = Input::timer_fired(static_cast<TimerKind>(k));
-        if (node < config_.n) {
-          replicas_[node]->step(in, out);
-          replicas_[node]->check_invariants_full();  // every slot, after every step
-        }
-        else clients_[node - config_.n]->step(in, out);
-        absorb(node, out);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  bool advance_to_next_timer() {
-    std::int64_t next = -1;
-    for (const auto& node : timers_) {
-      for (auto t : node) {
-        if (t >= 0 && (next < 0 || t < next)) next = t;
-      }
-    }
-    if (next < 0) return false;
-    now_ns_ = std::max(now_ns_, next);
-    return true;
-  }
-
-  bool deliver_one() {
-    if (pool_.empty()) return false;
-    const auto at = sim::uniform_int(rng_, 0, pool_.size() - 1);
-    Packet p = std::move(pool_[at]);
-    pool_[at] = std::move(pool_.back());
-    pool_.pop_back();
-    now_ns_ += hop_ns_;
-    Outbox out;
-    if (p.to < config_.n && deaf_[p.to]) return true;
-    if (p.to >= config_.n) {
-      clients_[p.to - config_.n]->step(Input::message(p.from, p.wire), out);
-      absorb(p.to, out);
-      return true;
-    }
-    if (auto it = behaviours_.find(p.to); it != behaviours_.end()) {
-      auto ctx = context(p.to);
-      it->second->on_receive(p.from, p.wire, ctx);
-    }
-    replicas_[p.to]->step(Input::message(p.from, p.wire), out);
-    replicas_[p.to]->check_invariants_full();  // the host samples; the test checks every step
-    if (!faulty_.count(p.to)) check_authentic(p, out);
-    absorb(p.to, out);
-    return true;
+  static host::ClusterOptions options(std::uint32_t n, std::uint32_t f, AuthMode auth, std::uint32_t clients,
+                                      std::uint64_t seed, std::int64_t view_change_timeout_ns) {
+    host::ClusterOptions o;
+    o.config.n = n;
+    o.config.f = f;
+    o.config.auth = auth;
+    o.config.checkpoint_interval = 4;
+    o.config.log_window = 8;
+    o.config.view_change_timeout_ns = view_change_timeout_ns;
+    o.config.client_retry_timeout_ns = 200'000'000;
+    REQUIRE(o.config.validate() == "");
+    o.clients = clients;
+    o.seed = seed;
+    // Under auth "none" the property check itself is on trial: let every claim through to
+    // the replicas, as a network that does not know senders would.
+    o.transport_checks_sender = false;
+    return o;
   }
 
   // The property: a correct replica that did not refuse a message only acted on contents
   // that their claimed senders really produced, at the top level and nested, and a NEW-VIEW
   // it did not refuse names, for each correct replica in V, a VIEW-CHANGE that replica sent.
-  void check_authentic(const Packet& p, const Outbox& out) {
-    auto env = parse_envelope(p.wire);
+  void check_authentic(NodeId from, NodeId to, ByteView wire, const Outbox& out) {
+    auto env = parse_envelope(wire);
     if (!env.ok()) return;
     const bool refused = has_rejection(out, RejectReason::BadAuth) || has_rejection(out, RejectReason::WrongSender) ||
                          has_rejection(out, RejectReason::Malformed) ||
                          has_rejection(out, RejectReason::BadCertificate) || has_rejection(out, RejectReason::BadNewView);
-    if (env.value.sender != p.from) claiming_other_++;
+    if (env.value.sender != from) claiming_other_++;
     if (refused) return;
-    if (env.value.kind == MessageKind::NewView) check_named_view_changes(p, env.value);
-    std::vector<Bytes> claims{p.wire};
-    nested_messages(p.wire, claims);
+    if (env.value.kind == MessageKind::NewView) check_named_view_changes(from, to, env.value);
+    const Bytes whole(wire.begin(), wire.end());
+    std::vector<Bytes> claims{whole};
+    nested_messages(whole, claims);
     for (const auto& w : claims) {
       auto e = parse_envelope(w);
-      if (!e.ok() || faulty_.count(e.value.sender) || e.value.sender >= honest_.size()) continue;
+      if (!e.ok() || (e.value.sender < config().n && host_.is_faulty(e.value.sender)) || e.value.sender >= honest_.size()) continue;
       if (!honest_[e.value.sender].count(content_of(w))) {
         forgeries_.push_back(std::string(message_kind_name(e.value.kind)) + " claiming " +
-                             std::to_string(e.value.sender) + " accepted by " + std::to_string(p.to) + " (inside " +
-                             message_kind_name(env.value.kind) + " from " + std::to_string(p.from) + ")");
+                             std::to_string(e.value.sender) + " accepted by " + std::to_string(to) + " (inside " +
+                             message_kind_name(env.value.kind) + " from " + std::to_string(from) + ")");
       }
     }
   }
 
-  void check_named_view_changes(const Packet& p, const Envelope& env) {
+  void check_named_view_changes(NodeId from, NodeId to, const Envelope& env) {
     auto nv = decode_new_view(env.body);
     if (!nv.ok()) return;
     for (const auto& ref : nv.value.view_changes) {
-      if (ref.replica >= config_.n || faulty_.count(ref.replica)) continue;
+      if (ref.replica >= config().n || host_.is_faulty(ref.replica)) continue;
       if (!honest_view_changes_[ref.replica].count(ref.digest)) {
         forgeries_.push_back("VIEW-CHANGE of " + std::to_string(ref.replica) + " it never sent, named in NEW-VIEW from " +
-                             std::to_string(p.from) + ", not refused by " + std::to_string(p.to));
+                             std::to_string(from) + ", not refused by " + std::to_string(to));
       }
     }
   }
 
-  ByzantineContext context(ReplicaId r) {
-    return ByzantineContext{config_, r, *crypto_.at(r), fault_rng_, now_ns_, static_cast<std::uint32_t>(clients_.size()),
-                            coalition_ ? &*coalition_ : nullptr};
-  }
-
-  // Everything a node emitted in one step: its honest contents are recorded, then a
-  // faulty replica's messages pass through its behaviour.
-  void absorb(NodeId node, Outbox& out) {
-    for (const auto& t : out.timers) timers_[node][static_cast<std::size_t>(t.kind)] = t.cancel ? -1 : now_ns_ + std::max<std::int64_t>(1, t.delay_ns);
-    for (const auto& r : out.rejections) rejected_[static_cast<std::size_t>(r.reason)]++;
-    for (const auto& n : out.notes) completed_ += n.kind == Note::Kind::Completed;
-    std::vector<OutMessage> sending;
-    for (auto& m : out.messages) {
-      if (!faulty_.count(node)) {
-        // What it sent, and what it made itself inside (a new primary's O in NEW-VIEW).
-        honest_[node].insert(content_of(m.wire));
-        if (m.kind == MessageKind::ViewChange) honest_view_changes_[node].insert(view_change_digest(content_of(m.wire)));
-        std::vector<Bytes> inside;
-        nested_messages(m.wire, inside);
-        for (const auto& w : inside) {
-          auto e = parse_envelope(w);
-          if (e.ok() && e.value.sender == node) honest_[node].insert(content_of(w));
-        }
-      }
-      sending.push_back(std::move(m));
-    }
-    if (node < config_.n && silenced_[node]) return;
-    if (auto it = behaviours_.find(node); it != behaviours_.end()) {
-      std::vector<OutMessage> rewritten;
-      auto ctx = context(node);
-      for (const auto& m : sending) it->second->on_send(m, ctx, rewritten);
-      sending = std::move(rewritten);
-    }
-    for (auto& m : sending) post(node, std::move(m));
-    if (auto it = behaviours_.find(node); it != behaviours_.end() && it->second->tick_interval_ns() > 0) {
-      std::vector<OutMessage> injected;
-      auto ctx = context(node);
-      it->second->on_tick(ctx, injected);  // one tick per step of the faulty replica
-      for (auto& m : injected) post(node, std::move(m));
-    }
-  }
-
-  void post(NodeId from, OutMessage&& m) {
-    if (m.to == kAllReplicas) {
-      for (NodeId to = 0; to < config_.n; ++to) {
-        if (to != from) pool_.push_back({from, to, m.wire});
-      }
-    } else if (m.to < timers_.size()) {
-      pool_.push_back({from, m.to, std::move(m.wire)});
-    }
-  }
-
-  std::int64_t hop_ns_;
-  PbftConfig config_;
-  std::unique_ptr<KeyRing> ring_;
-  std::vector<std::unique_ptr<Replica>> replicas_;
-  std::vector<std::unique_ptr<Client>> clients_;
-  std::map<ReplicaId, std::unique_ptr<Behaviour>> behaviours_;
-  std::map<ReplicaId, std::unique_ptr<NodeCrypto>> crypto_;
-  std::set<ReplicaId> faulty_;
-  std::vector<bool> silenced_, deaf_;
+  ShuffledLinks links_;  // before host_, which holds a reference to it
+  host::Cluster host_;
+  std::optional<std::uint32_t> fault_;  // the fault set_coalition / add_behaviour put behaviours in
+  std::map<ReplicaId, Behaviour*> behaviours_;
   std::vector<std::set<Bytes>> honest_;
   std::map<NodeId, std::set<MessageDigest>> honest_view_changes_;  // view_change_digest()s sent
-  std::vector<std::vector<std::int64_t>> timers_;
-  std::vector<Packet> pool_;
-  std::int64_t now_ns_ = 0;
-  sim::RngEngine rng_, fault_rng_;
-  std::optional<faults::Coalition> coalition_;  // the one fault's shared state, when it has one
   std::uint64_t completed_ = 0, claiming_other_ = 0;
   std::array<std::uint64_t, kRejectReasons> rejected_{};
   std::vector<std::string> forgeries_;
@@ -1331,7 +1260,7 @@ TEST_CASE("bad_reply at the client: one liar is outvoted, f+1 colluders make it 
       Outbox got;
       client.step(Input::message(r, out[0].wire), got);
       for (const auto& note : got.notes) {
-        if (note.kind == Note::Kind::Completed) accepted = note.bytes;
+        if (const auto* done = std::get_if<note::Completed>(&note)) accepted = done->result;
       }
       if (!accepted.empty()) break;
     }

@@ -11,7 +11,7 @@
 #include "harness/scenario.h"
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "sim/network.h"
 #include "sim/rng.h"
 

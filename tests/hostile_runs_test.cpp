@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 
 using namespace harness;
 

@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "tests/run_helpers.h"
 
 using namespace harness;
@@ -29,15 +29,15 @@ Scenario small(std::uint32_t clients, std::uint32_t requests) {
   return s;
 }
 
-reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
+harness::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
 
-std::size_t count(const reports::RunReport& r, const std::string& invariant) {
+std::size_t count(const harness::RunReport& r, const std::string& invariant) {
   std::size_t n = 0;
   for (const auto& v : r.violations) n += v.invariant == invariant;
   return n;
 }
 
-std::uint64_t rejected(const reports::RunReport& r, const std::string& why) {
+std::uint64_t rejected(const harness::RunReport& r, const std::string& why) {
   auto it = r.stats.rejected_by_reason.find(why);
   return it == r.stats.rejected_by_reason.end() ? 0 : it->second;
 }

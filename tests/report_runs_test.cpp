@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "tests/run_helpers.h"
 #include "reports/writers.h"
 

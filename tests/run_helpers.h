@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 
 namespace test_runs {
 
@@ -30,7 +30,7 @@ inline harness::FaultSpec fault(harness::FaultKind kind, std::vector<harness::Re
 }
 
 // One run with `seed`, no trace kept.
-inline reports::RunReport run_report(const harness::Scenario& s, std::uint64_t seed = 1) {
+inline harness::RunReport run_report(const harness::Scenario& s, std::uint64_t seed = 1) {
   return harness::run_scenario(s, {seed, false, nullptr});
 }
 

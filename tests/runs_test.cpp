@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "harness/scenario.h"
-#include "harness/world.h"
+#include "harness/run_scenario.h"
 #include "tests/run_helpers.h"
 
 using namespace harness;
@@ -30,9 +30,9 @@ Scenario base(std::uint32_t n, std::uint32_t f, std::uint32_t clients = 3, std::
   return s;
 }
 
-reports::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
+harness::RunReport run(const Scenario& s, std::uint64_t seed = 1) { return test_runs::run_report(s, seed); }
 
-void check_all_done_and_agreed(const reports::RunReport& r) {
+void check_all_done_and_agreed(const harness::RunReport& r) {
   CAPTURE(r.scenario);
   CAPTURE(r.seed);
   CHECK(r.safety_holds);
@@ -45,7 +45,7 @@ void check_all_done_and_agreed(const reports::RunReport& r) {
   for (const auto& [replica, seq] : r.replica_executed) CHECK(seq == r.stats.executed_seq);
 }
 
-std::uint64_t rejected(const reports::RunReport& r, const std::string& why) {
+std::uint64_t rejected(const harness::RunReport& r, const std::string& why) {
   auto it = r.stats.rejected_by_reason.find(why);
   return it == r.stats.rejected_by_reason.end() ? 0 : it->second;
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The layers only point down: sim <- protocol <- faults <- oracles <- reports <- harness <- cli
+# The layers only point down: sim <- protocol <- faults <- oracles <- host <- harness <- reports <- cli
 # (docs/DESIGN.md, "Layers"). Every #include "dir/..." in a layer's folder names its own layer
 # or one below it, and each layer's meson library lists no dependency above it. Prints one
 # line per case and "N passed, N failed" last.
 set -u
 . "$(dirname "$0")/common.bash"
-layers=(sim protocol faults oracles reports harness cli)
+layers=(sim protocol faults oracles host harness reports cli)
 rank() { local i; for i in "${!layers[@]}"; do [ "${layers[$i]}" = "$1" ] && { echo "$i"; return; }; done; echo -1; }
 
 for i in "${!layers[@]}"; do

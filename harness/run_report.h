@@ -8,7 +8,7 @@
 
 #include "oracles/violation.h"
 
-namespace reports {
+namespace harness {
 
 // Violations are the oracles' (oracles/violation.h); the report carries them as they are.
 using Violation = oracles::Violation;
@@ -75,4 +75,4 @@ struct RunReport {
   std::string replay_command;            // "pbftsim run FILE --seed N"
 };
 
-}  // namespace reports
+}  // namespace harness

@@ -1,6 +1,6 @@
-// The simulation host: one single-threaded run of a scenario on a virtual clock. It owns
-// the event queue, the network model, the replicas and clients (pure state machines), the
-// faults wrapped around them, the trace and the oracles, and turns it all into a RunReport.
+// One run of a scenario: the host (host/cluster.h) with the scenario's cluster, network and
+// faults, the workload's clients driven through it, and at the end the oracles' verdicts,
+// the liveness judgement and the counters turned into a RunReport.
 //
 // Same scenario + same seed = the same sequence of events, byte for byte.
 #pragma once
@@ -10,7 +10,7 @@
 #include "harness/scenario.h"
 #include "protocol/crypto.h"
 #include "protocol/defects.h"
-#include "reports/run_report.h"
+#include "harness/run_report.h"
 
 namespace harness {
 
@@ -28,7 +28,7 @@ struct RunOptions {
 // Runs the scenario to its end (all requests completed, time limit or event budget) and
 // judges it. Never throws: an exception inside the run becomes outcome "error" with
 // harness_error set.
-reports::RunReport run_scenario(const Scenario& scenario, const RunOptions& options);
+RunReport run_scenario(const Scenario& scenario, const RunOptions& options);
 
 // The command that replays this run (with `--defect NAME` when a defect is planted).
 std::string replay_command(const Scenario& scenario, std::uint64_t seed,
