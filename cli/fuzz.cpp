@@ -62,20 +62,9 @@ struct RunResult {
 
 // ---- the child side ---------------------------------------------------------------------
 
+// The child sends its whole report back, in the format every other command reads it in.
 std::string child_run(const harness::Scenario& scenario, protocol::Defect defect) {
-  const harness::RunReport r = harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect});
-  nlohmann::json out;
-  out["outcome"] = r.outcome;
-  out["safety"] = r.safety_holds;
-  out["liveness"] = r.liveness_holds;
-  out["stop"] = r.stop_reason;
-  out["fingerprint"] = r.fingerprint;
-  out["error"] = r.harness_error;
-  out["liveness_detail"] = r.liveness_detail;
-  if (!r.violations.empty()) {
-    out["violation"] = r.violations.front().invariant + ": " + r.violations.front().detail;
-  }
-  return out.dump();
+  return reports::to_json(harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect}));
 }
 
 RunResult classify(const harness::Scenario& s, const harness::ChildOutcome& child) {
@@ -90,24 +79,24 @@ RunResult classify(const harness::Scenario& s, const harness::ChildOutcome& chil
     res.detail = child.death();  // the signal and the tail of what it printed
     return res;
   }
-  const auto j = nlohmann::json::parse(child.result, nullptr, false);
-  if (j.is_discarded()) {
+  harness::RunReport r;
+  try {
+    r = reports::from_json(child.result);
+  } catch (const std::exception&) {
     res.verdict = Verdict::Crash;
     res.detail = "unreadable result";
     return res;
   }
-  res.fingerprint = j.value("fingerprint", "");
-  const bool safety = j.value("safety", false);
-  const bool liveness = j.value("liveness", false);
-  if (j.value("outcome", "") == "error") {
+  res.fingerprint = r.fingerprint;
+  if (r.outcome == "error") {
     res.verdict = Verdict::Error;
-    res.detail = j.value("error", "");
-  } else if (!safety && s.expect.safety == harness::Expect::Holds) {
+    res.detail = r.harness_error;
+  } else if (!r.safety_holds && s.expect.safety == harness::Expect::Holds) {
     res.verdict = Verdict::Safety;
-    res.detail = j.value("violation", "");
-  } else if (!liveness && s.expect.liveness == harness::Expect::Holds) {
+    if (!r.violations.empty()) res.detail = r.violations.front().invariant + ": " + r.violations.front().detail;
+  } else if (!r.liveness_holds && s.expect.liveness == harness::Expect::Holds) {
     res.verdict = Verdict::Liveness;
-    res.detail = j.value("liveness_detail", "") + " (stopped: " + j.value("stop", "") + ")";
+    res.detail = r.liveness_detail + " (stopped: " + r.stop_reason + ")";
   }
   return res;
 }
