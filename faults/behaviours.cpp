@@ -182,7 +182,7 @@ class Corrupt final : public Behaviour {
 // Under auth "none" there is no cryptography, but the simulated network still knows which
 // node put a message on the wire, as authenticated channels would: the host refuses (as
 // bad_auth) every delivered message whose claimed sender is not the node that sent it
-// (harness/world.cpp), so forged copies are refused there too. What "none" cannot protect
+// (host/cluster.cpp), so forged copies are refused there too. What "none" cannot protect
 // is content forwarded inside another message (requests inside PRE-PREPARE, certificates
 // inside VIEW-CHANGE and NEW-VIEW, relayed requests): no behaviour forges those with another
 // node's identity, but corrupt's bit flips can alter them undetected, so Byzantine scenarios

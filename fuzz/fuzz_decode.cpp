@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "protocol/message.h"
+#include "protocol/wire_io.h"
 
 using namespace protocol;
 
@@ -35,7 +36,7 @@ bool same(ByteView a, ByteView b) { return a.size() == b.size() && std::equal(a.
 void require_canonical(const Bytes& content, MessageKind kind, NodeId sender, ByteView body, const char* what) {
   require(content.size() == kHeaderBytes + body.size(), what);
   require(content[0] == static_cast<std::uint8_t>(kind), what);
-  const NodeId written = content[1] | (content[2] << 8) | (content[3] << 16) | (NodeId{content[4]} << 24);
+  const NodeId written = load_le32(content.data() + 1);
   require(written == sender, what);
   require(same(ByteView(content).subspan(kHeaderBytes), body), what);
 }
@@ -175,14 +176,14 @@ void check_envelope(ByteView wire, const Envelope& e) {
   require(wire[e.content.size()] == static_cast<std::uint8_t>(e.scheme), "envelope: scheme byte");
   require(static_cast<std::uint8_t>(e.kind) == wire[0] && wire[0] >= 1 && wire[0] <= kMessageKindMax,
           "envelope: kind");
-  const NodeId sender = wire[1] | (wire[2] << 8) | (wire[3] << 16) | (NodeId{wire[4]} << 24);
+  const NodeId sender = load_le32(wire.data() + 1);
   require(e.sender == sender, "envelope: sender");
   switch (e.scheme) {
     case AuthScheme::None: require(e.auth.empty(), "envelope: no trailer without a scheme"); break;
     case AuthScheme::Signature: require(e.auth.size() == kSignatureBytes, "envelope: signature length"); break;
     case AuthScheme::Mac: {
       require(e.auth.size() >= 2, "envelope: MAC count");
-      const std::size_t count = e.auth[0] | (std::size_t{e.auth[1]} << 8);
+      const std::size_t count = load_le16(e.auth.data());
       require(count <= kMacEntriesMax && e.auth.size() == 2 + count * (4 + kMacBytes), "envelope: MAC length");
       break;
     }

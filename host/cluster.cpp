@@ -2,8 +2,11 @@
 #include "host/cluster.h"
 
 #include <algorithm>
+#include <boost/endian/conversion.hpp>
 #include <cassert>
 #include <utility>
+
+#include "protocol/wire_io.h"
 
 namespace host {
 
@@ -46,9 +49,7 @@ namespace {
 // that put it on the wire (a forged or relayed copy cannot be told from a real one).
 bool claims_transport_sender(protocol::ByteView wire, NodeId from) {
   if (wire.size() < 5) return true;  // malformed: the node refuses it itself
-  const NodeId claimed = static_cast<NodeId>(wire[1]) | static_cast<NodeId>(wire[2]) << 8 |
-                         static_cast<NodeId>(wire[3]) << 16 | static_cast<NodeId>(wire[4]) << 24;
-  return claimed == from;
+  return protocol::load_le32(wire.data() + 1) == from;  // kind, then the sender
 }
 
 }  // namespace
@@ -271,8 +272,7 @@ void Cluster::drain(NodeId node, const protocol::Input& input) {
       }
     }
     for (const auto& ex : outbox_.executions) {
-      std::uint64_t h = 0;
-      for (int i = 0; i < 8; ++i) h = (h << 8) | ex.batch_digest.bytes[i];
+      const std::uint64_t h = boost::endian::load_big_u64(ex.batch_digest.bytes.data());  // the digest's first 8 bytes
       trace(sim::TraceKind::Execute, node, node, 0, h, ex.seq, ex.view);
       checker_.on_execution(queue_.now_ns(), node, ex);
     }

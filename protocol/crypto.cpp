@@ -154,8 +154,8 @@ MessageDigest batch_digest_with(Sha256& h, std::span<const MessageDigest> reques
   static constexpr std::string_view kTag = "pbftsim/batch/v1";
   static_assert(batch_digest_input_bytes(0) == kTag.size() + 4);
   const auto count = static_cast<std::uint32_t>(request_digests.size());
-  const std::uint8_t count_le[4] = {static_cast<std::uint8_t>(count), static_cast<std::uint8_t>(count >> 8),
-                                    static_cast<std::uint8_t>(count >> 16), static_cast<std::uint8_t>(count >> 24)};
+  std::uint8_t count_le[4];
+  boost::endian::store_little_u32(count_le, count);
   h.begin();
   h.update(ByteView(reinterpret_cast<const std::uint8_t*>(kTag.data()), kTag.size()));
   h.update(count_le);
@@ -315,9 +315,8 @@ void NodeCrypto::seal_in_place(Bytes& wire, std::span<const NodeId> receivers) {
   }
   const MessageDigest d = digest(wire);
   wire.reserve(wire.size() + 3 + to.size() * (4 + kMacBytes));
-  const std::uint8_t head[3] = {static_cast<std::uint8_t>(AuthScheme::Mac),
-                                static_cast<std::uint8_t>(to.size()),
-                                static_cast<std::uint8_t>(to.size() >> 8)};
+  std::uint8_t head[3] = {static_cast<std::uint8_t>(AuthScheme::Mac), 0, 0};
+  boost::endian::store_little_u16(head + 1, static_cast<std::uint16_t>(to.size()));
   wire.insert(wire.end(), head, head + 3);
   for (NodeId r : to) {
     std::uint8_t entry[4 + kMacBytes];
@@ -349,7 +348,7 @@ bool NodeCrypto::verify(const Envelope& e, std::optional<MessageDigest>* content
     case AuthMode::Mac: break;
   }
   if (e.scheme != AuthScheme::Mac || e.auth.size() < 2) return false;
-  const std::size_t count = e.auth[0] | (std::size_t{e.auth[1]} << 8);
+  const std::size_t count = load_le16(e.auth.data());
   constexpr std::size_t kEntry = 4 + kMacBytes;
   // Entries are sorted by receiver: binary search for ours.
   std::size_t lo = 0, hi = count;

@@ -160,10 +160,7 @@ Decoded<Envelope> parse_envelope(ByteView wire) {
   if (e.scheme == AuthScheme::Signature && e.auth.size() != kSignatureBytes) return {{}, "bad signature length"};
   if (e.scheme == AuthScheme::Mac) {
     WireReader t(e.auth);
-    // Two statements: the operands of | are not sequenced, so one expression could read
-    // the high byte first on some compiler.
-    const std::uint32_t count_low = t.u8();
-    const std::uint32_t count = count_low | (std::uint32_t{t.u8()} << 8);
+    const std::uint32_t count = t.u16();
     if (!t.ok() || count > kMacEntriesMax || e.auth.size() != 2 + count * (4 + kMacBytes)) {
       return {{}, "bad authenticator length"};
     }

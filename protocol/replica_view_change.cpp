@@ -14,6 +14,7 @@
 #include <cassert>
 
 #include "protocol/replica.h"
+#include "protocol/wire_io.h"
 
 namespace protocol {
 
@@ -331,8 +332,7 @@ const Replica::ValidViewChange* Replica::held_view_change(ViewNumber view, Repli
 
 const Replica::ValidViewChange* Replica::held_view_change_wire(const Envelope& env) const {
   if (env.sender >= config_.n || env.body.size() < 8) return nullptr;
-  std::uint64_t view = 0;  // the body starts with the view, little-endian
-  for (int i = 7; i >= 0; --i) view = (view << 8) | env.body[static_cast<std::size_t>(i)];
+  const std::uint64_t view = load_le64(env.body.data());  // the body starts with the view
   return held_view_change(view, env.sender, env.wire);
 }
 

@@ -17,8 +17,7 @@ Bytes encode_kv_operation(KvOpcode op, std::string_view key, std::string_view va
   WireWriter w;  // one buffer, sized once: the workload encodes an operation per request
   w.reserve(1 + 2 + key.size() + 4 + value.size());
   w.u8(static_cast<std::uint8_t>(op));
-  w.u8(static_cast<std::uint8_t>(key.size() & 0xff));
-  w.u8(static_cast<std::uint8_t>(key.size() >> 8));
+  w.u16(static_cast<std::uint16_t>(key.size()));
   w.raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
   w.bytes(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
   return w.take();
@@ -27,7 +26,7 @@ Bytes encode_kv_operation(KvOpcode op, std::string_view key, std::string_view va
 Bytes KvService::execute(ByteView operation) {
   WireReader r(operation);
   const std::uint8_t op = r.u8();
-  const std::uint32_t key_length = r.u8() | (std::uint32_t{r.u8()} << 8);
+  const std::uint32_t key_length = r.u16();
   const ByteView key_bytes = r.raw(key_length);
   const ByteView value_bytes = r.bytes(kOperationBytesMax);
   if (!r.ok() || !r.at_end() || op < 1 || op > 4) return text("ERR malformed");

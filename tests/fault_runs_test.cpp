@@ -27,7 +27,7 @@ namespace {
 
 // Reject reasons as the trace records them (protocol::RejectReason).
 constexpr std::uint64_t kMalformed = 0, kBadAuth = 1, kWrongSender = 2;
-// Drop causes as the trace records them (harness/world.cpp: field "a" of a drop).
+// Drop causes as the trace records them (host/cluster.cpp: field "a" of a drop).
 constexpr std::uint64_t kLostByNetwork = 0, kToCrashed = 1, kByNetworkFault = 2;
 
 struct Event {

@@ -1,5 +1,5 @@
 // The oracles fire on logs that really violate them, and stay silent on logs that do not.
-// The logs are built by hand here, fed the way the host feeds them (harness/world.cpp):
+// The logs are built by hand here, fed the way the host feeds them (host/cluster.cpp):
 // sends, then deliveries, then executions, then notes. tests/oracle_runs_test.cpp checks
 // the same oracles on whole runs.
 #include <doctest/doctest.h>

@@ -11,6 +11,7 @@
 #include "protocol/client.h"
 #include "protocol/replica.h"
 #include "protocol/service.h"
+#include "protocol/wire_io.h"
 
 namespace protocol_test {
 
@@ -144,10 +145,10 @@ inline Bytes break_entry(Bytes wire, NodeId receiver) {
   REQUIRE(env.ok());
   REQUIRE(env.value.scheme == AuthScheme::Mac);
   const std::size_t trailer = static_cast<std::size_t>(env.value.auth.data() - wire.data());
-  const std::size_t count = wire[trailer] | (wire[trailer + 1] << 8);
+  const std::size_t count = load_le16(wire.data() + trailer);
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t entry = trailer + 2 + i * 36;
-    const NodeId to = wire[entry] | (wire[entry + 1] << 8) | (wire[entry + 2] << 16) | (wire[entry + 3] << 24);
+    const NodeId to = load_le32(wire.data() + entry);
     if (to == receiver) wire[entry + 4 + 7] ^= 0x10;
   }
   return wire;
