@@ -31,7 +31,7 @@ using protocol::SlotClaim;
 using protocol::ViewNumber;
 
 // Genuine messages remembered, and lies told, per kind (the oldest go first).
-constexpr std::size_t kKeptMax = 256;
+constexpr std::size_t kGenuineKeptMax = 256;
 constexpr std::size_t kRequestsKeptMax = 64;
 
 // Tags of made-up digests, so that each kind of lie names digests of its own.
@@ -41,7 +41,7 @@ constexpr std::uint8_t kMadeUpUnbacked = 0xef;
 
 template <class Map>
 void keep_bounded(Map& m) {
-  while (m.size() > kKeptMax) m.erase(m.begin());
+  while (m.size() > kGenuineKeptMax) m.erase(m.begin());
 }
 
 enum class Target { ViewChange, NewView, Ack };

@@ -22,7 +22,7 @@ namespace {
 using protocol::MessageKind;
 
 // Real messages and snapshots remembered per behaviour (the oldest go first).
-constexpr std::size_t kKeptMax = 256;
+constexpr std::size_t kMessagesKeptMax = 256;
 constexpr std::size_t kSnapshotsKeptMax = 4;
 // A snapshot made of garbage for an empty one still carries some bytes.
 constexpr std::size_t kGarbageBytesMin = 32;
@@ -278,7 +278,7 @@ class DoublePrePrepare final : public Behaviour {
     if (it != sent_.end()) return it->second;
     const protocol::PrePrepare b = other_batch(pp);
     Bytes wire = ctx.crypto.seal(protocol::encode_pre_prepare(ctx.self, b), all_replicas(ctx.config));
-    keep_bounded(sent_, kKeptMax - 1);
+    keep_bounded(sent_, kMessagesKeptMax - 1);
     return sent_.emplace(key, std::move(wire)).first->second;
   }
 

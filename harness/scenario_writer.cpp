@@ -7,28 +7,28 @@
 namespace harness {
 namespace {
 
-using json = nlohmann::ordered_json;
+using ojson = nlohmann::ordered_json;
 
 // ns -> ms, exact: whole milliseconds are written as integers, anything else as a double
 // that sim::from_ms rounds back to the same ns. Below about 4e9 ms ns / 1e6 is that double;
 // above, two roundings can land one ns off (8766825514.3994827 ms is 8766825514399484 ns,
 // which ns / 1e6 would bring back as ...486), and a neighbouring double is the one. One
 // exists: ns came from from_ms of some double, within an ulp of ns / 1e6.
-json ms(sim::DurationNs ns) {
-  if (ns % 1'000'000 == 0) return json(ns / 1'000'000);
+ojson ms(sim::DurationNs ns) {
+  if (ns % 1'000'000 == 0) return ojson(ns / 1'000'000);
   const double near = static_cast<double>(ns) / 1e6;
   double below = near, above = near;
   constexpr int kUlpsMax = 4;  // one was always enough when measured; a margin
   for (int i = 0; i <= kUlpsMax; ++i) {
-    if (sim::from_ms(below) == ns) return json(below);
-    if (sim::from_ms(above) == ns) return json(above);
+    if (sim::from_ms(below) == ns) return ojson(below);
+    if (sim::from_ms(above) == ns) return ojson(above);
     below = std::nextafter(below, 0.0);
     above = std::nextafter(above, HUGE_VAL);
   }
-  return json(near);
+  return ojson(near);
 }
 
-json latency(const sim::LatencyModel& m) {
+ojson latency(const sim::LatencyModel& m) {
   using D = sim::LatencyModel::Dist;
   switch (m.dist) {
     case D::Constant: return {{"dist", "constant"}, {"value", m.value_ms}};
@@ -41,7 +41,7 @@ json latency(const sim::LatencyModel& m) {
 
 const char* auth_name(protocol::AuthMode mode) { return protocol::auth_mode_name(mode); }
 
-json cluster(const protocol::PbftConfig& c) {
+ojson cluster(const protocol::PbftConfig& c) {
   return {{"n", c.n},
           {"f", c.f},
           {"auth", auth_name(c.auth)},
@@ -54,8 +54,8 @@ json cluster(const protocol::PbftConfig& c) {
           {"state_fetch_timeout_ms", ms(c.state_fetch_timeout_ns)}};
 }
 
-json fault(const FaultSpec& f) {
-  json o;
+ojson fault(const FaultSpec& f) {
+  ojson o;
   o["kind"] = fault_kind_name(f.kind);
   if (f.replicas_is_primary) {
     o["replicas"] = "primary";
@@ -111,7 +111,7 @@ const char* expect_text(Expect e) { return expect_name(e); }
 }  // namespace
 
 std::string scenario_to_json(const Scenario& s) {
-  json root;
+  ojson root;
   root["name"] = s.name;
   if (!s.description.empty()) root["description"] = s.description;
   root["seed"] = s.seed;
@@ -125,7 +125,7 @@ std::string scenario_to_json(const Scenario& s) {
                       {"keys", s.workload.keys},
                       {"start_ms", s.workload.start_ms},
                       {"think_ms", s.workload.think_ms}};
-  json faults = json::array();
+  ojson faults = ojson::array();
   for (const auto& f : s.faults) faults.push_back(fault(f));
   root["faults"] = std::move(faults);
   root["duration_ms"] = ms(s.duration_ns);

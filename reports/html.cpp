@@ -21,7 +21,7 @@ struct Arrow {
 };
 
 constexpr std::size_t kArrowsMax = 2000;          // the diagram shows a window around the focus
-constexpr std::size_t kViolationsListedMax = 50;  // the page lists the first ones
+constexpr std::size_t kViolationsOnPageMax = 50;  // the page lists the first ones
 constexpr const char* kStyle =
     "<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
     ".pass{color:#176b2c}.fail{color:#b00020}table{border-collapse:collapse}"
@@ -279,8 +279,8 @@ std::string to_html(const RunReport& r) {
     o << "<h2>Violations</h2><ul>";
     std::size_t listed = 0;
     for (const auto& v : r.violations) {
-      if (listed++ == kViolationsListedMax) {
-        o << "<li>... and " << r.violations.size() - kViolationsListedMax << " more (the JSON report has them all)</li>";
+      if (listed++ == kViolationsOnPageMax) {
+        o << "<li>... and " << r.violations.size() - kViolationsOnPageMax << " more (the JSON report has them all)</li>";
         break;
       }
       o << "<li><b>" << xml_escape(v.invariant) << "</b> at " << num(v.time_ns / 1e6) << " ms: " << xml_escape(v.detail);

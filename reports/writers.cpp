@@ -18,7 +18,7 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::size_t kViolationsListedMax = 20;  // the summary lists the first ones
+constexpr std::size_t kViolationsInSummaryMax = 20;  // the summary lists the first ones
 
 std::string ms(std::int64_t ns) {
   char buf[32];
@@ -188,8 +188,8 @@ std::string to_text(const RunReport& r) {
   o << "  safety:   " << verdict(r.safety_holds, r.expect_safety) << "\n";
   std::size_t listed = 0;
   for (const auto& v : r.violations) {
-    if (listed++ == kViolationsListedMax) {
-      o << "    ... and " << r.violations.size() - kViolationsListedMax << " more (the JSON report has them all)\n";
+    if (listed++ == kViolationsInSummaryMax) {
+      o << "    ... and " << r.violations.size() - kViolationsInSummaryMax << " more (the JSON report has them all)\n";
       break;
     }
     o << "    - " << v.invariant << " at " << ms(v.time_ns) << " ms: " << v.detail;

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds pbftsim three times and runs every test through `meson test` (suites: see meson.build):
+# Builds pbftsim twice and runs every test through `meson test` (suites: see meson.build):
 #   build/            release (GCC): suites unit, runs, sweeps and cli (tests/cli/*.sh)
-#   build-asan-fuzz/  ASan+UBSan (clang 14, with the libFuzzer targets): suites unit, runs
-#                     and fuzz (each target 20 s from its corpus, then every corpus file)
-#   build-defects/    release with the planted protocol defects (-Dplanted_defects=true):
-#                     suite defects only (each defect caught by an oracle), so only pbftsim
-#                     and the defects tests are compiled there
+#   build-asan-fuzz/  ASan+UBSan (clang 14), with the libFuzzer targets and the planted
+#                     protocol defects compiled in (-Dplanted_defects=true; without --defect
+#                     a run plants none): suites unit, runs, fuzz (each target 20 s from its
+#                     corpus, then every corpus file) and defects (each defect caught by an
+#                     oracle). Only the executables those suites run are compiled there.
 # The sweeps (many seeds, the whole scenario library) run once, in the release build: they
 # look for logic errors, and under ASan they took most of the time. The ASan build runs while
-# the release tests do, so the two cores stay busy.
+# the release tests do, so the two cores stay busy. Both are unity builds (meson's default
+# here), which halves what the compiler spends parsing the same headers.
 # Prints one line per test (a doctest binary under its suite filter, a command-line script,
 # a fuzz target) and, last, the plain summary "N passed, N failed" over all test cases.
 # Exits non-zero if anything failed or did not build.
@@ -124,17 +125,19 @@ else
   failed=$((failed + 1))
 fi
 
-# ASan+UBSan, and the libFuzzer targets when clang is there (the set-up installs it).
+# ASan+UBSan, with the planted defects, and the libFuzzer targets when clang is there (the
+# set-up installs it).
 asan_dir=build-asan-fuzz
-asan_suites=(unit runs fuzz)
+asan_suites=(unit runs fuzz defects)
 if command -v clang++-14 >/dev/null; then
   CXX=clang++-14 configure "$asan_dir" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
-    -Db_lundef=false -Dlibfuzzer=true
+    -Db_lundef=false -Dlibfuzzer=true -Dplanted_defects=true
 else
   echo "$asan_dir: clang++-14 missing: ASan build with the default compiler, no fuzz targets"
   asan_dir=build-asan
-  asan_suites=(unit runs)
-  configure "$asan_dir" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false
+  asan_suites=(unit runs defects)
+  configure "$asan_dir" -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false \
+    -Dplanted_defects=true
 fi
 asan_status=$?
 if [ "$asan_status" -eq 0 ]; then
@@ -150,29 +153,11 @@ else
   failed=$((failed + 1))
 fi
 
-# The planted defects: after the ASan tests, so that two jobs at most share the cores.
-defects_dir=build-defects
-configure "$defects_dir" -Dplanted_defects=true
-defects_status=$?
-if [ "$defects_status" -eq 0 ]; then
-  mapfile -t defects_targets < <(targets_for "$defects_dir" defects)
-  ninja -C "$defects_dir" "${defects_targets[@]}" >"$log_dir/build-defects.log" 2>&1
-  defects_status=$?
-fi
-if [ "$defects_status" -eq 0 ]; then
-  run_suites "$defects_dir" defects defects
-else
-  tail -50 "$log_dir/build-defects.log" 2>/dev/null
-  echo "$defects_dir: build failed"
-  failed=$((failed + 1))
-fi
-
 if [ "$release_ok" -eq 1 ]; then
   wait "$release_pid"
   tally build release
 fi
 [ "$asan_status" -eq 0 ] && tally "$asan_dir" asan
-[ "$defects_status" -eq 0 ] && tally "$defects_dir" defects
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

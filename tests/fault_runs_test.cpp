@@ -61,7 +61,7 @@ Scenario base(std::uint32_t n = 4) {
   return s;
 }
 
-Run run(const Scenario& s, std::uint64_t seed = 1) {
+Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
   Run r;
   r.report = run_scenario(s, {seed, true, nullptr});
   for (const auto& line : r.report.trace_lines) {
@@ -105,7 +105,7 @@ std::uint32_t claimed_sender(const Event& e) {
 TEST_CASE("silence: the replica sends nothing from from_ms on, and still receives") {
   Scenario s = base();
   s.faults.push_back(fault(FaultKind::Silence, {3}, 50));
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{3});
   CHECK(r.count([](const Event& e) { return is_send(e) && e.from == 3 && e.t < sim::ms(50); }) > 0);
@@ -121,7 +121,7 @@ TEST_CASE("crash: nothing to or from the replica until restart_ms, then it recov
   FaultSpec crash = fault(FaultKind::Crash, {2}, 100);
   crash.restart_ns = sim::ms(400);
   s.faults.push_back(crash);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   auto in_crash = [](const Event& e) { return e.t >= sim::ms(100) && e.t < sim::ms(400); };
   CHECK(r.count([&](const Event& e) { return is_send(e) && e.from == 2 && in_crash(e); }) == 0);
@@ -140,7 +140,7 @@ TEST_CASE("crash: nothing to or from the replica until restart_ms, then it recov
 TEST_CASE("equivocate: the primary sends two PRE-PREPAREs for one (view, seq); a view change follows") {
   Scenario s = base();
   s.faults.push_back(fault(FaultKind::Equivocate, {0}));
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   std::map<std::string, std::set<std::string>> digests;  // "v=0 n=3" -> digests sent
   for (const auto& e : r.events) {
@@ -159,7 +159,7 @@ TEST_CASE("withhold: PREPARE and COMMIT from the replica reach only the listed r
   FaultSpec w = fault(FaultKind::Withhold, {3});
   w.to = {0};
   s.faults.push_back(w);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   CHECK(r.count([](const Event& e) { return is_send(e) && e.from == 3 && is_vote(e) && e.to == 0; }) > 0);
   CHECK(r.count([](const Event& e) { return is_send(e) && e.from == 3 && is_vote(e) && e.to != 0; }) == 0);
@@ -172,7 +172,7 @@ TEST_CASE("corrupt: about the given fraction of the replica's messages is refuse
   FaultSpec c = fault(FaultKind::Corrupt, {2});
   c.probability = 0.3;
   s.faults.push_back(c);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   auto refused = [](const Event& e) { return e.kind == "reject" && (e.a == kBadAuth || e.a == kMalformed); };
   const double from_2 = static_cast<double>(r.count([&](const Event& e) { return refused(e) && e.from == 2; }));
@@ -186,7 +186,7 @@ TEST_CASE("corrupt: about the given fraction of the replica's messages is refuse
 TEST_CASE("forge: every copy that claims another replica is refused, one rejection per delivery") {
   Scenario s = base();
   s.faults.push_back(fault(FaultKind::Forge, {3}));
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   // Replica 3's forgeries claim replica 0 (the next id); delivered to replicas only.
   auto forged = [](const Event& e) { return e.kind == "deliver" && e.from == 3 && e.to < 4 && claimed_sender(e) == 0; };
@@ -207,7 +207,7 @@ TEST_CASE("replay: old messages of other replicas re-sent at the given rate; not
   FaultSpec rp = fault(FaultKind::Replay, {2});
   rp.rate_per_s = 200;
   s.faults.push_back(rp);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);  // integrity: no request executes twice
   const auto replayed = static_cast<double>(r.count([](const Event& e) { return is_send(e) && e.from == 2 && claimed_sender(e) != 2; }));
   const double expected = 200.0 * static_cast<double>(r.report.stats.virtual_time_ns) / 1e9;
@@ -221,7 +221,7 @@ TEST_CASE("bad_view_change: fabricated certificates and a wrong NEW-VIEW are ref
   Scenario s = base(7);
   s.faults.push_back(fault(FaultKind::Silence, {0}, 100));
   s.faults.push_back(fault(FaultKind::BadViewChange, {1}));
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   const auto& why = r.report.stats.rejected_by_reason;
   CHECK(why.count("bad_new_view") + why.count("bad_certificate") >= 1);
@@ -237,7 +237,7 @@ TEST_CASE("bad_view_change with \"variants\": only the listed fabrications are m
   FaultSpec lie = fault(FaultKind::BadViewChange, {1});
   lie.variants = {"short_v"};
   s.faults.push_back(lie);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   const auto& why = r.report.stats.rejected_by_reason;
   CHECK(why.count("bad_new_view") == 1);
@@ -250,7 +250,7 @@ TEST_CASE("delay: every message from the replica arrives at least extra_ms later
   FaultSpec d = fault(FaultKind::Delay, {0});
   d.extra_ms = 40;
   s.faults.push_back(d);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::string>, std::vector<std::int64_t>> sent;
   std::int64_t from_0_min = INT64_MAX, others_max = 0;
@@ -273,7 +273,7 @@ TEST_CASE("drop: about the given fraction of the replica's messages is lost, nob
   FaultSpec d = fault(FaultKind::Drop, {1});
   d.probability = 0.5;
   s.faults.push_back(d);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   const auto lost = static_cast<double>(r.count([](const Event& e) { return e.kind == "drop" && e.a == kByNetworkFault && e.from == 1; }));
   const auto sent = static_cast<double>(r.count([](const Event& e) { return is_send(e) && e.from == 1; }));
@@ -294,7 +294,7 @@ TEST_CASE("partition: nothing crosses between groups until until_ms, then traffi
   p.groups = {{0, 1, 2}, {3}};
   p.until_ns = sim::ms(600);
   s.faults.push_back(p);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   auto across = [](const Event& e) { return e.from < 4 && e.to < 4 && ((e.from == 3) != (e.to == 3)); };
   auto during = [](const Event& e) { return e.t >= sim::ms(100) && e.t < sim::ms(600); };
@@ -310,7 +310,7 @@ TEST_CASE("timer_skew: the replica's timers fire factor times as fast; it stays 
   FaultSpec k = fault(FaultKind::TimerSkew, {2});
   k.factor = 50;
   s.faults.push_back(k);
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   // Only the hurried replica gives up on the primary; the others never join it.
   std::set<std::uint32_t> view_changers;
@@ -333,7 +333,7 @@ TEST_CASE("\"primary\" names the primary of the highest view when the fault star
   s.workload.requests_per_client = 100;
   s.workload.think_ms = 20;  // the workload outlasts both faults
   s.faults = {first, second};
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{0, 1});
   CHECK(r.report.stats.final_view >= 2);
@@ -344,7 +344,7 @@ TEST_CASE("the library's crash-restart-during-view-change restarts its replica i
   REQUIRE(std::holds_alternative<Scenario>(loaded));
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     CAPTURE(seed);
-    const Run r = run(std::get<Scenario>(loaded), seed);
+    const Run r = traced_run(std::get<Scenario>(loaded), seed);
     check_correct_run(r.report);
     std::int64_t view_change_started = -1, new_view_entered = -1, restarted = -1;
     for (const auto& e : r.events) {
@@ -405,7 +405,7 @@ TEST_CASE("bad_checkpoint within f: the colluders' one wrong digest never become
   const Scenario s = test_runs::from_library("bad-checkpoint-colluding");
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{5, 6});
     // Per seq: the digest the correct replicas sent, and the one the colluders sent.
@@ -435,7 +435,7 @@ TEST_CASE("bad_state within f: the laggard refuses the lying snapshots and gets 
   std::uint64_t refused = 0;
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     CHECK(r.report.stats.state_transfers >= 1);
     const auto& why = r.report.stats.rejected_by_reason;
@@ -450,7 +450,7 @@ TEST_CASE("bad_reply within f: the client's f+1 matching rule keeps the lie out"
   const Scenario s = test_runs::from_library("bad-reply");
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     CHECK(r.report.faulty_replicas == std::vector<std::uint32_t>{3});
     CHECK(r.count([](const Event& e) { return is_send(e) && e.from == 3 && e.tag == 5; }) > 0);  // it did reply
@@ -488,7 +488,7 @@ TEST_CASE("double_preprepare within f: victims get two PRE-PREPAREs for one (vie
   const Scenario s = test_runs::from_library("double-preprepare");
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     // (receiver, view, seq) -> the digests the primary of view 0 sent it.
     std::map<std::tuple<std::uint32_t, std::string, std::string>, std::set<std::string>> got;
@@ -511,7 +511,7 @@ TEST_CASE("split_votes within f: the colluders' votes reach three correct replic
   std::uint64_t view_changes = 0;
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     view_changes += r.report.stats.view_changes;
     // (sender, kind, view, seq) -> the correct replicas its vote was sent to.
@@ -539,7 +539,7 @@ TEST_CASE("split_votes within f: the colluders' votes reach three correct replic
 
 TEST_CASE("one-way links: \"to\" drops, delays and partitions only what reaches the listed receivers") {
   const Scenario s = test_runs::from_library("one-way-links");
-  const Run r = run(s);
+  const Run r = traced_run(s);
   check_correct_run(r.report);
   CHECK(r.report.faulty_replicas.empty());
   auto during = [](const Event& e, std::int64_t from_ms, std::int64_t until_ms) {
@@ -579,7 +579,7 @@ TEST_CASE("bad_checkpoint with a correct replica cut off: no checkpoint becomes 
   const Scenario s = test_runs::from_library("bad-checkpoint-laggard");
   for (std::uint64_t seed = 1; seed <= kSeedsWithinF; ++seed) {
     CAPTURE(seed);
-    const Run r = run(s, seed);
+    const Run r = traced_run(s, seed);
     check_correct_run(r.report);
     // Replicas 0 and 1 and the liar's wrong digest make no quorum: while replica 2 is cut off
     // (100 - 800 ms) no correct replica's stable checkpoint moves, and the primary proposes

@@ -12,21 +12,11 @@
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
 #include "harness/run_scenario.h"
+#include "tests/run_helpers.h"
 #include "sim/network.h"
 #include "sim/rng.h"
 
 using namespace harness;
-
-namespace {
-
-Scenario parse_ok(const std::string& json) {
-  auto parsed = parse_scenario(json, "generated.json");
-  if (auto* err = std::get_if<ScenarioError>(&parsed)) FAIL_CHECK(err->to_string());
-  REQUIRE(std::holds_alternative<Scenario>(parsed));
-  return std::get<Scenario>(parsed);
-}
-
-}  // namespace
 
 TEST_CASE("random scenarios are a pure function of the seed") {
   const RandomScenarioOptions options;
@@ -43,7 +33,7 @@ TEST_CASE("generated JSON round-trips through the parser, field for field") {
     const Scenario s = random_scenario(seed, options);
     const std::string json = scenario_to_json(s);
     CAPTURE(json);
-    const Scenario back = parse_ok(json);
+    const Scenario back = test_runs::parse_ok(json);
     CHECK(scenario_to_json(back) == json);
     CHECK(back.seed == s.seed);
     CHECK(back.cluster.n == s.cluster.n);
@@ -75,7 +65,7 @@ TEST_CASE("fractional times survive the round trip to the nanosecond") {
   Scenario s = random_scenario(7, {});
   s.cluster.view_change_timeout_ns = 1'234'567;  // 1.234567 ms
   s.duration_ns = 98'765'432'101;
-  const Scenario back = parse_ok(scenario_to_json(s));
+  const Scenario back = test_runs::parse_ok(scenario_to_json(s));
   CHECK(back.cluster.view_change_timeout_ns == 1'234'567);
   CHECK(back.duration_ns == 98'765'432'101);
 }
@@ -87,14 +77,14 @@ TEST_CASE("fractional times beyond 2^52 ns survive the round trip to the nanosec
                                    sim::DurationNs{8'902'974'975'943'500}, sim::DurationNs{999'999'999'999'999'872}}) {
     CAPTURE(ns);
     s.duration_ns = ns;
-    CHECK(parse_ok(scenario_to_json(s)).duration_ns == ns);
+    CHECK(test_runs::parse_ok(scenario_to_json(s)).duration_ns == ns);
   }
 }
 
 TEST_CASE("a replayed JSON file is the same run: same fingerprint") {
   for (std::uint64_t seed : {3u, 11u, 20u}) {
     const Scenario s = random_scenario(seed, {});
-    const Scenario back = parse_ok(scenario_to_json(s));
+    const Scenario back = test_runs::parse_ok(scenario_to_json(s));
     const auto a = run_scenario(s, {s.seed, false, nullptr});
     const auto b = run_scenario(back, {back.seed, false, nullptr});
     CAPTURE(seed);
@@ -164,7 +154,7 @@ TEST_CASE("shrink candidates are valid scenarios and each is smaller") {
     const Scenario s = random_scenario(seed, {});
     for (const auto& c : shrink_candidates(s)) {
       CAPTURE(c.what);
-      const Scenario back = parse_ok(scenario_to_json(c.scenario));
+      const Scenario back = test_runs::parse_ok(scenario_to_json(c.scenario));
       CHECK(back.cluster.n <= s.cluster.n);
       CHECK(back.faults.size() <= s.faults.size());
       CHECK(back.workload.requests_per_client <= s.workload.requests_per_client);

@@ -10,25 +10,16 @@
 
 #include "harness/scenario.h"
 #include "harness/run_scenario.h"
+#include "tests/run_helpers.h"
 
 using namespace harness;
-
-namespace {
-
-Scenario parse_ok(const std::string& json) {
-  auto parsed = parse_scenario(json, "hostile.json");
-  if (auto* err = std::get_if<ScenarioError>(&parsed)) FAIL(err->to_string());
-  return std::get<Scenario>(parsed);
-}
-
-}  // namespace
 
 TEST_CASE("the largest timeouts on the slowest skewed clock: timers that never fire, not an overflow") {
   // 10^12 ms timeouts on clocks 1000 times slow are 10^21 ns away: past any run. Computed in
   // 64-bit signed ns they overflowed (undefined; on x86 the timer fired 1 ns later, so view
   // changes and state fetches ran back to back). Under UBSan this run is also checked for
   // the signed overflow of now + delay.
-  const Scenario s = parse_ok(R"({
+  const Scenario s = test_runs::parse_ok(R"({
     "name": "saturating-timers",
     "cluster": {"n": 4, "view_change_timeout_ms": 1e12, "client_timeout_ms": 1e12, "state_fetch_timeout_ms": 1e12},
     "workload": {"clients": 2, "requests_per_client": 20},
@@ -43,7 +34,7 @@ TEST_CASE("the largest timeouts on the slowest skewed clock: timers that never f
 }
 
 TEST_CASE("a reject event in the trace names the rejected message: its hash and summary, as delivered") {
-  const Scenario s = parse_ok(R"({
+  const Scenario s = test_runs::parse_ok(R"({
     "name": "corrupting-backup",
     "cluster": {"n": 4},
     "workload": {"clients": 2, "requests_per_client": 10},
@@ -85,10 +76,10 @@ TEST_CASE("resource limits: a scenario estimated beyond the memory limit is refu
   CHECK(crowd.json_path == "/workload/clients");
   CHECK(crowd.message.find("workload.outstanding") != std::string::npos);
   // The same cluster fits with a small window and no MACs: the estimate follows the fields.
-  const Scenario small = parse_ok(R"({"name": "wide", "cluster": {"n": 100, "auth": "none", "checkpoint_interval": 4, "log_window": 8}})");
+  const Scenario small = test_runs::parse_ok(R"({"name": "wide", "cluster": {"n": 100, "auth": "none", "checkpoint_interval": 4, "log_window": 8}})");
   CHECK(estimate_run_memory(small).total_bytes <= kRunMemoryBytesMax);
   // The library's scenarios are far below it.
-  const Scenario normal = parse_ok(R"({"name": "normal", "cluster": {"n": 4}})");
+  const Scenario normal = test_runs::parse_ok(R"({"name": "normal", "cluster": {"n": 4}})");
   CHECK(estimate_run_memory(normal).total_bytes < 64.0 * (1 << 20));
   // Each term grows with what it models.
   Scenario more = normal;

@@ -29,6 +29,14 @@ inline harness::FaultSpec fault(harness::FaultKind kind, std::vector<harness::Re
   return f;
 }
 
+// The scenario in `json`, which must parse (`file` names it in the error).
+inline harness::Scenario parse_ok(const std::string& json, const std::string& file = "generated.json") {
+  auto parsed = harness::parse_scenario(json, file);
+  if (auto* err = std::get_if<harness::ScenarioError>(&parsed)) FAIL_CHECK(err->to_string());
+  REQUIRE(std::holds_alternative<harness::Scenario>(parsed));
+  return std::get<harness::Scenario>(parsed);
+}
+
 // One run with `seed`, no trace kept.
 inline harness::RunReport run_report(const harness::Scenario& s, std::uint64_t seed = 1) {
   return harness::run_scenario(s, {seed, false, nullptr});
