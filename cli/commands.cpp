@@ -16,6 +16,7 @@
 #include "harness/child_pool.h"
 #include "harness/scenario.h"
 #include "harness/run_scenario.h"
+#include "reports/trace_writers.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -52,14 +53,6 @@ bool outputs_writable(std::initializer_list<std::string> paths) {
 
 namespace {
 
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) {
-    out += l;
-    out += '\n';
-  }
-  return out;
-}
 
 // `run --n N --byzantine K --behaviour KIND`: the scenario as explore derives it. Returns
 // nullopt (after saying why) when the flags do not make sense.
@@ -182,10 +175,10 @@ int run_command(const RunArgs& args) {
     if (!scenario) return kExitBadInput;
   }
   // Before the run: a typo in an output path must not cost a long run.
-  if (!outputs_writable({args.report_path, args.trace_path, args.html_path})) return kExitBadInput;
+  if (!outputs_writable({args.report_path, args.trace_path, args.html_path, args.perfetto_path})) return kExitBadInput;
   harness::RunOptions options;
   options.seed = args.seed.value_or(scenario->seed);
-  options.record_trace = !args.trace_path.empty() || !args.html_path.empty();
+  options.record_trace = !args.trace_path.empty() || !args.html_path.empty() || !args.perfetto_path.empty();
   options.defect = *defect;
   harness::RunReport report = harness::run_scenario(*scenario, options);
   if (derive) {
@@ -201,8 +194,9 @@ int run_command(const RunArgs& args) {
     std::cout << reports::to_text(report);
   }
   bool written = write_or_complain(args.report_path, reports::to_json(report));
-  written = write_or_complain(args.trace_path, join_lines(report.trace_lines)) && written;
+  written = write_or_complain(args.trace_path, reports::trace_jsonl(report)) && written;
   written = write_or_complain(args.html_path, reports::to_html(report)) && written;
+  written = write_or_complain(args.perfetto_path, reports::perfetto_json(report)) && written;
   if (!written) return kExitBadInput;
   return report.outcome == "pass" ? kExitOk : kExitMismatch;
 }

@@ -22,7 +22,7 @@ constexpr int kExitBadInput = 2;
 struct RunArgs {
   std::string scenario;
   std::optional<std::uint64_t> seed;
-  std::string report_path, trace_path, html_path;
+  std::string report_path, trace_path, html_path, perfetto_path;
   bool quiet = false;
   // Replaying a cell of `pbftsim explore`: the scenario as derive_byzantine() makes it.
   std::optional<std::uint32_t> n, byzantine;

@@ -186,6 +186,7 @@ void tally(Exploration& e) {
   for (std::size_t i = 0; i < e.results.size(); ++i) {
     auto& cell = e.cells[i / e.seeds];
     const auto& r = e.results[i];
+    if (cell.runs == 0) cell.first_seed = r.seed;
     cell.runs++;
     if (r.outcome == "error") {
       cell.errors++;
@@ -214,6 +215,7 @@ bool list_failures(Exploration& e, std::ostream& out) {
       else if (cell.liveness_required() && !r.liveness_holds) what = "liveness violated";
       if (what.empty()) continue;
       cell.failing_seeds.push_back(r.seed);
+      cell.failures.push_back({r.seed, what, replay_line(e.base, cell.n, cell.byzantine, e.behaviour, r.seed, e.defect)});
       promise_broken |= cell.liveness_required() || r.outcome == "error";
       if (shown++ >= kFailuresShownPerCell) continue;
       out << what << ": n=" << cell.n << " byzantine=" << cell.byzantine << " seed=" << r.seed

@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--report", run.report_path, "Write the JSON report here");
   run_cmd->add_option("--trace", run.trace_path, "Write the event trace (JSON lines) here");
   run_cmd->add_option("--html", run.html_path, "Write a self-contained HTML report here");
+  run_cmd->add_option("--perfetto", run.perfetto_path,
+                      "Write a Perfetto / chrome://tracing trace (JSON trace events) here");
   run_cmd->add_flag("--quiet,-q", run.quiet, "Print only the verdict line");
   run_cmd->add_option("--n", run.n, "Replay an explore cell: cluster size")->check(CLI::Range(1u, 1024u));
   run_cmd->add_option("--byzantine", run.byzantine, "Replay an explore cell: number of Byzantine replicas");

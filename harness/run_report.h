@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "oracles/violation.h"
+#include "sim/trace.h"
 
 namespace harness {
 
@@ -44,6 +45,13 @@ struct TimelineMark {
   std::uint64_t value = 0;
 };
 
+struct FaultWindow {
+  std::string kind;                  // "crash", "partition", ... (faults::fault_kind_name)
+  std::string replicas;              // "1,2" or "primary"
+  std::int64_t from_ns = 0;
+  std::int64_t until_ns = 0;         // the end of the run when it does not end before
+};
+
 struct Completion {
   std::int64_t time_ns = 0;     // when the client accepted the result
   std::int64_t latency_ns = 0;  // since it first sent the request
@@ -68,7 +76,12 @@ struct RunReport {
   RunStats stats;
   std::vector<TimelineMark> timeline;
   std::vector<Completion> completions;
-  std::vector<std::string> trace_lines;  // JSON lines, when the trace was recorded
+  // Every event, when the trace was recorded (--trace, --perfetto, --html); the writers in
+  // reports/ serialise it.
+  std::vector<sim::TraceRecord> trace;
+  // The scenario's faults as they ran: for the fault windows of the HTML page and the
+  // Perfetto trace (not in the JSON report: the scenario file has them).
+  std::vector<FaultWindow> faults;
   // Final state digest (12 hex digits) and last executed seq of each correct, running replica.
   std::map<std::uint32_t, std::string> replica_digests;
   std::map<std::uint32_t, std::uint64_t> replica_executed;

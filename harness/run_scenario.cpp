@@ -212,7 +212,16 @@ RunReport ScenarioRun::build_report(const std::string& stop_reason) {
     rep.timeline.push_back({m.time_ns, m.replica, host::timeline_kind_name(m.kind), m.value});
   }
   rep.completions = std::move(completions_);
-  if (options_.record_trace) rep.trace_lines = cluster_.trace().lines();
+  if (options_.record_trace) {
+    rep.trace = cluster_.take_trace_records();
+    for (const auto& f : scenario_.faults) {
+      std::string who;
+      for (auto r : f.replicas) who += (who.empty() ? "" : ",") + std::to_string(r);
+      if (f.replicas_is_primary) who = "primary";
+      const sim::TimeNs end = f.kind == FaultKind::Crash && f.restart_ns ? *f.restart_ns : f.until_ns.value_or(cluster_.now_ns());
+      rep.faults.push_back({fault_kind_name(f.kind), who, f.from_ns, std::min<sim::TimeNs>(end, cluster_.now_ns())});
+    }
+  }
   rep.replay_command = replay_command(scenario_, options_.seed, options_.defect);
   const bool ok = matches(scenario_.expect.safety, rep.safety_holds) &&
                   matches(scenario_.expect.liveness, rep.liveness_holds);

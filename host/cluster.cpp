@@ -145,9 +145,13 @@ void Cluster::trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t t
   trace_.record(ev, wire.empty() ? std::string_view{} : std::string_view(protocol::summarize(wire)));
 }
 
-void Cluster::trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b) {
+void Cluster::trace_note(NodeId node, sim::NoteKind kind, const std::string& text, std::uint64_t a, std::uint64_t b) {
   const sim::TraceEvent ev{queue_.now_ns(), sim::TraceKind::Note, node, node, 0, 0, a, b};
-  trace_.record(ev, trace_.recording() ? std::string_view(text) : std::string_view{});
+  if (!trace_.recording()) {
+    trace_.record(ev);
+    return;
+  }
+  trace_.record(ev, text, 0, kind);
 }
 
 void Cluster::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
@@ -305,9 +309,9 @@ void Cluster::drain_replica_notes(ReplicaId r) {
       checker_.on_view_entered(now, r, e->view);
       if (correct) counters_.views_entered.insert(e->view);
       counters_.timeline.push_back({now, r, TimelineKind::View, e->view});
-      trace_note(r, "entered view " + std::to_string(e->view), e->view, 0);
+      trace_note(r, sim::NoteKind::ViewEntered, "entered view " + std::to_string(e->view), e->view, 0);
     } else if (const auto* s = std::get_if<note::ViewChangeStarted>(&n)) {
-      trace_note(r, "view change to " + std::to_string(s->view), s->view, 0);
+      trace_note(r, sim::NoteKind::ViewChangeStarted, "view change to " + std::to_string(s->view), s->view, 0);
     } else if (const auto* cs = std::get_if<note::CheckpointStable>(&n)) {
       checker_.on_stable_checkpoint(now, r, cs->seq, cs->digest);
       if (options_.record_trace) counters_.timeline.push_back({now, r, TimelineKind::StableCheckpoint, cs->seq});
@@ -316,7 +320,7 @@ void Cluster::drain_replica_notes(ReplicaId r) {
     } else if (const auto* st = std::get_if<note::StateTransferred>(&n)) {
       if (correct) counters_.state_transfers++;
       counters_.timeline.push_back({now, r, TimelineKind::StateTransfer, st->seq});
-      trace_note(r, "state transferred to seq " + std::to_string(st->seq), st->seq, 0);
+      trace_note(r, sim::NoteKind::StateTransferred, "state transferred to seq " + std::to_string(st->seq), st->seq, 0);
     } else if (const auto* pc = std::get_if<note::PreparedCertificate>(&n)) {
       checker_.on_prepared_certificate(now, r, pc->view, pc->seq, pc->digest);
     } else if (const auto* cc = std::get_if<note::CheckpointCertificate>(&n)) {
@@ -324,7 +328,7 @@ void Cluster::drain_replica_notes(ReplicaId r) {
     } else if (const auto* ca = std::get_if<note::CheckpointAdopted>(&n)) {
       checker_.on_checkpoint_adopted(now, r, ca->seq, ca->digest);
       if (options_.record_trace) counters_.timeline.push_back({now, r, TimelineKind::StableCheckpoint, ca->seq});
-      trace_note(r, "adopted checkpoint " + std::to_string(ca->seq) + " from the NEW-VIEW", ca->seq, 0);
+      trace_note(r, sim::NoteKind::CheckpointAdopted, "adopted checkpoint " + std::to_string(ca->seq) + " from the NEW-VIEW", ca->seq, 0);
     }
   }
 }
@@ -466,7 +470,8 @@ void Cluster::fault_start(std::uint32_t index) {
   f.active = true;
   std::string who;
   for (auto r : f.replicas) who += (who.empty() ? "" : ",") + std::to_string(r);
-  trace_note(0, std::string("fault ") + faults::fault_kind_name(f.spec.kind) + " starts on [" + who + "]", index, 1);
+  trace_note(0, sim::NoteKind::FaultStarted,
+             std::string("fault ") + faults::fault_kind_name(f.spec.kind) + " starts on [" + who + "]", index, 1);
   if (faults::fault_kind_is_faulty(f.spec.kind)) {
     for (auto r : f.replicas) mark_faulty(r);
   }
@@ -543,7 +548,7 @@ void Cluster::fault_end(std::uint32_t index) {
   FaultRuntime& f = faults_[index];
   if (!f.active) return;
   f.active = false;
-  trace_note(0, std::string("fault ") + faults::fault_kind_name(f.spec.kind) + " ends", index, 0);
+  trace_note(0, sim::NoteKind::FaultEnded, std::string("fault ") + faults::fault_kind_name(f.spec.kind) + " ends", index, 0);
   if (f.spec.kind == FaultKind::TimerSkew) {
     for (auto r : f.replicas) timer_skew_[r] = 1.0;
   }
@@ -557,7 +562,7 @@ void Cluster::restart(ReplicaId r) {
   crashed_[r] = false;
   replicas_[r] = std::make_unique<protocol::Replica>(config_, r, keys_, true, options_.defect);
   counters_.timeline.push_back({queue_.now_ns(), r, TimelineKind::Restart, 0});
-  trace_note(r, "restarted with no state", 0, 0);
+  trace_note(r, sim::NoteKind::Restarted, "restarted with no state", 0, 0);
 }
 
 void Cluster::tick(ReplicaId r, std::uint32_t index) {

@@ -133,6 +133,7 @@ class Cluster {
   const Counters& counters() const { return counters_; }
   Counters& counters() { return counters_; }
   const sim::Trace& trace() const { return trace_; }
+  std::vector<sim::TraceRecord> take_trace_records() { return trace_.take_records(); }
   // The behaviour fault `fault_index` put on replica r (nullptr when none).
   faults::Behaviour* behaviour(std::uint32_t fault_index, ReplicaId r);
   const faults::Coalition& coalition(std::uint32_t fault_index) const;
@@ -161,7 +162,7 @@ class Cluster {
   void note_sent_vote(ReplicaId r, const protocol::OutMessage& msg);
   void trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash, std::uint64_t a,
              std::uint64_t b, protocol::ByteView wire = {});
-  void trace_note(NodeId node, const std::string& text, std::uint64_t a, std::uint64_t b);
+  void trace_note(NodeId node, sim::NoteKind kind, const std::string& text, std::uint64_t a, std::uint64_t b);
   faults::ByzantineContext context(ReplicaId r, FaultRuntime& f);
   std::vector<ReplicaId> resolve(const faults::FaultSpec& spec) const;
   void mark_faulty(ReplicaId r);

@@ -42,6 +42,14 @@ struct ExploreCell {
   std::uint64_t requests_submitted = 0, requests_completed = 0;           // over runs without error
   // Seeds of the runs that broke a promise: safety anywhere, liveness up to f, harness errors.
   std::vector<std::uint64_t> failing_seeds;
+  // The same runs: what broke and the command that replays each alone (for the HTML page).
+  struct Failure {
+    std::uint64_t seed = 0;
+    std::string what;    // "safety violated (agreement)"
+    std::string replay;  // "pbftsim run ... --seed 7"
+  };
+  std::vector<Failure> failures;
+  std::uint64_t first_seed = 0;  // the cell's seeds: first_seed .. first_seed + runs - 1
   // PBFT promises liveness only while at most f replicas are faulty.
   bool liveness_required() const { return byzantine <= f; }
 };

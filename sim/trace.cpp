@@ -20,46 +20,18 @@ const char* trace_kind_name(TraceKind kind) {
   return "unknown";
 }
 
-namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
+const char* note_kind_name(NoteKind kind) {
+  switch (kind) {
+    case NoteKind::None: return "none";
+    case NoteKind::ViewChangeStarted: return "view_change_started";
+    case NoteKind::ViewEntered: return "view_entered";
+    case NoteKind::StateTransferred: return "state_transferred";
+    case NoteKind::CheckpointAdopted: return "checkpoint_adopted";
+    case NoteKind::FaultStarted: return "fault_started";
+    case NoteKind::FaultEnded: return "fault_ended";
+    case NoteKind::Restarted: return "restarted";
   }
-  out.push_back('"');
-}
-
-}  // namespace
-
-void Trace::record_line(const TraceEvent& e, std::string_view summary, std::uint64_t line_hash) {
-  char head[200];
-  std::snprintf(head, sizeof head,
-                "{\"t\":%lld,\"kind\":\"%s\",\"from\":%u,\"to\":%u,\"tag\":%u,\"hash\":\"%016llx\",\"a\":%llu,\"b\":%llu",
-                static_cast<long long>(e.time_ns), trace_kind_name(e.kind), e.from, e.to, e.tag,
-                static_cast<unsigned long long>(line_hash != 0 ? line_hash : e.payload_hash), static_cast<unsigned long long>(e.a),
-                static_cast<unsigned long long>(e.b));
-  std::string line = head;
-  if (!summary.empty()) {
-    line += ",\"msg\":";
-    append_json_string(line, summary);
-  }
-  line.push_back('}');
-  lines_.push_back(std::move(line));
+  return "unknown";
 }
 
 std::string Trace::fingerprint_hex() const {

@@ -28,6 +28,20 @@ enum class TraceKind : std::uint8_t {
 
 const char* trace_kind_name(TraceKind kind);
 
+// What a recorded event is about beyond its kind: the host's own subdivision of notes (what
+// the simulator below it cannot name). Not folded into the fingerprint.
+enum class NoteKind : std::uint8_t {
+  None = 0,
+  ViewChangeStarted,  // a = the view it moves to
+  ViewEntered,        // a = the view
+  StateTransferred,   // a = the checkpoint's seq
+  CheckpointAdopted,  // a = the checkpoint's seq
+  FaultStarted,       // a = the fault's index
+  FaultEnded,         // a = the fault's index
+  Restarted,          // the replica came back with no state
+};
+const char* note_kind_name(NoteKind kind);  // "view_change_started", ...
+
 struct TraceEvent {
   TimeNs time_ns = 0;
   TraceKind kind = TraceKind::Note;
@@ -39,17 +53,26 @@ struct TraceEvent {
   std::uint64_t b = 0;
 };
 
+// One recorded event, as the reports read it.
+struct TraceRecord {
+  TraceEvent event;
+  std::uint64_t shown_hash = 0;  // the hash to show: event.payload_hash, or a rejection's message
+  NoteKind note = NoteKind::None;
+  std::string summary;           // the message's ("PREPARE from=3 v=0 n=5 ..."), or the note's text
+};
+
 class Trace {
  public:
-  // record_lines: keep a JSON line per event (costly); otherwise only the fingerprint.
-  explicit Trace(bool record_lines) : record_lines_(record_lines) {}
+  // record: keep every event as a TraceRecord (costly); otherwise only the fingerprint.
+  explicit Trace(bool record) : record_(record) {}
 
-  // Folds the event into the fingerprint; if recording, appends a JSON line built from the
-  // event and `summary` (a short human text: "PREPARE v=0 n=5", may be empty). A non-zero
-  // `line_hash` is shown in the line instead of event.payload_hash without being folded: a
-  // rejection names the message it refuses, whose hash its deliver event has folded already
-  // (so fingerprints stay what they were before rejections named it).
-  void record(const TraceEvent& event, std::string_view summary = {}, std::uint64_t line_hash = 0) {
+  // Folds the event into the fingerprint; if recording, keeps it with `summary` (a short
+  // human text: "PREPARE v=0 n=5", may be empty). A non-zero `shown_hash` is shown instead
+  // of event.payload_hash without being folded: a rejection names the message it refuses,
+  // whose hash its deliver event has folded already (so fingerprints stay what they were
+  // before rejections named it).
+  void record(const TraceEvent& event, std::string_view summary = {}, std::uint64_t shown_hash = 0,
+              NoteKind note = NoteKind::None) {
     // Every field of every event, chained in order: three 128-bit multiplies per event (a
     // run records a few events per simulated message, so this is on the hottest path).
     std::uint64_t s = state_;
@@ -59,21 +82,21 @@ class Trace {
     s = hash_chain(s, event.a, event.b);
     state_ = s;
     events_++;
-    if (record_lines_) record_line(event, summary, line_hash);
+    if (record_) records_.push_back({event, shown_hash != 0 ? shown_hash : event.payload_hash, note, std::string(summary)});
   }
 
-  bool recording() const { return record_lines_; }
+  bool recording() const { return record_; }
   std::uint64_t fingerprint() const { return state_; }
   std::string fingerprint_hex() const;  // 16 lowercase hex digits
   std::uint64_t events() const { return events_; }
-  const std::vector<std::string>& lines() const { return lines_; }
+  const std::vector<TraceRecord>& records() const { return records_; }
+  std::vector<TraceRecord> take_records() { return std::move(records_); }
 
  private:
-  void record_line(const TraceEvent& event, std::string_view summary, std::uint64_t line_hash);
-  bool record_lines_;
+  bool record_;
   std::uint64_t state_ = 0x9e3779b97f4a7c15ULL;
   std::uint64_t events_ = 0;
-  std::vector<std::string> lines_;
+  std::vector<TraceRecord> records_;
 };
 
 }  // namespace sim

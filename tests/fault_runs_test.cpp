@@ -64,7 +64,7 @@ Scenario base(std::uint32_t n = 4) {
 Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
   Run r;
   r.report = run_scenario(s, {seed, true, nullptr});
-  for (const auto& line : r.report.trace_lines) {
+  for (const auto& line : test_runs::trace_lines(r.report)) {
     const auto j = nlohmann::json::parse(line);
     Event e;
     e.t = j.at("t").get<std::int64_t>();

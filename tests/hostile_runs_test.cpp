@@ -42,22 +42,25 @@ TEST_CASE("a reject event in the trace names the rejected message: its hash and 
   })");
   const auto a = run_scenario(s, {3, true, nullptr});
   const auto b = run_scenario(s, {3, true, nullptr});
-  CHECK(a.trace_lines == b.trace_lines);  // the same bytes for the same run
+  const auto lines = test_runs::trace_lines(a);
+  CHECK(lines == test_runs::trace_lines(b));  // the same bytes for the same run
   // Recording changes nothing in the run: the fingerprint is the one of a run without it.
   CHECK(run_scenario(s, {3, false, nullptr}).fingerprint == a.fingerprint);
   std::size_t rejects = 0;
-  for (std::size_t i = 0; i < a.trace_lines.size(); ++i) {
-    const auto reject = nlohmann::json::parse(a.trace_lines[i]);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto reject = nlohmann::json::parse(lines[i]);
     if (reject["kind"] != "reject") continue;
     rejects++;
     // The step that rejected it began with its delivery, to the same replica.
     std::size_t d = i;
-    while (d > 0 && nlohmann::json::parse(a.trace_lines[d])["kind"] != "deliver") --d;
-    const auto deliver = nlohmann::json::parse(a.trace_lines[d]);
+    while (d > 0 && nlohmann::json::parse(lines[d])["kind"] != "deliver") --d;
+    const auto deliver = nlohmann::json::parse(lines[d]);
     CHECK(deliver["to"] == reject["to"]);
     CHECK(reject["hash"] == deliver["hash"]);
     CHECK(reject["hash"] != "0000000000000000");
     CHECK(reject["msg"] == deliver["msg"]);
+    CHECK(!reject["reason"].get<std::string>().empty());  // the reason by name
+    CHECK(reject["what"] != "");                          // and the kind of what it refused
   }
   CHECK(rejects > 0);
   CHECK(rejects == a.stats.messages_rejected);

@@ -17,27 +17,17 @@
 using namespace harness;
 using test_runs::from_library;
 
-namespace {
-
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("the same seed gives the same trace and report, byte for byte; another seed does not") {
   const Scenario s = from_library("lossy-network");
   const auto a = run_scenario(s, {3, true, nullptr});
   const auto b = run_scenario(s, {3, true, nullptr});
   const auto c = run_scenario(s, {4, true, nullptr});
-  REQUIRE(a.trace_lines.size() > 1000);
-  CHECK(joined(a.trace_lines) == joined(b.trace_lines));
+  REQUIRE(a.trace.size() > 1000);
+  CHECK(reports::trace_jsonl(a) == reports::trace_jsonl(b));
   CHECK(reports::to_json(a) == reports::to_json(b));
   CHECK(reports::to_html(a) == reports::to_html(b));
-  CHECK(joined(a.trace_lines) != joined(c.trace_lines));
+  CHECK(reports::trace_jsonl(a) != reports::trace_jsonl(c));
+  CHECK(reports::perfetto_json(a) == reports::perfetto_json(b));
   CHECK(a.fingerprint != c.fingerprint);
   // Recording the trace does not change the run.
   CHECK(run_scenario(s, {3, false, nullptr}).fingerprint == a.fingerprint);
@@ -47,7 +37,8 @@ TEST_CASE("every trace line is one JSON object with time, kind, from, to and a m
   const auto r = run_scenario(from_library("normal-n4"), {1, true, nullptr});
   std::int64_t last_t = 0;
   std::size_t with_summary = 0;
-  for (const auto& line : r.trace_lines) {
+  const auto lines = test_runs::trace_lines(r);
+  for (const auto& line : lines) {
     const auto j = nlohmann::json::parse(line);
     REQUIRE(j.is_object());
     CHECK(j.at("t").get<std::int64_t>() >= last_t);  // in virtual-time order
@@ -56,9 +47,10 @@ TEST_CASE("every trace line is one JSON object with time, kind, from, to and a m
     CHECK(j.contains("from"));
     CHECK(j.contains("to"));
     with_summary += j.contains("msg");
+    CHECK(!j.at("summary").get<std::string>().empty());  // every event says what it is
   }
-  CHECK(with_summary > r.trace_lines.size() / 2);
-  CHECK(r.trace_lines.size() == r.stats.events);
+  CHECK(with_summary > lines.size() / 2);
+  CHECK(lines.size() == r.stats.events);
 }
 
 TEST_CASE("an f+1 equivocation is reported with invariant, time, replicas, seq, values and culprits") {

@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "reports/trace_writers.h"
 #include "reports/writers.h"
 
 using namespace reports;
@@ -72,15 +74,33 @@ RunReport sample_report() {
 }
 
 // Two deliveries and a drop between nodes 0..5 (n = 4: nodes 4 and 5 are clients).
-std::vector<std::string> sample_trace() {
-  return {
-      R"({"t":0,"kind":"send","from":4,"to":0,"tag":1,"hash":"01","a":0,"b":0,"msg":"REQUEST from=4"})",
-      R"({"t":1000000,"kind":"deliver","from":4,"to":0,"tag":1,"hash":"01","a":0,"b":0,"msg":"REQUEST from=4"})",
-      R"({"t":1000000,"kind":"send","from":0,"to":1,"tag":2,"hash":"02","a":0,"b":0,"msg":"PRE-PREPARE"})",
-      R"({"t":1000000,"kind":"send","from":0,"to":5,"tag":5,"hash":"03","a":0,"b":0,"msg":"REPLY"})",
-      R"({"t":2000000,"kind":"drop","from":0,"to":1,"tag":2,"hash":"02","a":0,"b":0,"msg":"PRE-PREPARE"})",
-      R"({"t":3000000,"kind":"deliver","from":0,"to":5,"tag":5,"hash":"03","a":0,"b":0,"msg":"REPLY"})",
+// A client's request to replica 0, a PRE-PREPARE lost on its way to replica 1, a REPLY.
+std::vector<sim::TraceRecord> sample_trace() {
+  const auto rec = [](std::int64_t t, sim::TraceKind kind, std::uint32_t from, std::uint32_t to, std::uint32_t tag,
+                      std::uint64_t hash, const char* msg, sim::NoteKind note = sim::NoteKind::None, std::uint64_t a = 0) {
+    return sim::TraceRecord{sim::TraceEvent{t, kind, from, to, tag, hash, a, 0}, hash, note, msg};
   };
+  using K = sim::TraceKind;
+  return {
+      rec(0, K::Send, 4, 0, 1, 1, "REQUEST from=4"),
+      rec(1'000'000, K::Deliver, 4, 0, 1, 1, "REQUEST from=4"),
+      rec(1'000'000, K::Send, 0, 1, 2, 2, "PRE-PREPARE"),
+      rec(1'000'000, K::Send, 0, 5, 5, 3, "REPLY"),
+      rec(1'500'000, K::Note, 2, 2, 0, 0, "view change to 1", sim::NoteKind::ViewChangeStarted, 1),
+      rec(2'000'000, K::Drop, 0, 1, 2, 2, "PRE-PREPARE"),
+      rec(2'500'000, K::Note, 2, 2, 0, 0, "entered view 1", sim::NoteKind::ViewEntered, 1),
+      rec(3'000'000, K::Deliver, 0, 5, 5, 3, "REPLY"),
+  };
+}
+
+// The sequence diagram's data, as the page embeds it for its script.
+json sequence_data_of(const std::string& html) {
+  const std::string open = "<script type=\"application/json\" id=\"seqdata\">";
+  const auto at = html.find(open);
+  REQUIRE(at != std::string::npos);
+  const auto end = html.find("</script>", at);
+  REQUIRE(end != std::string::npos);
+  return json::parse(html.substr(at + open.size(), end - at - open.size()));
 }
 
 std::string temp_dir() {
@@ -425,7 +445,7 @@ TEST_CASE("the explore table: liveness is n/a beyond f, with the share of reques
 TEST_CASE("the HTML page: self-contained, lanes per node with faulty ones marked, violation mark") {
   RunReport r = sample_report();
   r.scenario = "<script>alert(1)</script>";
-  r.trace_lines = sample_trace();
+  r.trace = sample_trace();
   const std::string html = to_html(r);
   // Only the SVG namespace name looks like a URL; nothing is fetched.
   std::string rest = html;
@@ -438,25 +458,105 @@ TEST_CASE("the HTML page: self-contained, lanes per node with faulty ones marked
   CHECK(html.find(" src=") == std::string::npos);
   CHECK(html.find("<script>alert") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
-  auto count = [&](const std::string& what) {
-    std::size_t c = 0;
-    for (auto at = html.find(what); at != std::string::npos; at = html.find(what, at + 1)) c++;
-    return c;
-  };
-  CHECK(count("<line class=\"lane") == 6);         // replicas 0..3, clients 0 and 1 (nodes 4, 5)
-  CHECK(count("<line class=\"lane faulty\"") == 2);  // replicas 0 and 1
-  CHECK(count("<line class=\"msg deliver\"") == 2);
-  CHECK(count("<line class=\"msg drop\"") == 1);
-  CHECK(html.find("client 1") != std::string::npos);
-  CHECK(html.find("id=\"violation-mark\"") != std::string::npos);
+  // The diagram's data: replicas 0..3 and clients 4 and 5 as lanes (0 and 1 faulty), two
+  // messages delivered and one lost, every one of them (none left out), the view change and
+  // the violation to jump to.
+  const json d = sequence_data_of(html);
+  REQUIRE(d["lanes"].size() == 6);
+  CHECK(d["lanes"][0]["faulty"] == true);
+  CHECK(d["lanes"][1]["faulty"] == true);
+  CHECK(d["lanes"][2]["faulty"] == false);
+  CHECK(d["lanes"][5]["name"] == "client 5");
+  REQUIRE(d["arrows"].size() == 3);
+  int delivered = 0, lost = 0;
+  for (const auto& a : d["arrows"]) (a[5] == 1 ? lost : delivered)++;
+  CHECK(delivered == 2);
+  CHECK(lost == 1);
+  CHECK(d["arrows"][1][0] == 1000.0);  // the lost PRE-PREPARE: sent at 1 ms (in us), lost at 2 ms
+  CHECK(d["arrows"][1][1] == 2000.0);
+  std::set<std::string> marks;
+  for (const auto& m : d["marks"]) marks.insert(m["type"].get<std::string>());
+  CHECK(marks == std::set<std::string>{"view", "view_change", "violation"});
+  CHECK(d["focus"].get<double>() >= 0);
+  CHECK(html.find("id=\"legend\"") != std::string::npos);
+  CHECK(html.find("PRE-PREPARE</span>") != std::string::npos);  // the legend names the kinds used
   CHECK(html.find("signed by faulty replicas 0,1") != std::string::npos);
   CHECK(html.find("id=\"timeline\"") != std::string::npos);
   CHECK(html.find("id=\"latency\"") != std::string::npos);
   CHECK(html.find("id=\"throughput\"") != std::string::npos);
+  CHECK(html.find("class=\"ticklabel\"") != std::string::npos);  // the plots have labelled axes
   r.violations.clear();
-  CHECK(to_html(r).find("id=\"violation-mark\"") == std::string::npos);
-  r.trace_lines.clear();
+  CHECK(sequence_data_of(to_html(r))["focus"].get<double>() < 0);
+  r.trace.clear();
   CHECK(to_html(r).find("no trace was recorded") != std::string::npos);
+}
+
+TEST_CASE("the trace as JSON lines: a header, then each event with its names and a summary") {
+  RunReport r = sample_report();
+  r.trace = sample_trace();
+  const std::string text = trace_jsonl(r);
+  const auto lines = lines_of(text);
+  REQUIRE(lines.size() == r.trace.size() + 1);
+  const json head = json::parse(lines[0]);
+  CHECK(head["kind"] == "header");
+  CHECK(head["scenario"] == r.scenario);
+  CHECK(head["seed"] == r.seed);
+  CHECK(head["n"] == r.n);
+  CHECK(head["f"] == r.f);
+  CHECK(head["fingerprint"] == r.fingerprint);
+  CHECK(head.contains("pbftsim_version"));
+  CHECK(head.contains("fingerprint_scheme"));
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const json e = json::parse(lines[i]);
+    CHECK(!e["summary"].get<std::string>().empty());
+    CHECK(e.contains("what"));
+  }
+  const json drop = json::parse(lines[6]);
+  CHECK(drop["kind"] == "drop");
+  CHECK(drop["what"] == "PRE-PREPARE");
+  CHECK(drop["summary"] == "0 -> 1 lost by the network: PRE-PREPARE");
+  CHECK(json::parse(lines[7])["what"] == "view_entered");
+  CHECK(trace_jsonl(r) == text);  // the same bytes for the same report
+}
+
+TEST_CASE("the Perfetto trace follows the trace-event format's rules") {
+  RunReport r = sample_report();
+  r.trace = sample_trace();
+  r.faults.push_back({"crash", "1", 500'000, 2'500'000});
+  const json doc = json::parse(perfetto_json(r));
+  REQUIRE(doc["traceEvents"].is_array());
+  std::set<std::pair<int, int>> named_threads;
+  std::set<int> named_processes, used_processes;
+  std::map<std::uint64_t, int> flow_starts, flow_ends;
+  std::set<std::string> names;
+  for (const auto& e : doc["traceEvents"]) {
+    const std::string ph = e["ph"];
+    REQUIRE(e.contains("pid"));
+    if (ph == "M") {
+      if (e["name"] == "process_name") named_processes.insert(e["pid"].get<int>());
+      if (e["name"] == "thread_name") named_threads.insert({e["pid"].get<int>(), e["tid"].get<int>()});
+      continue;
+    }
+    used_processes.insert(e["pid"].get<int>());
+    REQUIRE(e["ts"].is_number());
+    CHECK(e["ts"].get<double>() >= 0);
+    names.insert(e["name"].get<std::string>());
+    if (ph == "X") CHECK(e["dur"].get<double>() >= 0);
+    if (ph == "i") CHECK((e["s"] == "t" || e["s"] == "g" || e["s"] == "p"));
+    if (ph == "s") flow_starts[e["id"].get<std::uint64_t>()]++;
+    if (ph == "f") flow_ends[e["id"].get<std::uint64_t>()]++;
+    if (ph != "i" || e["s"] != "g") CHECK(named_threads.count({e["pid"].get<int>(), e["tid"].get<int>()}) == 1);
+  }
+  for (int pid : used_processes) CHECK(named_processes.count(pid) == 1);
+  CHECK(flow_starts.size() == 3);  // one per message sent
+  for (const auto& [id, n] : flow_ends) CHECK(flow_starts.count(id) == 1);
+  CHECK(flow_ends.size() == 3);    // delivered twice, lost once: every flow ends
+  CHECK(names.count("view change to 1") == 1);  // replica 2's view change, as a slice
+  CHECK(names.count("view 1") == 1);
+  CHECK(names.count("crash [1]") == 1);         // the fault window
+  CHECK(names.count("violation: agreement") == 1);
+  CHECK(names.count("lost PRE-PREPARE from 0") == 1);
+  CHECK(doc["otherData"]["seed"] == r.seed);
 }
 
 TEST_CASE("the XML checker used above rejects what is not well-formed") {

@@ -10,6 +10,7 @@
 
 #include "harness/scenario.h"
 #include "harness/run_scenario.h"
+#include "reports/trace_writers.h"
 
 namespace test_runs {
 
@@ -35,6 +36,19 @@ inline harness::Scenario parse_ok(const std::string& json, const std::string& fi
   if (auto* err = std::get_if<harness::ScenarioError>(&parsed)) FAIL_CHECK(err->to_string());
   REQUIRE(std::holds_alternative<harness::Scenario>(parsed));
   return std::get<harness::Scenario>(parsed);
+}
+
+// The recorded trace's events as `--trace` writes them, one JSON line each (no header).
+inline std::vector<std::string> trace_lines(const harness::RunReport& r) {
+  std::vector<std::string> out;
+  const std::string text = reports::trace_jsonl(r);
+  std::size_t at = text.find('\n') + 1;  // past the header
+  while (at < text.size()) {
+    const std::size_t end = text.find('\n', at);
+    out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
 }
 
 // One run with `seed`, no trace kept.

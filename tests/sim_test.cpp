@@ -234,15 +234,26 @@ TEST_CASE("trace: same events, same fingerprint; any changed field changes it") 
   CHECK(a.fingerprint_hex().size() == 16);
 }
 
-TEST_CASE("trace lines are one JSON object per event, with the summary escaped") {
-  Trace t(true);
-  t.record(TraceEvent{5, TraceKind::Drop, 1, 2, 3, 0xab, 1, 2}, "say \"hi\"\n");
-  REQUIRE(t.lines().size() == 1);
-  const std::string& line = t.lines()[0];
-  CHECK(line.front() == '{');
-  CHECK(line.back() == '}');
-  CHECK(line.find("\"kind\":\"drop\"") != std::string::npos);
-  CHECK(line.find("say \\\"hi\\\"\\n") != std::string::npos);
+TEST_CASE("a recorded trace keeps each event with its summary, shown hash and note; recording changes no fingerprint") {
+  Trace t(true), quiet(false);
+  const TraceEvent drop{5, TraceKind::Drop, 1, 2, 3, 0xab, 1, 2};
+  const TraceEvent reject{5, TraceKind::Reject, 1, 2, 3, 0, 4, 0};
+  const TraceEvent note{6, TraceKind::Note, 2, 2, 0, 0, 7, 0};
+  t.record(drop, "say \"hi\"\n");
+  t.record(reject, "PREPARE", 0xab);  // shows the message's hash without folding it
+  t.record(note, "entered view 7", 0, NoteKind::ViewEntered);
+  quiet.record(drop);
+  quiet.record(reject);
+  quiet.record(note);
+  CHECK(t.fingerprint() == quiet.fingerprint());
+  REQUIRE(t.records().size() == 3);
+  CHECK(quiet.records().empty());
+  CHECK(t.records()[0].summary == "say \"hi\"\n");
+  CHECK(t.records()[0].shown_hash == 0xab);
+  CHECK(t.records()[1].shown_hash == 0xab);
+  CHECK(t.records()[1].event.payload_hash == 0);
+  CHECK(t.records()[2].note == NoteKind::ViewEntered);
+  CHECK(std::string(note_kind_name(NoteKind::ViewEntered)) == "view_entered");
 }
 
 TEST_CASE("hash_bytes: every length and content distinct, tail handled") {

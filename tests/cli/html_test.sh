@@ -158,6 +158,46 @@ echo "     $result"
 [ "$(field view)" = "1" ] && [ "$(field crash)" = "1" ] && [ "$(field restart)" = "1" ] && [ "$(field errors)" = "0" ] \
   && ok "the timeline marks the view change, the crash and the restart" || ko "timeline marks ($result)"
 
+# ---- a long run with a late view change: the whole run, windowed, with navigation -------
+long_page="$tmp/long.html"
+"$bin" run scenarios/silent-primary.json --html "$long_page" -q >/dev/null
+check_clean_load "long-run page" "$long_page"
+read -r -d '' long_probe <<'JS'
+function(){
+  var S=window.pbftsimSequence,info=document.getElementById('seqinfo').textContent;
+  var m=/showing messages (\d+)\D(\d+) of (\d+)/.exec(info);
+  var total=m?+m[3]:0,shown=m?(+m[2]-+m[1]+1):0;
+  var drawn=document.querySelectorAll('#sequence line.msg').length;
+  var startsAtZero=S.range()[2]<1000?1:0;
+  document.getElementById('nextview').click();
+  var r=S.range(),vc=null;
+  for(var i=0;i<S.marks.length;i++){if(S.marks[i].type=='view'||S.marks[i].type=='view_change'){vc=S.marks[i].t;break;}}
+  var reached=(vc!==null&&r[2]<=vc&&vc<=r[3])?1:0;
+  var vmark=document.querySelectorAll('#sequence line.seqmark.view,#sequence line.seqmark.view_change').length;
+  var late=r[0]>0?1:0;  // the window moved off the first message
+  document.getElementById('seqnext').click();
+  var paged=S.range()[0]>r[0]?1:0;
+  var jumps=document.querySelectorAll('#seqjump option').length-1;
+  var legend=document.querySelectorAll('#legend span').length;
+  var shaded=document.querySelectorAll('#timeline rect.fault-window').length;
+  var ticks=document.querySelectorAll('#latency text.ticklabel').length;
+  var info2=document.getElementById('seqinfo').textContent.indexOf(' of '+total)>=0?1:0;
+  return 'total='+total+' shown='+shown+' drawn='+drawn+' zero='+startsAtZero+' reached='+reached+' vmark='+vmark+
+    ' late='+late+' paged='+paged+' jumps='+jumps+' legend='+legend+' shaded='+shaded+' ticks='+ticks+' count_kept='+info2+' ';
+}
+JS
+result=$(probe "$long_page" "$long_probe")
+echo "     $result"
+[ "$(field errors)" = "0" ] && ok "the long-run page runs its navigation without a window error" || ko "long-run page errors ($result)"
+[ "${result#*total=}" != "$result" ] && [ "$(field total)" -gt 1500 ] && [ "$(field shown)" -le 1500 ] && [ "$(field drawn)" = "$(field shown)" ] \
+  && ok "a window of the messages is drawn and the page says which of how many" || ko "windowed, with 'showing X-Y of Z' ($result)"
+[ "$(field zero)" = "1" ] && [ "$(field reached)" = "1" ] && [ "$(field vmark)" -ge 1 ] && [ "$(field late)" = "1" ] \
+  && ok "'next view change' moves the window from the start to the view change, marked" || ko "navigation reaches the view change ($result)"
+[ "$(field paged)" = "1" ] && [ "$(field count_kept)" = "1" ] && ok "'next' pages on through the run" || ko "paging ($result)"
+[ "$(field jumps)" -ge 3 ] && ok "the jump list offers the view change and the fault" || ko "jump list ($result)"
+[ "$(field legend)" -ge 5 ] && ok "a legend names the message kinds and the marks" || ko "legend ($result)"
+[ "$(field shaded)" -ge 1 ] && [ "$(field ticks)" -ge 3 ] && ok "the plots have labelled axes and the fault window shaded" || ko "axes and shading ($result)"
+
 # ---- explore's heatmap ---------------------------------------------------------------------
 heat="$tmp/explore.html"
 "$bin" explore scenarios/colluding-equivocation-f.json --n 4 --byzantine 0..2 --seeds 2 --html "$heat" -q >/dev/null
@@ -167,7 +207,10 @@ read -r -d '' heat_probe <<'JS'
 function(){
   var cells=document.querySelectorAll('#heatmap td.cell');
   var na=0;for(var i=0;i<cells.length;i++){if(cells[i].textContent.indexOf('n/a')>=0)na++;}
-  return 'cells='+cells.length+' na='+na+' ';
+  var failures=document.querySelectorAll('#failures li.failure');
+  var replays=0;for(var i=0;i<failures.length;i++){if(failures[i].textContent.indexOf('pbftsim run')>=0&&failures[i].textContent.indexOf('--perfetto')>=0)replays++;}
+  var listed=document.querySelectorAll('#failures li.cell-runs').length;
+  return 'cells='+cells.length+' na='+na+' failures='+failures.length+' replays='+replays+' listed='+listed+' ';
 }
 JS
 result=$(probe "$heat" "$heat_probe")
@@ -175,5 +218,8 @@ echo "     $result"
 # n = 4: byzantine 0, 1 (= f) and 2 (beyond f: liveness not promised).
 [ "$(field cells)" = "3" ] && [ "$(field na)" = "1" ] && [ "$(field errors)" = "0" ] \
   && ok "the heatmap has a cell per byzantine count, liveness n/a beyond f" || ko "heatmap ($result)"
+[ "$(field listed)" = "3" ] && [ "$(field failures)" -ge 1 ] && [ "$(field replays)" = "$(field failures)" ] \
+  && ok "the explore page lists each cell's seeds and every failing seed with its replay and viewer commands" \
+  || ko "explore failures listed ($result)"
 
 finish
