@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -138,7 +141,7 @@ std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t 
   auto outcomes = harness::run_each_in_child(
       count, jobs, /*timeout_s=*/0,
       [&](std::size_t i) {
-        return reports::to_json(harness::run_scenario(scenario_of(i), {seed_of(i), false, nullptr, defect}));
+        return reports::to_json(harness::run_scenario(scenario_of(i), {.seed = seed_of(i), .record_trace = false, .defect = defect}));
       },
       [&](std::size_t finished) {
         if (!show) return;
@@ -180,7 +183,24 @@ int run_command(const RunArgs& args) {
   options.seed = args.seed.value_or(scenario->seed);
   options.record_trace = !args.trace_path.empty() || !args.html_path.empty() || !args.perfetto_path.empty();
   options.defect = *defect;
+  // On a terminal, a progress line (wall-clock rates are the command line's business; the
+  // run itself only reports where it is).
+  const bool show_progress = !args.quiet && isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  auto last_shown = started;
+  if (show_progress) {
+    options.progress = [&](const harness::RunProgress& p) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_shown < std::chrono::milliseconds(200)) return;
+      last_shown = now;
+      const double wall_s = std::chrono::duration<double>(now - started).count();
+      std::fprintf(stderr, "\r\033[K[virtual %.2f s, %llu/%llu requests, %.2f M events/s]",
+                   static_cast<double>(p.virtual_time_ns) / 1e9, static_cast<unsigned long long>(p.completed),
+                   static_cast<unsigned long long>(p.submitted_total), static_cast<double>(p.events) / 1e6 / wall_s);
+    };
+  }
   harness::RunReport report = harness::run_scenario(*scenario, options);
+  if (show_progress && last_shown != started) std::fprintf(stderr, "\r\033[K");
   if (derive) {
     report.replay_command = "pbftsim run " + args.scenario + " --n " + std::to_string(scenario->cluster.n) +
                             " --byzantine " + std::to_string(*args.byzantine) + " --behaviour " + behaviour +
@@ -201,6 +221,56 @@ int run_command(const RunArgs& args) {
   return report.outcome == "pass" ? kExitOk : kExitMismatch;
 }
 
+namespace {
+
+// "DIR/NAME-seedN": a file name from the scenario's name (anything but letters, digits, '-'
+// and '_' becomes '_').
+std::string trace_base(const std::string& dir, const std::string& name, std::uint64_t seed) {
+  std::string safe;
+  for (char c : name) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+  return (std::filesystem::path(dir) / (safe + "-seed" + std::to_string(seed))).string();
+}
+
+// Replays each failed run with its trace recorded (the same run: same scenario, same seed)
+// and writes its Perfetto trace and HTML page; each replay in a child process, like the run.
+void write_failed_traces(std::vector<reports::SuiteEntry>& entries, const std::vector<harness::Scenario>& scenarios,
+                         std::uint32_t seeds, std::uint32_t jobs, const std::string& dir, protocol::Defect defect) {
+  std::vector<std::size_t> failed;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].report.outcome != "pass") failed.push_back(i);
+  }
+  if (failed.empty()) return;
+  const auto outcomes = harness::run_each_in_child(
+      failed.size(), jobs, 0,
+      [&](std::size_t k) -> std::string {
+        const std::size_t i = failed[k];
+        const harness::Scenario& s = scenarios[i / seeds];
+        harness::RunOptions options;
+        options.seed = entries[i].report.seed;
+        options.record_trace = true;
+        options.defect = defect;
+        const harness::RunReport r = harness::run_scenario(s, options);
+        const std::string base = trace_base(dir, s.name, options.seed);
+        std::string why = reports::write_output(base + ".perfetto.json", reports::perfetto_json(r));
+        if (why.empty()) why = reports::write_output(base + ".html", reports::to_html(r));
+        return why.empty() ? "ok" : why;
+      },
+      nullptr);
+  for (std::size_t k = 0; k < failed.size(); ++k) {
+    auto& e = entries[failed[k]];
+    if (outcomes[k].has_result && outcomes[k].result == "ok") {
+      const std::string base = trace_base(dir, e.report.scenario, e.report.seed);
+      e.perfetto_path = base + ".perfetto.json";
+      e.html_path = base + ".html";
+    } else {
+      std::cerr << "pbftsim: --traces: " << e.report.scenario << " seed " << e.report.seed << ": "
+                << (outcomes[k].has_result ? outcomes[k].result : outcomes[k].death()) << "\n";
+    }
+  }
+}
+
+}  // namespace
+
 int suite_command(const SuiteArgs& args) {
   const auto defect = defect_or_complain(args.defect);
   if (!defect) return kExitBadInput;
@@ -216,10 +286,19 @@ int suite_command(const SuiteArgs& args) {
     scenarios.push_back(std::move(*s));
   }
   if (!outputs_writable({args.junit_path, args.report_path})) return kExitBadInput;
-  const std::vector<reports::SuiteEntry> entries = isolated_runs(
+  if (!args.traces_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.traces_dir, ec);
+    if (ec || access(args.traces_dir.c_str(), W_OK) != 0) {
+      std::cerr << "pbftsim: --traces: cannot write into " << args.traces_dir << (ec ? ": " + ec.message() : "") << "\n";
+      return kExitBadInput;
+    }
+  }
+  std::vector<reports::SuiteEntry> entries = isolated_runs(
       scenarios.size() * args.seeds, args.jobs, args.quiet,
       [&](std::size_t i) -> const harness::Scenario& { return scenarios[i / args.seeds]; },
       [&](std::size_t i) { return scenarios[i / args.seeds].seed + i % args.seeds; }, *defect);
+  if (!args.traces_dir.empty()) write_failed_traces(entries, scenarios, args.seeds, args.jobs, args.traces_dir, *defect);
   std::cout << reports::suite_table(entries);
   bool written = write_or_complain(args.junit_path, reports::to_junit("pbftsim", entries));
   written = write_or_complain(args.report_path, reports::suite_to_json(entries)) && written;

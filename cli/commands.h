@@ -36,6 +36,7 @@ struct SuiteArgs {
   std::uint32_t seeds = 1;
   std::uint32_t jobs = 1;
   std::string junit_path, report_path;
+  std::string traces_dir;  // a failed run's Perfetto trace and HTML page go here
   bool quiet = false;
   std::string defect;
 };

@@ -32,6 +32,7 @@
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
 #include "harness/run_scenario.h"
+#include "reports/trace_writers.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -64,7 +65,7 @@ struct RunResult {
 
 // The child sends its whole report back, in the format every other command reads it in.
 std::string child_run(const harness::Scenario& scenario, protocol::Defect defect) {
-  return reports::to_json(harness::run_scenario(scenario, {scenario.seed, false, nullptr, defect}));
+  return reports::to_json(harness::run_scenario(scenario, {.seed = scenario.seed, .record_trace = false, .defect = defect}));
 }
 
 RunResult classify(const harness::Scenario& s, const harness::ChildOutcome& child) {
@@ -135,6 +136,28 @@ std::string save(const std::string& dir, const std::string& file, const harness:
     return "";
   }
   return path;
+}
+
+// Replays a failed run with its trace recorded (in a child, as every run) and writes its
+// Perfetto trace and HTML page beside its scenario file: "" or what went wrong.
+std::string write_views(const std::string& scenario_path, const harness::Scenario& s, double timeout_s,
+                        protocol::Defect defect) {
+  const std::string base = scenario_path.substr(0, scenario_path.size() - std::string(".json").size());
+  const auto outcome = harness::run_each_in_child(
+      1, 1, timeout_s,
+      [&](std::size_t) -> std::string {
+        harness::RunOptions options;
+        options.seed = s.seed;
+        options.record_trace = true;
+        options.defect = defect;
+        const harness::RunReport r = harness::run_scenario(s, options);
+        std::string why = reports::write_output(base + ".perfetto.json", reports::perfetto_json(r));
+        if (why.empty()) why = reports::write_output(base + ".html", reports::to_html(r));
+        return why.empty() ? "ok" : why;
+      },
+      nullptr);
+  if (outcome.front().has_result) return outcome.front().result == "ok" ? "" : outcome.front().result;
+  return outcome.front().death();
 }
 
 std::uint64_t default_seed() {
@@ -215,7 +238,18 @@ int fuzz_command(const FuzzArgs& args) {
           const std::string path = save(args.out_dir, s.name + ".json", s);
           std::cout << "FAIL seed=" << seed << " " << verdict_name(r.verdict) << ": " << r.detail << "\n"
                     << "  scenario: " << path << "\n"
-                    << "  replay:   pbftsim run " << path << " --seed " << seed << defect_flag << "\n" << std::flush;
+                    << "  replay:   pbftsim run " << path << " --seed " << seed << defect_flag << "\n";
+          // A run that finished can be replayed with its trace: the views a user opens first.
+          if (!path.empty() && r.verdict != Verdict::Crash && r.verdict != Verdict::Timeout) {
+            const std::string why = write_views(path, s, args.run_timeout_s, defect);
+            const std::string base = path.substr(0, path.size() - 5);
+            if (why.empty()) {
+              std::cout << "  perfetto: " << base << ".perfetto.json\n  html:     " << base << ".html\n";
+            } else {
+              std::cerr << "pbftsim: the trace of seed " << seed << " was not written: " << why << "\n";
+            }
+          }
+          std::cout << std::flush;
           if (args.shrink) {
             std::uint32_t used = 0;
             const harness::Scenario small = shrink(s, r.verdict, args.run_timeout_s, args.quiet, defect, used);

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   suite_cmd->add_option("--jobs,-j", suite.jobs, "Runs at a time (child processes)")->check(CLI::Range(1u, 256u));
   suite_cmd->add_option("--junit", suite.junit_path, "Write JUnit XML here");
   suite_cmd->add_option("--report", suite.report_path, "Write a JSON summary here");
+  suite_cmd->add_option("--traces", suite.traces_dir,
+                        "For each failed run, write its Perfetto trace and HTML page into this directory");
   suite_cmd->add_flag("--quiet,-q", suite.quiet, "No progress line");
   suite_cmd->add_option("--defect", suite.defect, kDefectHelp);
 

@@ -58,6 +58,7 @@ class ScenarioRun final : public host::Observer {
   host::Cluster cluster_;
   oracles::LivenessJudge liveness_;
   std::uint64_t completed_ = 0;
+  std::uint64_t steps_ = 0;  // events stepped, for the progress calls
   LatencyHistogram latency_;
   std::vector<Completion> completions_;
 };
@@ -119,6 +120,9 @@ RunReport ScenarioRun::run() {
     if (cluster_.next_time_ns() > scenario_.duration_ns) { stop = "time_limit"; break; }
     if (cluster_.events() >= scenario_.max_events) { stop = "event_budget"; break; }
     cluster_.step();
+    if (options_.progress && (++steps_ & (kProgressEvents - 1)) == 0) {
+      options_.progress({cluster_.now_ns(), completed_, requests_total_, cluster_.events()});
+    }
   }
   return build_report(stop);
 }
@@ -215,8 +219,12 @@ RunReport ScenarioRun::build_report(const std::string& stop_reason) {
   if (options_.record_trace) {
     rep.trace = cluster_.take_trace_records();
     for (const auto& f : scenario_.faults) {
+      if (f.from_ns > cluster_.now_ns()) continue;  // the run ended before it began
       std::string who;
-      for (auto r : f.replicas) who += (who.empty() ? "" : ",") + std::to_string(r);
+      for (auto r : f.replicas) {
+        if (!who.empty()) who += ",";
+        who += std::to_string(r);
+      }
       if (f.replicas_is_primary) who = "primary";
       const sim::TimeNs end = f.kind == FaultKind::Crash && f.restart_ns ? *f.restart_ns : f.until_ns.value_or(cluster_.now_ns());
       rep.faults.push_back({fault_kind_name(f.kind), who, f.from_ns, std::min<sim::TimeNs>(end, cluster_.now_ns())});

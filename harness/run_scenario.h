@@ -5,6 +5,7 @@
 // Same scenario + same seed = the same sequence of events, byte for byte.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "harness/scenario.h"
@@ -13,6 +14,13 @@
 #include "harness/run_report.h"
 
 namespace harness {
+
+struct RunProgress {
+  sim::TimeNs virtual_time_ns = 0;
+  std::uint64_t completed = 0, submitted_total = 0;  // requests
+  std::uint64_t events = 0;
+};
+inline constexpr std::uint64_t kProgressEvents = 1 << 16;
 
 struct RunOptions {
   std::uint64_t seed = 1;
@@ -23,6 +31,9 @@ struct RunOptions {
   // A planted defect (protocol/defects.h) in every replica and client; only a defects build
   // has any but Defect::None.
   protocol::Defect defect = protocol::Defect::None;
+  // Called every kProgressEvents events with how far the run is (for a progress line; it
+  // must not touch the run). Empty: never.
+  std::function<void(const RunProgress&)> progress = nullptr;
 };
 
 // Runs the scenario to its end (all requests completed, time limit or event budget) and

@@ -469,7 +469,10 @@ void Cluster::fault_start(std::uint32_t index) {
   f.replicas = resolve(f.spec);
   f.active = true;
   std::string who;
-  for (auto r : f.replicas) who += (who.empty() ? "" : ",") + std::to_string(r);
+  for (auto r : f.replicas) {
+    if (!who.empty()) who += ",";
+    who += std::to_string(r);
+  }
   trace_note(0, sim::NoteKind::FaultStarted,
              std::string("fault ") + faults::fault_kind_name(f.spec.kind) + " starts on [" + who + "]", index, 1);
   if (faults::fault_kind_is_faulty(f.spec.kind)) {

@@ -369,6 +369,8 @@ std::string suite_table(const std::vector<SuiteEntry>& entries) {
       o << e.report.outcome << ": " << e.report.scenario << " seed " << e.report.seed
         << (e.report.harness_error.empty() ? "" : " (" + e.report.harness_error + ")") << "\n  replay: "
         << e.report.replay_command << "\n";
+      if (!e.perfetto_path.empty()) o << "  perfetto: " << e.perfetto_path << "\n";
+      if (!e.html_path.empty()) o << "  html: " << e.html_path << "\n";
     }
   }
   std::size_t errors = 0;

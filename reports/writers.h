@@ -30,6 +30,9 @@ std::string to_html(const RunReport& report);
 struct SuiteEntry {
   RunReport report;
   double wall_seconds = 0;
+  // Written for a failed run when asked (`suite --traces DIR`): its Perfetto trace and HTML
+  // page, printed next to its replay line.
+  std::string perfetto_path, html_path;
 };
 std::string to_junit(const std::string& suite_name, const std::vector<SuiteEntry>& entries);
 std::string suite_to_json(const std::vector<SuiteEntry>& entries);

@@ -63,7 +63,7 @@ Scenario base(std::uint32_t n = 4) {
 
 Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
   Run r;
-  r.report = run_scenario(s, {seed, true, nullptr});
+  r.report = run_scenario(s, {.seed = seed, .record_trace = true});
   for (const auto& line : test_runs::trace_lines(r.report)) {
     const auto j = nlohmann::json::parse(line);
     Event e;

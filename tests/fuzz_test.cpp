@@ -85,8 +85,8 @@ TEST_CASE("a replayed JSON file is the same run: same fingerprint") {
   for (std::uint64_t seed : {3u, 11u, 20u}) {
     const Scenario s = random_scenario(seed, {});
     const Scenario back = test_runs::parse_ok(scenario_to_json(s));
-    const auto a = run_scenario(s, {s.seed, false, nullptr});
-    const auto b = run_scenario(back, {back.seed, false, nullptr});
+    const auto a = run_scenario(s, {.seed = s.seed, .record_trace = false});
+    const auto b = run_scenario(back, {.seed = back.seed, .record_trace = false});
     CAPTURE(seed);
     CHECK(a.fingerprint == b.fingerprint);
     CHECK(a.outcome == b.outcome);
@@ -178,7 +178,7 @@ TEST_CASE("fuzz regressions: every shrunk failing case passes, with its seed and
     CHECK(s.expect.safety == Expect::Holds);
     CHECK(s.expect.liveness == Expect::Holds);
     for (std::uint64_t seed = s.seed; seed < s.seed + 3; ++seed) {
-      const auto r = run_scenario(s, {seed, false, nullptr});
+      const auto r = run_scenario(s, {.seed = seed, .record_trace = false});
       CAPTURE(file);
       CAPTURE(seed);
       CHECK(r.outcome == "pass");

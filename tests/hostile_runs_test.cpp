@@ -26,7 +26,7 @@ TEST_CASE("the largest timeouts on the slowest skewed clock: timers that never f
     "faults": [{"kind": "timer_skew", "replicas": [0, 1, 2, 3], "factor": 0.001}],
     "duration_ms": 1e12
   })");
-  const auto r = run_scenario(s, {1, false, nullptr});
+  const auto r = run_scenario(s, {.seed = 1, .record_trace = false});
   CHECK(r.outcome == "pass");
   CHECK(r.completed == 40);
   CHECK(r.stats.view_changes == 0);
@@ -40,12 +40,12 @@ TEST_CASE("a reject event in the trace names the rejected message: its hash and 
     "workload": {"clients": 2, "requests_per_client": 10},
     "faults": [{"kind": "corrupt", "replicas": [3], "probability": 0.5}]
   })");
-  const auto a = run_scenario(s, {3, true, nullptr});
-  const auto b = run_scenario(s, {3, true, nullptr});
+  const auto a = run_scenario(s, {.seed = 3, .record_trace = true});
+  const auto b = run_scenario(s, {.seed = 3, .record_trace = true});
   const auto lines = test_runs::trace_lines(a);
   CHECK(lines == test_runs::trace_lines(b));  // the same bytes for the same run
   // Recording changes nothing in the run: the fingerprint is the one of a run without it.
-  CHECK(run_scenario(s, {3, false, nullptr}).fingerprint == a.fingerprint);
+  CHECK(run_scenario(s, {.seed = 3, .record_trace = false}).fingerprint == a.fingerprint);
   std::size_t rejects = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto reject = nlohmann::json::parse(lines[i]);

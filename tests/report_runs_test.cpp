@@ -19,9 +19,9 @@ using test_runs::from_library;
 
 TEST_CASE("the same seed gives the same trace and report, byte for byte; another seed does not") {
   const Scenario s = from_library("lossy-network");
-  const auto a = run_scenario(s, {3, true, nullptr});
-  const auto b = run_scenario(s, {3, true, nullptr});
-  const auto c = run_scenario(s, {4, true, nullptr});
+  const auto a = run_scenario(s, {.seed = 3, .record_trace = true});
+  const auto b = run_scenario(s, {.seed = 3, .record_trace = true});
+  const auto c = run_scenario(s, {.seed = 4, .record_trace = true});
   REQUIRE(a.trace.size() > 1000);
   CHECK(reports::trace_jsonl(a) == reports::trace_jsonl(b));
   CHECK(reports::to_json(a) == reports::to_json(b));
@@ -30,11 +30,11 @@ TEST_CASE("the same seed gives the same trace and report, byte for byte; another
   CHECK(reports::perfetto_json(a) == reports::perfetto_json(b));
   CHECK(a.fingerprint != c.fingerprint);
   // Recording the trace does not change the run.
-  CHECK(run_scenario(s, {3, false, nullptr}).fingerprint == a.fingerprint);
+  CHECK(run_scenario(s, {.seed = 3, .record_trace = false}).fingerprint == a.fingerprint);
 }
 
 TEST_CASE("every trace line is one JSON object with time, kind, from, to and a message summary") {
-  const auto r = run_scenario(from_library("normal-n4"), {1, true, nullptr});
+  const auto r = run_scenario(from_library("normal-n4"), {.seed = 1, .record_trace = true});
   std::int64_t last_t = 0;
   std::size_t with_summary = 0;
   const auto lines = test_runs::trace_lines(r);
@@ -54,7 +54,7 @@ TEST_CASE("every trace line is one JSON object with time, kind, from, to and a m
 }
 
 TEST_CASE("an f+1 equivocation is reported with invariant, time, replicas, seq, values and culprits") {
-  const auto r = run_scenario(from_library("colluding-equivocation-f-plus-1"), {1, true, nullptr});
+  const auto r = run_scenario(from_library("colluding-equivocation-f-plus-1"), {.seed = 1, .record_trace = true});
   REQUIRE_FALSE(r.safety_holds);
   const auto j = nlohmann::json::parse(reports::to_json(r));
   const auto& v = j["safety"]["violations"][0];
@@ -78,7 +78,7 @@ TEST_CASE("an f+1 equivocation is reported with invariant, time, replicas, seq, 
 TEST_CASE("a run that exceeds its event budget is a harness error, not a verdict") {
   Scenario s = from_library("normal-n4");
   s.max_events = 500;
-  const auto r = run_scenario(s, {1, false, nullptr});
+  const auto r = run_scenario(s, {.seed = 1, .record_trace = false});
   CHECK(r.outcome == "error");
   CHECK(r.stop_reason == "event_budget");
   CHECK(r.harness_error.find("event budget of 500") != std::string::npos);

@@ -53,7 +53,7 @@ inline std::vector<std::string> trace_lines(const harness::RunReport& r) {
 
 // One run with `seed`, no trace kept.
 inline harness::RunReport run_report(const harness::Scenario& s, std::uint64_t seed = 1) {
-  return harness::run_scenario(s, {seed, false, nullptr});
+  return harness::run_scenario(s, {.seed = seed, .record_trace = false});
 }
 
 }  // namespace test_runs

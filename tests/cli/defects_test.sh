@@ -70,6 +70,13 @@ grep -q "repeat: pbftsim fuzz --seed 1 --runs 1 --out $tmp/fz --defect prepare_q
   && ok "defects: fuzz's repeat line carries --defect" || ko "defects: fuzz's repeat line carries --defect"
 grep -q "replay:   pbftsim run $tmp/fz/fuzz-1.json --seed 1 --defect prepare_quorum_short" "$tmp/out" \
   && ok "defects: fuzz's replay line carries --defect" || ko "defects: fuzz's replay line carries --defect"
+# The failure's Perfetto trace and HTML page are written beside its scenario (the run
+# replayed with its trace, the defect planted again), and the output names them.
+grep -q "perfetto: $tmp/fz/fuzz-1.perfetto.json" "$tmp/out" && [ -s "$tmp/fz/fuzz-1.perfetto.json" ] \
+  && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(e['name'].startswith('violation: ') for e in d['traceEvents']) else 1)" "$tmp/fz/fuzz-1.perfetto.json" \
+  && ok "defects: fuzz writes the failure's Perfetto trace, with its violation" || ko "defects: fuzz writes the failure's Perfetto trace"
+grep -q "html:     $tmp/fz/fuzz-1.html" "$tmp/out" && grep -q "violation" "$tmp/fz/fuzz-1.html" \
+  && ok "defects: fuzz writes the failure's HTML page" || ko "defects: fuzz writes the failure's HTML page"
 
 # The fast part of the mutation table: one seed of the scenarios that catch these defects
 # first (docs/FUZZING.md has the whole table), and one fuzz seed: about 80 short runs.

@@ -113,4 +113,19 @@ check "explore: all replicas Byzantine exits 2" [ $? -eq 2 ]
 "$bin" run scenarios/normal-n4.json --n 7 >/dev/null 2>"$tmp/err"
 check "run --n without --byzantine exits 2" bash -c "[ $? -eq 2 ] && grep -q -- '--byzantine' '$tmp/err'"
 
+# --traces DIR: each failed run's Perfetto trace and HTML page, named next to its replay line.
+python3 -c "
+import json,sys
+d=json.load(open('scenarios/colluding-equivocation-f-plus-1.json'))
+d['name']='must-hold'; d['expect']={'safety':'holds','liveness':'any'}; d.pop('\$schema',None)
+json.dump(d,open(sys.argv[1],'w'))" "$tmp/must-hold.json"
+cp scenarios/normal-n4.json "$tmp/fine.json"
+expect_exit "suite --traces: a failed run still exits 1" 1 "$bin" suite "$tmp/must-hold.json" "$tmp/fine.json" --traces "$tmp/traces" -q
+grep -q "^  perfetto: $tmp/traces/must-hold-seed1.perfetto.json" "$tmp/out" && [ -s "$tmp/traces/must-hold-seed1.perfetto.json" ] \
+  && ok "suite --traces: the failed run's Perfetto trace, named under its replay line" || ko "suite --traces: perfetto ($(cat "$tmp/out"))"
+grep -q "^  html: $tmp/traces/must-hold-seed1.html" "$tmp/out" && [ -s "$tmp/traces/must-hold-seed1.html" ] \
+  && ok "suite --traces: and its HTML page" || ko "suite --traces: html"
+[ "$(ls "$tmp/traces" | wc -l)" = "2" ] && ok "suite --traces: nothing for the runs that passed" || ko "suite --traces: only failed runs ($(ls "$tmp/traces"))"
+expect_exit "suite --traces into an unusable directory exits 2 before any run" 2 "$bin" suite "$tmp/fine.json" --traces /dev/null/x -q
+
 finish
