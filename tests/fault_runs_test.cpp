@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <variant>
 #include <map>
@@ -61,21 +62,24 @@ Scenario base(std::uint32_t n = 4) {
   return s;
 }
 
+// One run with its trace recorded, its events read from the typed records as the writers
+// read them (what --trace would write, without the JSON in between).
 Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
   Run r;
   r.report = run_scenario(s, {.seed = seed, .record_trace = true});
-  for (const auto& line : test_runs::trace_lines(r.report)) {
-    const auto j = nlohmann::json::parse(line);
+  char hash[17];
+  for (const auto& rec : r.report.trace) {
     Event e;
-    e.t = j.at("t").get<std::int64_t>();
-    e.kind = j.at("kind").get<std::string>();
-    e.from = j.at("from").get<std::uint32_t>();
-    e.to = j.at("to").get<std::uint32_t>();
-    e.tag = j.at("tag").get<std::uint32_t>();
-    e.hash = j.at("hash").get<std::string>();
-    e.a = j.at("a").get<std::uint64_t>();
-    e.b = j.at("b").get<std::uint64_t>();
-    e.msg = j.value("msg", std::string());
+    e.t = rec.event.time_ns;
+    e.kind = sim::trace_kind_name(rec.event.kind);
+    e.from = rec.event.from;
+    e.to = rec.event.to;
+    e.tag = rec.event.tag;
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(rec.shown_hash));
+    e.hash = hash;
+    e.a = rec.event.a;
+    e.b = rec.event.b;
+    e.msg = rec.summary;
     r.events.push_back(std::move(e));
   }
   REQUIRE(!r.events.empty());
