@@ -71,7 +71,7 @@ double tick_step(double span, int want) {
 }
 
 // JSON for embedding in a <script>: "</" cannot end the script.
-std::string script_json(const nlohmann::json& j) {
+std::string script_json(const nlohmann::ordered_json& j) {
   const std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   out.reserve(s.size());
@@ -98,12 +98,12 @@ bool is_faulty(const RunReport& r, std::uint32_t replica) {
 
 // Every message of the run as data for the page's script: lanes, arrows (a send paired with
 // its delivery or loss; a rejected delivery marked), and the points worth jumping to.
-nlohmann::json sequence_data(const RunReport& r) {
+nlohmann::ordered_json sequence_data(const RunReport& r) {
   const std::uint32_t clients = client_count(r);
   const std::uint32_t client_lanes = std::min(clients, kClientLanesShownMax);
   const auto lane_of = [&](std::uint32_t node) { return node < r.n ? node : r.n + (node - r.n) % kClientLanesShownMax; };
   const auto us = [](std::int64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  nlohmann::json lanes = nlohmann::json::array();
+  nlohmann::ordered_json lanes = nlohmann::ordered_json::array();
   for (std::uint32_t i = 0; i < r.n; ++i) {
     lanes.push_back({{"name", "replica " + std::to_string(i)}, {"faulty", is_faulty(r, i)}});
   }
@@ -115,10 +115,10 @@ nlohmann::json sequence_data(const RunReport& r) {
     lanes.push_back({{"name", name}, {"faulty", false}});
   }
   // [sent_us, arrived_us, from_lane, to_lane, kind, status (0 delivered, 1 lost, 2 rejected), summary]
-  nlohmann::json arrows = nlohmann::json::array();
+  nlohmann::ordered_json arrows = nlohmann::ordered_json::array();
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, std::deque<std::int64_t>> sent;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::size_t> last_delivery;  // (to, hash) -> arrow
-  nlohmann::json marks = nlohmann::json::array();
+  nlohmann::ordered_json marks = nlohmann::ordered_json::array();
   std::set<std::uint64_t> views_marked, changes_marked;
   for (const auto& rec : r.trace) {
     const auto& e = rec.event;
@@ -163,14 +163,14 @@ nlohmann::json sequence_data(const RunReport& r) {
   for (const auto& v : r.violations) {
     marks.push_back({{"t", us(v.time_ns)}, {"type", "violation"}, {"label", "violation: " + v.invariant}});
   }
-  std::stable_sort(marks.begin(), marks.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+  std::stable_sort(marks.begin(), marks.end(), [](const nlohmann::ordered_json& a, const nlohmann::ordered_json& b) {
     return a["t"].get<double>() < b["t"].get<double>();
   });
-  nlohmann::json kinds = nlohmann::json::array();
+  nlohmann::ordered_json kinds = nlohmann::ordered_json::array();
   for (std::uint32_t k = 0; k <= protocol::kMessageKindMax; ++k) {
     kinds.push_back(k == 0 ? "?" : protocol::message_kind_name(static_cast<protocol::MessageKind>(k)));
   }
-  nlohmann::json colours = nlohmann::json::array();
+  nlohmann::ordered_json colours = nlohmann::ordered_json::array();
   for (const char* c : kKindColours) colours.push_back(c);
   return {{"lanes", lanes}, {"arrows", arrows}, {"marks", marks}, {"kinds", kinds}, {"colours", colours},
           {"window", kWindowArrows}, {"focus", r.violations.empty() ? -1.0 : us(r.violations.front().time_ns)}};

@@ -3,7 +3,7 @@
 #   build/            release (GCC): suites unit, runs, sweeps and cli (tests/cli/*.sh)
 #   build-asan-fuzz/  ASan+UBSan (clang 14), with the libFuzzer targets and the planted
 #                     protocol defects compiled in (-Dplanted_defects=true; without --defect
-#                     a run plants none): suites unit, runs, fuzz (each target 20 s from its
+#                     a run plants none): suites unit, runs, fuzz (each target 10 s from its
 #                     corpus, then every corpus file) and defects (each defect caught by an
 #                     oracle). Only the executables those suites run are compiled there.
 # The sweeps (many seeds, the whole scenario library) run once, in the release build: they
