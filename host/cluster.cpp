@@ -201,7 +201,7 @@ void Cluster::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
   const auto input = protocol::Input::message(from, wire);
   step_node(to, input);
   pool_.release(payload);
-  drain(to, input);
+  drain(to);
   step_message_hash_ = 0;
   step_message_summary_.clear();
 }
@@ -224,7 +224,7 @@ void Cluster::timer_fired(NodeId node, protocol::TimerKind kind) {
   if (node < config_.n && crashed_[node]) return;
   const auto input = protocol::Input::timer_fired(kind);
   step_node(node, input);
-  drain(node, input);
+  drain(node);
 }
 
 void Cluster::fire_timer(NodeId node, protocol::TimerKind kind) {
@@ -240,7 +240,7 @@ void Cluster::submit(NodeId node, protocol::ByteView operation) {
   c.submit(protocol::Bytes(operation.begin(), operation.end()), outbox_);
   const auto input = protocol::Input::message(node, operation);  // what the observer is shown
   if (watch_steps_) observer_->on_step(node, input, outbox_);
-  drain(node, input);
+  drain(node);
 }
 
 void Cluster::send(NodeId from, NodeId to, protocol::Bytes wire) {
@@ -250,8 +250,7 @@ void Cluster::send(NodeId from, NodeId to, protocol::Bytes wire) {
 
 // Everything a node emitted in one step: messages to route, timers, and what the oracles,
 // the counters and the trace record (executions, rejections, notes).
-void Cluster::drain(NodeId node, const protocol::Input& input) {
-  (void)input;
+void Cluster::drain(NodeId node) {
   for (const auto& cmd : outbox_.timers) set_timer(node, cmd);
   for (const auto& rej : outbox_.rejections) {
     counters_.rejected++;

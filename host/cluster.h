@@ -152,7 +152,7 @@ class Cluster {
   void restart(ReplicaId replica);
   void tick(ReplicaId replica, std::uint32_t index);
   void step_node(NodeId node, const protocol::Input& input);
-  void drain(NodeId node, const protocol::Input& input);
+  void drain(NodeId node);
   void drain_replica_notes(ReplicaId r);
   void send_from_replica(ReplicaId r, protocol::OutMessage&& msg);
   void dispatch(NodeId from, protocol::OutMessage&& msg);
