@@ -136,13 +136,8 @@ void Cluster::handle(const sim::Event& ev) {
 }
 
 void Cluster::trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash,
-                    std::uint64_t a, std::uint64_t b, protocol::ByteView wire) {
-  const sim::TraceEvent ev{queue_.now_ns(), kind, from, to, tag, hash, a, b};
-  if (!trace_.recording()) {
-    trace_.record(ev);
-    return;
-  }
-  trace_.record(ev, wire.empty() ? std::string_view{} : std::string_view(protocol::summarize(wire)));
+                    std::uint64_t a, std::uint64_t b, std::string_view summary) {
+  trace_.record(sim::TraceEvent{queue_.now_ns(), kind, from, to, tag, hash, a, b}, summary);
 }
 
 void Cluster::trace_note(NodeId node, sim::NoteKind kind, const std::string& text, std::uint64_t a, std::uint64_t b) {
@@ -160,10 +155,14 @@ void Cluster::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
   const protocol::ByteView wire = pool_.bytes(payload);
   const std::uint64_t hash = pool_.content_hash(payload);
   const auto kind = wire.empty() ? 0u : wire[0];
+  // Summarised once, for this event's line and for the lines of the rejections it causes.
+  if (trace_.recording()) step_message_summary_ = protocol::summarize(wire);
   if (to < config_.n && crashed_[to]) {
     counters_.dropped++;
-    trace(sim::TraceKind::Drop, from, to, kind, hash, static_cast<std::uint64_t>(LossCause::ReceiverDown), 0, wire);
+    trace(sim::TraceKind::Drop, from, to, kind, hash, static_cast<std::uint64_t>(LossCause::ReceiverDown), 0,
+          step_message_summary_);
     pool_.release(payload);
+    step_message_summary_.clear();
     return;
   }
   if (config_.auth == protocol::AuthMode::None && options_.transport_checks_sender &&
@@ -172,14 +171,14 @@ void Cluster::deliver(NodeId to, NodeId from, sim::PayloadId payload) {
     counters_.rejected++;
     counters_.rejected_by_reason[static_cast<std::size_t>(protocol::RejectReason::BadAuth)]++;
     trace(sim::TraceKind::Reject, from, to, kind, hash, static_cast<std::uint64_t>(protocol::RejectReason::BadAuth), 0,
-          wire);
+          step_message_summary_);
     pool_.release(payload);
+    step_message_summary_.clear();
     return;
   }
   counters_.delivered++;
-  trace(sim::TraceKind::Deliver, from, to, kind, hash, 0, 0, wire);
+  trace(sim::TraceKind::Deliver, from, to, kind, hash, 0, 0, step_message_summary_);
   step_message_hash_ = hash;  // what a rejection in this step refers to (drain)
-  if (trace_.recording()) step_message_summary_ = protocol::summarize(wire);
   if (to < config_.n) {
     checker_.on_delivered(to, wire);
     bool admitted = true;
@@ -388,28 +387,29 @@ void Cluster::dispatch(NodeId from, protocol::OutMessage&& msg) {
   if (recipients == 0) return;
   const sim::PayloadId payload = pool_.put_swap(msg.wire, recipients);
   outbox_.give_buffer(std::move(msg.wire));  // the pool's old buffer, for the next message
+  // Summarised once for every recipient's lines, and only when the trace is kept.
+  const std::string summary = trace_.recording() ? protocol::summarize(pool_.bytes(payload)) : std::string();
   if (msg.to != protocol::kAllReplicas) {
-    route(from, msg.to, payload, msg.kind);
+    route(from, msg.to, payload, msg.kind, summary);
     return;
   }
   for (NodeId to = 0; to < config_.n; ++to) {
-    if (to != from) route(from, to, payload, msg.kind);
+    if (to != from) route(from, to, payload, msg.kind, summary);
   }
 }
 
-void Cluster::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind) {
+void Cluster::route(NodeId from, NodeId to, sim::PayloadId payload, MessageKind kind, std::string_view summary) {
   counters_.sent++;
   counters_.sent_by_kind[static_cast<std::size_t>(kind)]++;
   counters_.sent_bytes_by_kind[static_cast<std::size_t>(kind)] += pool_.bytes(payload).size();
   const std::uint64_t hash = pool_.content_hash(payload);
-  const protocol::ByteView wire = trace_.recording() ? pool_.bytes(payload) : protocol::ByteView{};
   const auto tag = static_cast<std::uint32_t>(kind);
-  trace(sim::TraceKind::Send, from, to, tag, hash, 0, 0, wire);
+  trace(sim::TraceKind::Send, from, to, tag, hash, 0, 0, summary);
   const LinkFate fate = links_.transmit(from, to, pool_.bytes(payload), queue_.now_ns());
   if (fate.copies == 0) {
     counters_.dropped++;
     trace(sim::TraceKind::Drop, from, to, tag, hash, static_cast<std::uint64_t>(fate.cause),
-          fate.cause == LossCause::Fault ? fate.fault_index : 0, wire);
+          fate.cause == LossCause::Fault ? fate.fault_index : 0, summary);
     pool_.release(payload);
     return;
   }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "faults/behaviour.h"
@@ -156,12 +157,13 @@ class Cluster {
   void drain_replica_notes(ReplicaId r);
   void send_from_replica(ReplicaId r, protocol::OutMessage&& msg);
   void dispatch(NodeId from, protocol::OutMessage&& msg);
-  void route(NodeId from, NodeId to, sim::PayloadId payload, protocol::MessageKind kind);
+  void route(NodeId from, NodeId to, sim::PayloadId payload, protocol::MessageKind kind, std::string_view summary);
   void set_timer(NodeId node, const protocol::TimerCommand& cmd);
   void cancel_timers(NodeId node);
   void note_sent_vote(ReplicaId r, const protocol::OutMessage& msg);
+  // Records an event; `summary` is the message's (empty when the trace is not kept).
   void trace(sim::TraceKind kind, NodeId from, NodeId to, std::uint32_t tag, std::uint64_t hash, std::uint64_t a,
-             std::uint64_t b, protocol::ByteView wire = {});
+             std::uint64_t b, std::string_view summary = {});
   void trace_note(NodeId node, sim::NoteKind kind, const std::string& text, std::uint64_t a, std::uint64_t b);
   faults::ByzantineContext context(ReplicaId r, FaultRuntime& f);
   std::vector<ReplicaId> resolve(const faults::FaultSpec& spec) const;
