@@ -213,12 +213,37 @@ std::string perfetto_json(const harness::RunReport& r) {
     }
   };
 
+  // Closes the slice replica `rep` was in and opens the next (a view, or a view change to it).
+  const auto open_view = [&](std::uint32_t rep, std::int64_t t, std::uint64_t v, bool change) {
+    close_view(rep, t);
+    view[rep] = v;
+    changing[rep] = change;
+    since[rep] = t;
+  };
+
+  // Crashes are timeline marks, not trace events: taken in time order as the records go by.
+  // A crashed replica is in no view until it restarts (its restart note reopens one).
+  std::vector<const harness::TimelineMark*> crashes;
+  for (const auto& m : r.timeline) {
+    if (m.kind == "crash" && m.replica < r.n) crashes.push_back(&m);
+  }
+  std::size_t next_crash = 0;
+  const auto crash_until = [&](std::int64_t t) {
+    for (; next_crash < crashes.size() && crashes[next_crash]->time_ns <= t; ++next_crash) {
+      const auto& m = *crashes[next_crash];
+      close_view(m.replica, m.time_ns);
+      down[m.replica] = true;
+      w.instant(static_cast<int>(m.replica) + 1, kStateTid, "crashed", "crash", m.time_ns, "t");
+    }
+  };
+
   // Messages: a flow from each send to the delivery (or loss) of that copy, matched by
   // (from, to, hash) in order.
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, std::deque<std::uint64_t>> in_flight;
   std::uint64_t next_flow = 1;
   for (const auto& rec : r.trace) {
     const auto& e = rec.event;
+    crash_until(e.time_ns);
     const std::string what = tag_name(rec);
     switch (e.kind) {
       case TraceKind::Send: {
@@ -267,18 +292,8 @@ std::string perfetto_json(const harness::RunReport& r) {
         const std::uint32_t rep = e.to;
         const int pid = static_cast<int>(rep) + 1;
         switch (rec.note) {
-          case NoteKind::ViewChangeStarted:
-            close_view(rep, e.time_ns);
-            view[rep] = e.a;
-            changing[rep] = true;
-            since[rep] = e.time_ns;
-            break;
-          case NoteKind::ViewEntered:
-            close_view(rep, e.time_ns);
-            view[rep] = e.a;
-            changing[rep] = false;
-            since[rep] = e.time_ns;
-            break;
+          case NoteKind::ViewChangeStarted: open_view(rep, e.time_ns, e.a, true); break;
+          case NoteKind::ViewEntered: open_view(rep, e.time_ns, e.a, false); break;
           case NoteKind::StateTransferred:
             w.instant(pid, kStateTid, "state transfer to " + std::to_string(e.a), "state", e.time_ns, "t", {{"seq", e.a}});
             break;
@@ -288,7 +303,7 @@ std::string perfetto_json(const harness::RunReport& r) {
             break;
           case NoteKind::Restarted:
             w.instant(pid, kStateTid, "restarted with no state", "crash", e.time_ns, "t");
-            down[rep] = false;
+            down[rep] = false;  // nothing to close: it was in no view while down
             view[rep] = 0;
             changing[rep] = false;
             since[rep] = e.time_ns;
@@ -305,13 +320,9 @@ std::string perfetto_json(const harness::RunReport& r) {
     if (m.kind == "stable_checkpoint") {
       w.instant(pid, kStateTid, "stable checkpoint " + std::to_string(m.value), "checkpoint", m.time_ns, "t",
                 {{"seq", m.value}});
-    } else if (m.kind == "crash") {
-      // A crashed replica is in no view until it restarts (its restart note reopens one).
-      close_view(m.replica, m.time_ns);
-      down[m.replica] = true;
-      w.instant(pid, kStateTid, "crashed", "crash", m.time_ns, "t");
     }
   }
+  crash_until(end_ns);
   for (std::uint32_t rep = 0; rep < r.n; ++rep) close_view(rep, end_ns);
 
   // Requests: a slice from submission to completion, packed into as few lanes as overlap.
