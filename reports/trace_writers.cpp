@@ -21,11 +21,7 @@ using ojson = nlohmann::ordered_json;
 using sim::NoteKind;
 using sim::TraceKind;
 
-std::string hex16(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using sim::hex16;
 
 const char* drop_cause(std::uint64_t a) {
   switch (a) {

@@ -1,9 +1,16 @@
 #include "sim/hash.h"
 
 #include <bit>
+#include <cstdio>
 #include <cstring>
 
 namespace sim {
+
+std::string hex16(std::uint64_t value) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
 
 std::uint64_t hash_mix(std::uint64_t state, std::uint64_t word) {
   // splitmix64's finalizer over (state ^ word) plus a rotation of the old state, so that

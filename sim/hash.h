@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 namespace sim {
 
@@ -29,5 +30,8 @@ inline std::uint64_t hash_chain(std::uint64_t state, std::uint64_t x, std::uint6
 // Hashes a byte string, 16 bytes at a time (little-endian loads, tail zero-padded, length
 // folded in first). Same bytes -> same value on every platform.
 std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t seed = 0);
+
+// A 64-bit hash as written everywhere (fingerprints, trace hashes): 16 lowercase hex digits.
+std::string hex16(std::uint64_t value);
 
 }  // namespace sim

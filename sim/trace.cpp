@@ -1,6 +1,5 @@
 #include "sim/trace.h"
 
-#include <cstdio>
 
 #include "sim/hash.h"
 
@@ -34,10 +33,6 @@ const char* note_kind_name(NoteKind kind) {
   return "unknown";
 }
 
-std::string Trace::fingerprint_hex() const {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(state_));
-  return buf;
-}
+std::string Trace::fingerprint_hex() const { return hex16(state_); }
 
 }  // namespace sim

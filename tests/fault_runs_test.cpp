@@ -67,7 +67,6 @@ Scenario base(std::uint32_t n = 4) {
 Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
   Run r;
   r.report = run_scenario(s, {.seed = seed, .record_trace = true});
-  char hash[17];
   for (const auto& rec : r.report.trace) {
     Event e;
     e.t = rec.event.time_ns;
@@ -75,8 +74,7 @@ Run traced_run(const Scenario& s, std::uint64_t seed = 1) {
     e.from = rec.event.from;
     e.to = rec.event.to;
     e.tag = rec.event.tag;
-    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(rec.shown_hash));
-    e.hash = hash;
+    e.hash = sim::hex16(rec.shown_hash);
     e.a = rec.event.a;
     e.b = rec.event.b;
     e.msg = rec.summary;
