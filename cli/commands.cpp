@@ -221,6 +221,14 @@ int run_command(const RunArgs& args) {
   return report.outcome == "pass" ? kExitOk : kExitMismatch;
 }
 
+std::string write_run_views(const harness::Scenario& scenario, std::uint64_t seed, protocol::Defect defect,
+                            const std::string& base) {
+  const harness::RunReport r = harness::run_scenario(scenario, {.seed = seed, .record_trace = true, .defect = defect});
+  std::string why = reports::write_output(base + ".perfetto.json", reports::perfetto_json(r));
+  if (why.empty()) why = reports::write_output(base + ".html", reports::to_html(r));
+  return why.empty() ? "ok" : why;
+}
+
 namespace {
 
 // "DIR/NAME-seedN": a file name from the scenario's name (anything but letters, digits, '-'
@@ -245,15 +253,7 @@ void write_failed_traces(std::vector<reports::SuiteEntry>& entries, const std::v
       [&](std::size_t k) -> std::string {
         const std::size_t i = failed[k];
         const harness::Scenario& s = scenarios[i / seeds];
-        harness::RunOptions options;
-        options.seed = entries[i].report.seed;
-        options.record_trace = true;
-        options.defect = defect;
-        const harness::RunReport r = harness::run_scenario(s, options);
-        const std::string base = trace_base(dir, s.name, options.seed);
-        std::string why = reports::write_output(base + ".perfetto.json", reports::perfetto_json(r));
-        if (why.empty()) why = reports::write_output(base + ".html", reports::to_html(r));
-        return why.empty() ? "ok" : why;
+        return write_run_views(s, entries[i].report.seed, defect, trace_base(dir, s.name, entries[i].report.seed));
       },
       nullptr);
   for (std::size_t k = 0; k < failed.size(); ++k) {

@@ -94,6 +94,12 @@ std::string default_behaviour(const harness::Scenario& base);
 // and not `quiet`. Entry i is run i's report, whatever order they finish in; a run whose
 // process died (an assertion, a signal, a sanitizer) is outcome "error" with the cause and
 // its replay line (harness::replay_command). Every run has `defect` planted.
+// Runs `scenario` with `seed` and its trace recorded, and writes BASE.perfetto.json and
+// BASE.html: "ok" or what could not be written. Meant to run in a child (a replay of a run
+// that failed may fail again the same way).
+std::string write_run_views(const harness::Scenario& scenario, std::uint64_t seed, protocol::Defect defect,
+                            const std::string& base);
+
 std::vector<reports::SuiteEntry> isolated_runs(std::size_t count, std::uint32_t jobs, bool quiet,
                                                const std::function<const harness::Scenario&(std::size_t)>& scenario_of,
                                                const std::function<std::uint64_t(std::size_t)>& seed_of,

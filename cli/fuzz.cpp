@@ -32,7 +32,6 @@
 #include "harness/scenario_writer.h"
 #include "harness/shrink.h"
 #include "harness/run_scenario.h"
-#include "reports/trace_writers.h"
 #include "reports/writers.h"
 
 namespace cli {
@@ -145,16 +144,7 @@ std::string write_views(const std::string& scenario_path, const harness::Scenari
   const std::string base = scenario_path.substr(0, scenario_path.size() - std::string(".json").size());
   const auto outcome = harness::run_each_in_child(
       1, 1, timeout_s,
-      [&](std::size_t) -> std::string {
-        harness::RunOptions options;
-        options.seed = s.seed;
-        options.record_trace = true;
-        options.defect = defect;
-        const harness::RunReport r = harness::run_scenario(s, options);
-        std::string why = reports::write_output(base + ".perfetto.json", reports::perfetto_json(r));
-        if (why.empty()) why = reports::write_output(base + ".html", reports::to_html(r));
-        return why.empty() ? "ok" : why;
-      },
+      [&](std::size_t) { return write_run_views(s, s.seed, defect, base); },
       nullptr);
   if (outcome.front().has_result) return outcome.front().result == "ok" ? "" : outcome.front().result;
   return outcome.front().death();

@@ -2,7 +2,6 @@
 #include "reports/trace_writers.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <deque>
 #include <map>
 #include <tuple>
